@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import type { CacheEntry, RequestInfo } from '../types.js';
+
+/** Stands for "the request did not carry this field", which differs from an empty field. */
+export const ABSENT = '\u0000';
+
+function lines(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
+  return [];
+}
+
+/**
+ * RFC 9110 §12.5.5: Vary is `*` or a list of case-insensitive field names; `*` means the
+ * response varies on something beyond the request's fields.
+ */
+export function parseVary(value: string | string[] | undefined): { star: boolean; names: string[] } {
+  const names = new Set<string>();
+  let star = false;
+  for (const part of lines(value).join(',').split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name === '') continue;
+    if (name === '*') star = true;
+    else names.add(name);
+  }
+  return { star, names: [...names].sort() };
+}
+
+/**
+ * RFC 9111 §4.1: values match after combining field lines, adding or removing whitespace where
+ * the syntax allows it, so lines are joined with ", ", whitespace runs collapse to one space
+ * and spaces around commas are normalised.
+ */
+function normalise(value: unknown): string {
+  const parts = lines(value);
+  if (parts.length === 0) return ABSENT;
+  return parts
+    .join(', ')
+    .replace(/[ \t]+/g, ' ')
+    .replace(/ ?, ?/g, ', ')
+    .trim();
+}
+
+/** The request's values for the Vary names, in the order of `names`; the secondary key. */
+export function varyValues(names: readonly string[], reqHeaders: RequestInfo['headers']): string[] {
+  return names.map((name) => normalise(reqHeaders[name]));
+}
+
+/**
+ * A short id for a set of Vary values. Each value is length-prefixed so that no choice of
+ * values can collide by concatenation, and UTF-16 bytes keep the encoding injective.
+ */
+export function variantId(values: readonly string[]): string {
+  const hash = createHash('sha256');
+  hash.update(String(values.length), 'utf8');
+  for (const v of values) {
+    const s = typeof v === 'string' ? v : String(v);
+    hash.update(`:${s.length}:`, 'utf8');
+    hash.update(s, 'utf16le');
+  }
+  // 128 bits: collision-resistant for the handful of variants per URL, and short in keys.
+  return hash.digest('base64url').slice(0, 22);
+}
+
+/** RFC 9111 §4.1: a stored response is reusable only if every field it varies on matches. */
+export function varyMatches(
+  entry: Pick<CacheEntry, 'varyNames' | 'varyValues'>,
+  reqHeaders: RequestInfo['headers'],
+): boolean {
+  const names = Array.isArray(entry.varyNames) ? entry.varyNames : [];
+  const stored = Array.isArray(entry.varyValues) ? entry.varyValues : [];
+  if (names.length !== stored.length) return false;
+  const current = varyValues(names, reqHeaders);
+  return current.every((v, i) => v === stored[i]);
+}
