@@ -1,0 +1,164 @@
+import type { Route, CacheSettings } from '../config/types.js';
+import type { CacheEntry, HeaderMap } from '../types.js';
+import {
+  freshnessLifetime,
+  initialAge,
+  stripHopByHop,
+  type ResponseDirectives,
+} from '../rfc9111/index.js';
+
+/** Fixed bytes charged per entry for the object, its arrays and the LRU node, on top of headers and body. */
+export const ENTRY_OVERHEAD = 600;
+
+/** The Via member larder adds (RFC 9110 §7.6.3). */
+export const VIA = '1.1 larder';
+
+/** Response fields larder computes itself or never replays from storage. */
+const NOT_STORED = new Set(['age', 'x-cache', 'content-length', 'set-cookie']);
+
+export interface EntryInput {
+  route: Route;
+  settings: CacheSettings;
+  status: number;
+  statusMessage: string;
+  /** Response headers as received (hop-by-hop fields are removed here). */
+  headers: HeaderMap;
+  directives: ResponseDirectives;
+  body: Buffer;
+  requestTime: number;
+  responseTime: number;
+  varyNames: string[];
+  varyValues: string[];
+  /** Store Set-Cookie along with the entry (only when the route opts in). */
+  keepSetCookie: boolean;
+}
+
+/** Builds a stored entry, computing every time and preparing the headers to write on a hit. */
+export function createEntry(input: EntryInput): CacheEntry {
+  const headers = storedHeaders(input.headers, input.responseTime, input.keepSetCookie);
+  const d = input.directives;
+  const age = initialAge(input.headers, input.requestTime, input.responseTime);
+  const { lifetime, source } = freshnessLifetime({
+    status: input.status,
+    headers: input.headers,
+    directives: d,
+    responseTime: input.responseTime,
+    routeTtl: input.route.ttl,
+    heuristicFraction: input.settings.heuristicFraction,
+    heuristicMax: input.settings.heuristicMax,
+  });
+  const freshUntil = input.responseTime - age + lifetime;
+  // RFC 9111 §5.2.2.10: s-maxage implies proxy-revalidate for a shared cache; RFC 5861 §4:
+  // must-revalidate and proxy-revalidate forbid serving stale, which rules out both windows.
+  const mustRevalidate = d.mustRevalidate || d.proxyRevalidate || d.sMaxage !== undefined;
+  const swr = mustRevalidate ? 0 : secondsOr(d.staleWhileRevalidate, input.route.staleWhileRevalidate);
+  const sie = mustRevalidate ? 0 : secondsOr(d.staleIfError, input.route.staleIfError);
+  const etag = single(headers['etag']);
+  const lastModified = single(headers['last-modified']);
+  const rawHeaders = prepareRawHeaders(headers, input.body.length);
+  const entry: CacheEntry = {
+    v: 1,
+    status: input.status,
+    statusMessage: input.statusMessage,
+    headers,
+    rawHeaders,
+    body: input.body,
+    requestTime: input.requestTime,
+    responseTime: input.responseTime,
+    initialAge: age,
+    lifetime,
+    lifetimeSource: source,
+    freshUntil,
+    staleWhileRevalidateUntil: freshUntil + swr,
+    staleIfErrorUntil: freshUntil + sie,
+    mustRevalidate,
+    noCache: d.noCache,
+    authShareable: d.public || d.sMaxage !== undefined || d.mustRevalidate,
+    ...(etag === undefined ? {} : { etag }),
+    ...(lastModified === undefined ? {} : { lastModified }),
+    varyNames: input.varyNames,
+    varyValues: input.varyValues,
+    tags: collectTags(headers, input.route.tags),
+    route: input.route.name,
+    size: 0,
+    fetchDuration: input.responseTime - input.requestTime,
+  };
+  entry.size = entrySize(entry);
+  return entry;
+}
+
+/** What the memory tier is charged for an entry: body, header bytes and a fixed overhead. */
+export function entrySize(entry: CacheEntry): number {
+  let n = entry.body.length + ENTRY_OVERHEAD;
+  for (const h of entry.rawHeaders) n += h.length;
+  for (const v of entry.varyValues) n += v.length;
+  for (const t of entry.tags) n += t.length;
+  // The semantic header map holds the same strings as rawHeaders; V8 shares them, so
+  // only its property slots are charged (part of the fixed overhead).
+  return n;
+}
+
+/** Last instant the entry can still be of use: the end of its latest stale window. */
+export function usefulUntil(entry: CacheEntry, keepForRevalidation: number): number {
+  const end = Math.max(entry.freshUntil, entry.staleWhileRevalidateUntil, entry.staleIfErrorUntil);
+  // An entry with a validator is worth keeping after it turns stale: a conditional
+  // request can make it fresh again for the price of a 304.
+  return entry.etag !== undefined || entry.lastModified !== undefined ? end + keepForRevalidation : end;
+}
+
+function storedHeaders(src: HeaderMap, responseTime: number, keepSetCookie: boolean): HeaderMap {
+  const out: HeaderMap = {};
+  const clean = stripHopByHop(src);
+  for (const name of Object.keys(clean)) {
+    if (NOT_STORED.has(name) && !(keepSetCookie && name === 'set-cookie')) continue;
+    const value = clean[name];
+    if (value !== undefined) out[name] = value;
+  }
+  // RFC 9110 §6.6.1: a recipient that caches a response without Date records the time it
+  // was received and adds a Date field for it.
+  if (out['date'] === undefined) out['date'] = new Date(responseTime).toUTCString();
+  return out;
+}
+
+/**
+ * The flat [name, value, ...] list written on every hit: stored fields, Content-Length
+ * for the stored body and Via. Cache-Status is left out because a hit appends its own
+ * member to whatever the origin sent.
+ */
+export function prepareRawHeaders(headers: HeaderMap, bodyLength: number): string[] {
+  const raw: string[] = [];
+  let via: string | undefined;
+  for (const name of Object.keys(headers)) {
+    if (name === 'cache-status') continue;
+    const value = headers[name]!;
+    if (name === 'via') {
+      via = Array.isArray(value) ? value.join(', ') : value;
+      continue;
+    }
+    if (Array.isArray(value)) for (const v of value) raw.push(name, v);
+    else raw.push(name, value);
+  }
+  raw.push('content-length', String(bodyLength), 'via', via === undefined ? VIA : via + ', ' + VIA);
+  return raw;
+}
+
+function collectTags(headers: HeaderMap, routeTags: readonly string[]): string[] {
+  const tags = new Set(routeTags);
+  for (const field of ['surrogate-key', 'cache-tag']) {
+    const v = headers[field];
+    if (v === undefined) continue;
+    for (const line of Array.isArray(v) ? v : [v]) {
+      for (const t of line.split(/[\s,]+/)) if (t !== '') tags.add(t);
+    }
+  }
+  return [...tags];
+}
+
+function secondsOr(directive: number | undefined, routeDefaultMs: number | undefined): number {
+  if (directive !== undefined) return directive * 1000;
+  return routeDefaultMs ?? 0;
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,178 @@
+import type { IncomingMessage } from 'node:http';
+import type { CacheSettings, Route } from '../config/types.js';
+import type { CacheEntry, Clock, HeaderMap, Reason } from '../types.js';
+import type { Coalescer } from '../cache/coalescer.js';
+import { createEntry } from '../cache/entry.js';
+import type { HitForPass } from '../cache/hit-for-pass.js';
+import type { TieredStore } from '../cache/tiered-store.js';
+import type { FullResponse, LargeResponse, OriginClient } from '../origin/client.js';
+import type { OriginFailure } from '../origin/errors.js';
+import {
+  checkStorable,
+  parseVary,
+  responseDirectives,
+  revalidationHeaders,
+  update304,
+  validatorMatches,
+  varyValues,
+} from '../rfc9111/index.js';
+import { originHeaders } from './forward-headers.js';
+
+/** Everything a fill needs, detached from the client's response so it can outlive it. */
+export interface FillRequest {
+  /** The lookup key: coalescing and hit-for-pass work on it. */
+  key: string;
+  primary: string;
+  route: Route;
+  settings: CacheSettings;
+  origin: string;
+  head: boolean;
+  target: string;
+  req: IncomingMessage;
+  host: string;
+  requestNoStore: boolean;
+  /** The stored response being revalidated, if any. */
+  stale: CacheEntry | undefined;
+}
+
+export type FillResult =
+  /** Stored (and so shareable): `status` is what the origin answered, 200-ish or 304. */
+  | { kind: 'stored'; entry: CacheEntry; status: number }
+  /** Fetched in full but not stored, for `reason`. */
+  | { kind: 'full'; status: number; statusMessage: string; headers: HeaderMap; body: Buffer; reason: Reason }
+  | LargeResponse
+  | OriginFailure;
+
+/** Reasons that say the URL itself is uncacheable, so its next requests should not queue. */
+const PASS_REASONS = new Set<Reason>(['private', 'no-store', 'set-cookie', 'vary-star', 'no-freshness', 'too-large', 'must-understand']);
+
+export interface FillerDeps {
+  origin: OriginClient;
+  store: TieredStore;
+  clock: Clock;
+  hitForPass: HitForPass;
+  coalescer: Coalescer<FillResult>;
+  /** Reports a background failure; background work never throws. */
+  onBackgroundError?: (err: unknown) => void;
+}
+
+/** Fetches from the origin and stores what may be stored. */
+export class Filler {
+  constructor(private readonly d: FillerDeps) {}
+
+  /** One fetch per key at a time; the caller learns whether it led. */
+  coalesced(f: FillRequest): { leader: boolean; result: Promise<FillResult> } {
+    return this.d.coalescer.run(f.key, () => this.fetch(f));
+  }
+
+  /** A refresh nobody waits for (stale-while-revalidate). Joins a running fill if there is one. */
+  background(f: FillRequest): void {
+    if (this.d.coalescer.has(f.key)) return;
+    this.coalesced(f)
+      .result.then((r) => {
+        if (r.kind === 'large') r.rest.destroy();
+      })
+      .catch((err: unknown) => this.d.onBackgroundError?.(err));
+  }
+
+  /** Never rejects: every failure becomes an OriginFailure result. */
+  async fetch(f: FillRequest): Promise<FillResult> {
+    const headers = originHeaders(f.req, f.host, true);
+    const conditional = f.stale !== undefined && !f.head;
+    if (conditional) Object.assign(headers, revalidationHeaders(f.stale!.headers));
+    const r = await this.d.origin.fetch({
+      origin: f.origin,
+      method: f.head ? 'HEAD' : 'GET',
+      target: f.target,
+      headers,
+      maxBodySize: f.settings.memory.maxEntrySize,
+    });
+    if (r.kind === 'error') return r;
+    if (r.kind === 'large') {
+      this.d.hitForPass.mark(f.key);
+      return r;
+    }
+    if (r.status === 304 && conditional) {
+      // RFC 9111 §4.3.4: a 304 whose validators do not select the stored response cannot
+      // freshen it; ask again without conditions.
+      if (!validatorMatches(f.stale!.headers, r.headers)) return this.fetch({ ...f, stale: undefined });
+      return this.freshen(f, f.stale!, r);
+    }
+    if (f.head) return notStored(r, 'method');
+    return this.storeResponse(f, r);
+  }
+
+  /** RFC 9111 §4.3.4: update the stored response with the 304's fields and new times. */
+  private freshen(f: FillRequest, stored: CacheEntry, r: FullResponse): FillResult {
+    const headers = update304(stored.headers, r.headers);
+    const entry = createEntry({
+      route: f.route,
+      settings: f.settings,
+      status: stored.status,
+      statusMessage: stored.statusMessage,
+      headers,
+      directives: responseDirectives(headers),
+      body: stored.body,
+      requestTime: r.requestTime,
+      responseTime: r.responseTime,
+      varyNames: stored.varyNames,
+      varyValues: stored.varyValues,
+      keepSetCookie: f.route.unsafeShareSetCookie,
+    });
+    this.d.store.store(f.primary, entry);
+    return { kind: 'stored', entry, status: 304 };
+  }
+
+  private storeResponse(f: FillRequest, r: FullResponse): FillResult {
+    const directives = responseDirectives(r.headers);
+    const verdict = checkStorable({
+      method: 'GET',
+      requestHeaders: f.req.headers,
+      status: r.status,
+      headers: r.headers,
+      directives,
+      unsafeShareSetCookie: f.route.unsafeShareSetCookie,
+      ...(f.route.ttl === undefined ? {} : { routeTtl: f.route.ttl }),
+    });
+    if (!verdict.ok) return this.pass(f, r, verdict.reason);
+    // A good entry is never replaced by an error: the caller may still serve it stale.
+    if (f.stale !== undefined && r.status >= 500) return notStored(r, 'origin-error');
+    const names = mergeNames(f.route.key.headers, parseVary(r.headers['vary']).names);
+    const entry = createEntry({
+      route: f.route,
+      settings: f.settings,
+      status: r.status,
+      statusMessage: r.statusMessage,
+      headers: r.headers,
+      directives,
+      body: r.body,
+      requestTime: r.requestTime,
+      responseTime: r.responseTime,
+      varyNames: names,
+      varyValues: varyValues(names, f.req.headers),
+      keepSetCookie: f.route.unsafeShareSetCookie,
+    });
+    // Stale on arrival and nothing to revalidate it with: storing it could never help.
+    if (entry.freshUntil <= r.responseTime && entry.etag === undefined && entry.lastModified === undefined) {
+      return this.pass(f, r, 'no-freshness');
+    }
+    this.d.store.store(f.primary, entry);
+    this.d.hitForPass.clear(f.key);
+    return { kind: 'stored', entry, status: r.status };
+  }
+
+  private pass(f: FillRequest, r: FullResponse, reason: Reason): FillResult {
+    if (PASS_REASONS.has(reason)) this.d.hitForPass.mark(f.key);
+    return notStored(r, reason);
+  }
+}
+
+function notStored(r: FullResponse, reason: Reason): FillResult {
+  return { kind: 'full', status: r.status, statusMessage: r.statusMessage, headers: r.headers, body: r.body, reason };
+}
+
+/** Route key headers and the response's Vary fields, sorted and without repeats. */
+function mergeNames(keyHeaders: readonly string[], vary: readonly string[]): string[] {
+  if (keyHeaders.length === 0) return vary as string[];
+  return [...new Set([...keyHeaders, ...vary])].sort();
+}

@@ -1,0 +1,36 @@
+import type { IncomingMessage } from 'node:http';
+import { stripHopByHop } from '../rfc9111/index.js';
+import { VIA } from '../cache/entry.js';
+
+/**
+ * Fields a cache fill must not forward: the fill asks for the full representation so it can
+ * be stored, and the client's own conditions and ranges are then answered from the entry.
+ */
+const FILL_DROP = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range'];
+
+/** A GET or HEAD carries no body upstream, whatever the client sent (framing fields go too). */
+const NO_BODY = ['content-length', 'transfer-encoding', 'expect'];
+
+/**
+ * The headers sent to the origin for a cacheable GET or HEAD: the client's end-to-end
+ * fields, X-Forwarded-For appended to, X-Forwarded-Proto and X-Forwarded-Host set by
+ * larder (a client cannot choose them), and Via.
+ */
+export function originHeaders(req: IncomingMessage, host: string, fill: boolean): Record<string, string | string[]> {
+  const src = stripHopByHop(req.headers as Record<string, string | string[] | undefined>);
+  const out: Record<string, string | string[]> = {};
+  for (const name of Object.keys(src)) {
+    const v = src[name];
+    if (v !== undefined) out[name] = v;
+  }
+  for (const name of NO_BODY) delete out[name];
+  if (fill) for (const name of FILL_DROP) delete out[name];
+  const client = req.socket.remoteAddress ?? '';
+  const xff = out['x-forwarded-for'];
+  out['x-forwarded-for'] = xff === undefined ? client : `${Array.isArray(xff) ? xff.join(', ') : xff}, ${client}`;
+  out['x-forwarded-proto'] = 'http';
+  out['x-forwarded-host'] = host;
+  const via = out['via'];
+  out['via'] = via === undefined ? VIA : `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}`;
+  return out;
+}

@@ -1,0 +1,327 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config, Route } from '../config/types.js';
+import { matchRoute } from '../config/routes.js';
+import type { CacheEntry, CacheResult, Clock, Reason, Tier } from '../types.js';
+import { buildKey, type RequestKey } from '../cache/key.js';
+import type { TieredStore } from '../cache/tiered-store.js';
+import type { HitForPass } from '../cache/hit-for-pass.js';
+import type { OriginClient } from '../origin/client.js';
+import type { PassThrough } from '../passthrough/proxy.js';
+import {
+  clientNotModified,
+  decide,
+  requestDirectives,
+  usableOnError,
+  varyMatches,
+  invalidationTargets,
+  type RequestDirectives,
+} from '../rfc9111/index.js';
+import { ErrorCodes } from '../errors.js';
+import { formatCacheStatus, ttlSeconds, type CacheStatusInfo } from './cache-status.js';
+import { writeEntry, writeError, writeFetched, writeNotModified, responseHeaders, flatten } from './respond.js';
+import type { Filler, FillResult } from './fill.js';
+
+/** One value per request: what happened, for headers, metrics and logs. */
+export interface Outcome {
+  route: string;
+  result: CacheResult;
+  tier?: Tier;
+  reason?: Reason;
+  status: number;
+}
+
+export interface HandlerDeps {
+  config: () => Config;
+  clock: Clock;
+  store: TieredStore;
+  origin: OriginClient;
+  pass: PassThrough;
+  hitForPass: HitForPass;
+  filler: Filler;
+  onOutcome?: (o: Outcome) => void;
+}
+
+/** The per-request state every step reads. */
+interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  config: Config;
+  route: Route;
+  host: string;
+  key: RequestKey;
+  head: boolean;
+  cc: RequestDirectives;
+  now: number;
+}
+
+/** Methods that never change state; everything else invalidates on success (RFC 9111 §4.4). */
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/**
+ * The request state machine: recv → key → lookup → decide → HIT | STALE | REVALIDATE | MISS,
+ * or PASS for what the cache does not handle. Each step is a method below.
+ */
+export class Handler {
+  constructor(private readonly d: HandlerDeps) {}
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const config = this.d.config();
+    const method = req.method ?? 'GET';
+    const target = originForm(req.url ?? '/');
+    if (target === undefined) {
+      writeError(res, 400, 'LARDER_BAD_REQUEST', 'the request target must be a path', 'BYPASS', formatCacheStatus({ fwd: 'bypass' }));
+      return;
+    }
+    const host = (req.headers.host ?? '').toLowerCase();
+    const q = target.indexOf('?');
+    const path = q === -1 ? target : target.slice(0, q);
+    const route = matchRoute(config, method, hostOnly(host), path);
+
+    if (method !== 'GET' && method !== 'HEAD') return this.pass(req, res, route, 'method', host);
+    if (!route.cache) return this.pass(req, res, route, 'route-off', host);
+
+    const ctx: Ctx = {
+      req,
+      res,
+      config,
+      route,
+      host,
+      key: buildKey(route.key, host, target),
+      head: method === 'HEAD',
+      cc: requestDirectives(req.headers),
+      now: this.d.clock.now(),
+    };
+    this.lookup(ctx);
+  };
+
+  /** Looks the key up in memory and decides what the entry (if any) is good for. */
+  private lookup(ctx: Ctx): void {
+    const found = this.d.store.lookup(ctx.key.primary, ctx.req.headers);
+    const entry = found.entry;
+    if (entry !== undefined && this.reusable(ctx, entry)) {
+      const decision = decide(entry, ctx.cc, ctx.now);
+      switch (decision.kind) {
+        case 'HIT':
+          return this.serveHit(ctx, entry, found.tier);
+        case 'STALE':
+          if (decision.why === 'revalidate') this.d.filler.background(this.fillRequest(ctx, found.key, entry));
+          return this.serveStale(ctx, entry, found.tier, decision.why === 'revalidate' ? 'stale-while-revalidate' : 'max-stale');
+        case 'REVALIDATE':
+          return void this.miss(ctx, found.key, entry);
+        case 'MISS':
+          break;
+      }
+    }
+    if (ctx.cc.onlyIfCached) {
+      // RFC 9111 §5.2.1.7: with only-if-cached and nothing usable stored, answer 504.
+      return this.finish(ctx, 'MISS', 504, () =>
+        writeError(ctx.res, 504, ErrorCodes.NOT_CACHED, 'only-if-cached was requested and no usable response is stored', 'MISS', formatCacheStatus({ fwd: 'miss', detail: 'no-freshness' })),
+      );
+    }
+    void this.miss(ctx, found.key, entry);
+  }
+
+  /**
+   * RFC 9111 §3.5: a shared cache does not answer a request carrying Authorization from a
+   * response that did not say it may (public, s-maxage, must-revalidate). RFC 9111 §4.1:
+   * the stored Vary fields must match the request.
+   */
+  private reusable(ctx: Ctx, entry: CacheEntry): boolean {
+    if (ctx.req.headers.authorization !== undefined && !entry.authShareable) return false;
+    return varyMatches(entry, ctx.req.headers);
+  }
+
+  private serveHit(ctx: Ctx, entry: CacheEntry, tier: Tier | undefined): void {
+    const cs = formatCacheStatus({ hit: true, ttl: ttlSeconds(entry.freshUntil, ctx.now) }, entry.headers['cache-status']);
+    this.serveEntry(ctx, entry, 'HIT', cs, tier);
+  }
+
+  private serveStale(ctx: Ctx, entry: CacheEntry, tier: Tier | undefined, detail: CacheStatusInfo['detail']): void {
+    const cs = formatCacheStatus({ hit: true, ttl: ttlSeconds(entry.freshUntil, ctx.now), detail }, entry.headers['cache-status']);
+    this.serveEntry(ctx, entry, 'STALE', cs, tier);
+  }
+
+  /** Writes an entry, or a 304 when the client's own condition holds (RFC 9111 §4.3.2). */
+  private serveEntry(ctx: Ctx, entry: CacheEntry, result: CacheResult, cs: string, tier: Tier | undefined, reason?: Reason): void {
+    const notModified = clientNotModified(ctx.req.headers, entry.headers, entry.responseTime);
+    if (notModified) writeNotModified(ctx.res, entry, ctx.now, result, cs);
+    else writeEntry(ctx.res, entry, ctx.now, result, cs, ctx.head);
+    this.d.onOutcome?.({ route: ctx.route.name, result, ...(tier ? { tier } : {}), ...(reason ? { reason } : {}), status: notModified ? 304 : entry.status });
+  }
+
+  /**
+   * Goes to the origin: through the coalescer unless the key recently answered
+   * uncacheable (hit-for-pass) or the request insists on its own answer.
+   */
+  private async miss(ctx: Ctx, key: string, stale: CacheEntry | undefined): Promise<void> {
+    const fill = this.fillRequest(ctx, key, stale);
+    const alone = ctx.head || this.d.hitForPass.has(key) || ctx.cc.noCache || ctx.cc.noStore;
+    let result: FillResult;
+    let collapsed = false;
+    if (alone) {
+      result = await this.d.filler.fetch(fill);
+    } else {
+      const run = this.d.filler.coalesced(fill);
+      result = await run.result;
+      collapsed = !run.leader;
+      if (collapsed && !this.shareable(ctx, result)) {
+        // RFC 9111 §4: a follower may only reuse what a shared cache could have stored for it.
+        result = await this.d.filler.fetch(fill);
+        collapsed = false;
+      }
+    }
+    if (ctx.res.destroyed) {
+      if (result.kind === 'large') result.rest.destroy();
+      return;
+    }
+    this.respondFill(ctx, result, stale, collapsed);
+  }
+
+  private shareable(ctx: Ctx, result: FillResult): boolean {
+    return result.kind === 'stored' && this.reusable(ctx, result.entry);
+  }
+
+  private fillRequest(ctx: Ctx, key: string, stale: CacheEntry | undefined) {
+    return {
+      key,
+      primary: ctx.key.primary,
+      route: ctx.route,
+      settings: ctx.config.cache,
+      origin: ctx.route.origin,
+      head: ctx.head,
+      target: ctx.key.target,
+      req: ctx.req,
+      host: ctx.host,
+      requestNoStore: ctx.cc.noStore,
+      stale,
+    };
+  }
+
+  /** Turns what the origin said into the client's response. */
+  private respondFill(ctx: Ctx, result: FillResult, stale: CacheEntry | undefined, collapsed: boolean): void {
+    const fwd: CacheStatusInfo['fwd'] = ctx.cc.noCache ? 'request' : stale !== undefined ? 'stale' : 'uri-miss';
+    const now = this.d.clock.now();
+    switch (result.kind) {
+      case 'stored': {
+        const entry = result.entry;
+        const revalidated = result.status === 304;
+        const xc: CacheResult = revalidated ? 'REVALIDATED' : 'MISS';
+        const cs = formatCacheStatus(
+          { fwd, fwdStatus: result.status, stored: true, collapsed, ttl: ttlSeconds(entry.freshUntil, now) },
+          entry.headers['cache-status'],
+        );
+        ctx.now = now;
+        return this.serveEntry(ctx, entry, xc, cs, undefined);
+      }
+      case 'full': {
+        if (stale !== undefined && result.status >= 500 && usableOnError(stale, ctx.cc, now)) {
+          return this.serveStaleOnError(ctx, stale, result.status, now);
+        }
+        const cs = formatCacheStatus({ fwd, fwdStatus: result.status, detail: result.reason }, result.headers['cache-status']);
+        const write = (): void =>
+          writeFetched(ctx.res, result.status, result.statusMessage, result.headers, ctx.head ? undefined : result.body, 'MISS', cs, ctx.head);
+        return this.finish(ctx, 'MISS', result.status, write, result.reason);
+      }
+      case 'large': {
+        const cs = formatCacheStatus({ fwd, fwdStatus: result.status, detail: 'too-large' }, result.headers['cache-status']);
+        return this.finish(ctx, 'MISS', result.status, () => this.streamLarge(ctx, result, cs), 'too-large');
+      }
+      case 'error': {
+        if (stale !== undefined && usableOnError(stale, ctx.cc, now)) return this.serveStaleOnError(ctx, stale, undefined, now);
+        const cs = formatCacheStatus({ fwd, detail: 'origin-error' });
+        const write = (): void => writeError(ctx.res, result.status, result.code, result.message, 'MISS', cs);
+        return this.finish(ctx, 'MISS', result.status, write, 'origin-error');
+      }
+    }
+  }
+
+  /** RFC 5861 §4: within stale-if-error, a failing origin is answered with the stored response. */
+  private serveStaleOnError(ctx: Ctx, stale: CacheEntry, fwdStatus: number | undefined, now: number): void {
+    ctx.now = now;
+    const cs = formatCacheStatus(
+      { fwd: 'stale', ...(fwdStatus === undefined ? {} : { fwdStatus }), ttl: ttlSeconds(stale.freshUntil, now), detail: 'stale-if-error' },
+      stale.headers['cache-status'],
+    );
+    this.serveEntry(ctx, stale, 'STALE', cs, undefined, 'origin-error');
+  }
+
+  private streamLarge(ctx: Ctx, result: Extract<FillResult, { kind: 'large' }>, cs: string): void {
+    const headers = flatten(responseHeaders(result.headers));
+    const declared = result.headers['content-length'];
+    if (typeof declared === 'string') headers.push('content-length', declared);
+    headers.push('x-cache', 'MISS', 'cache-status', cs);
+    const { res } = ctx;
+    res.writeHead(result.status, result.statusMessage, headers);
+    if (ctx.head) {
+      result.rest.destroy();
+      res.end();
+      return;
+    }
+    for (const chunk of result.head) res.write(chunk);
+    // A body that fails half-way must not look complete to the client: abort the connection.
+    result.rest.on('error', () => res.destroy());
+    res.on('close', () => {
+      if (!res.writableFinished) result.rest.destroy();
+    });
+    result.rest.pipe(res);
+  }
+
+  private finish(ctx: Ctx, result: CacheResult, status: number, write: () => void, reason?: Reason): void {
+    write();
+    this.d.onOutcome?.({ route: ctx.route.name, result, ...(reason ? { reason } : {}), status });
+  }
+
+  /** Streams what the cache does not handle; invalidates after a successful unsafe method. */
+  private pass(req: IncomingMessage, res: ServerResponse, route: Route, reason: Reason, host: string): void {
+    const method = req.method ?? 'GET';
+    const cs = (status: number): string => formatCacheStatus({ fwd: 'bypass', fwdStatus: status, detail: reason });
+    this.d.pass.web(req, res, {
+      target: route.origin,
+      responseHeaders: (r) => ({ 'x-cache': 'BYPASS', 'cache-status': cs(r.status) }),
+      onResponse: (r) => {
+        if (!SAFE.has(method)) this.invalidateAfter(req, host, r.status, r.headers as Record<string, string | string[]>);
+        this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status: r.status });
+      },
+    });
+  }
+
+  /** RFC 9111 §4.4: invalidate the target URI, and Location / Content-Location on the same origin. */
+  private invalidateAfter(req: IncomingMessage, host: string, status: number, headers: Record<string, string | string[]>): void {
+    let base: URL;
+    try {
+      base = new URL(req.url ?? '/', `http://${host || 'localhost'}`);
+    } catch {
+      return;
+    }
+    const config = this.d.config();
+    for (const u of invalidationTargets(base, status, headers)) {
+      const route = matchRoute(config, 'GET', hostOnly(host), u.pathname);
+      const key = buildKey(route.key, host, u.pathname + u.search);
+      this.d.store.invalidate(key.primary);
+    }
+  }
+}
+
+/** Accepts origin-form targets, and absolute-form ones reduced to their path (RFC 9112 §3.2). */
+function originForm(url: string): string | undefined {
+  if (url.startsWith('/')) return url;
+  if (url.startsWith('http://') || url.startsWith('https://')) {
+    try {
+      const u = new URL(url);
+      return u.pathname + u.search;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Host without port: routes match on the name alone. */
+function hostOnly(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}

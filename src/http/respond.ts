@@ -1,0 +1,95 @@
+import type { ServerResponse } from 'node:http';
+import type { CacheEntry, CacheResult, HeaderMap } from '../types.js';
+import { ageHeader, notModifiedHeaders, stripHopByHop } from '../rfc9111/index.js';
+import { VIA } from '../cache/entry.js';
+
+/**
+ * Writes a stored entry. The prepared header list is copied once and three fields are
+ * appended; nothing is parsed.
+ */
+export function writeEntry(
+  res: ServerResponse,
+  entry: CacheEntry,
+  now: number,
+  xCache: CacheResult,
+  cacheStatus: string,
+  head: boolean,
+): void {
+  const headers = entry.rawHeaders.slice();
+  headers.push('age', ageHeader(entry, now), 'x-cache', xCache, 'cache-status', cacheStatus);
+  res.writeHead(entry.status, entry.statusMessage, headers);
+  if (head) res.end();
+  else res.end(entry.body);
+}
+
+/** Answers a client's satisfied condition from an entry (RFC 9110 §15.4.5): no body, selected fields. */
+export function writeNotModified(
+  res: ServerResponse,
+  entry: CacheEntry,
+  now: number,
+  xCache: CacheResult,
+  cacheStatus: string,
+): void {
+  const headers = flatten(notModifiedHeaders(entry.headers));
+  headers.push('age', ageHeader(entry, now), 'via', VIA, 'x-cache', xCache, 'cache-status', cacheStatus);
+  res.writeHead(304, headers);
+  res.end();
+}
+
+/** Writes a response that was fetched but not stored. */
+export function writeFetched(
+  res: ServerResponse,
+  status: number,
+  statusMessage: string,
+  originHeaders: HeaderMap,
+  body: Buffer | undefined,
+  xCache: CacheResult,
+  cacheStatus: string,
+  head: boolean,
+): void {
+  const headers = flatten(responseHeaders(originHeaders));
+  if (body !== undefined) headers.push('content-length', String(body.length));
+  else if (typeof originHeaders['content-length'] === 'string') headers.push('content-length', originHeaders['content-length']);
+  headers.push('x-cache', xCache, 'cache-status', cacheStatus);
+  res.writeHead(status, statusMessage, headers);
+  if (head || body === undefined) res.end();
+  else res.end(body);
+}
+
+/** The origin's end-to-end fields, ready to relay: framing and cache-report fields are larder's. */
+export function responseHeaders(h: HeaderMap): HeaderMap {
+  const out = stripHopByHop(h);
+  delete out['content-length'];
+  delete out['x-cache'];
+  delete out['cache-status'];
+  const via = out['via'];
+  out['via'] = via === undefined ? VIA : `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}`;
+  return out;
+}
+
+/** A short plain-text error naming its stable code. */
+export function writeError(res: ServerResponse, status: number, code: string, message: string, xCache: CacheResult, cacheStatus: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = `${code}: ${message}\n`;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-cache': xCache,
+    'cache-status': cacheStatus,
+  });
+  res.end(body);
+}
+
+export function flatten(h: HeaderMap): string[] {
+  const out: string[] = [];
+  for (const name of Object.keys(h)) {
+    const v = h[name]!;
+    if (Array.isArray(v)) for (const x of v) out.push(name, x);
+    else out.push(name, v);
+  }
+  return out;
+}

@@ -1,0 +1,32 @@
+import { ErrorCodes, type ErrorCode } from '../errors.js';
+
+export interface OriginFailure {
+  kind: 'error';
+  /** 502 for a refused, reset or malformed answer; 504 for a timeout. */
+  status: 502 | 504;
+  code: ErrorCode;
+  /** Short, safe to show to clients: names the cause, never internals. */
+  message: string;
+}
+
+const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const INCOMPLETE = new Set(['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_ABORTED', 'ECONNRESET', 'UND_ERR_SOCKET']);
+
+/** Maps an undici or socket error onto the status and stable code a client sees. */
+export function classifyOriginError(err: unknown, phase: 'headers' | 'body'): OriginFailure {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  if (TIMEOUTS.has(code)) {
+    const what = code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connecting to' : code === 'UND_ERR_BODY_TIMEOUT' ? 'reading the body from' : 'waiting for';
+    return { kind: 'error', status: 504, code: ErrorCodes.ORIGIN_TIMEOUT, message: `timed out ${what} the origin` };
+  }
+  if (code === 'ECONNREFUSED') {
+    return { kind: 'error', status: 502, code: ErrorCodes.ORIGIN_UNREACHABLE, message: 'the origin refused the connection' };
+  }
+  if (phase === 'body' || INCOMPLETE.has(code)) {
+    return { kind: 'error', status: 502, code: ErrorCodes.ORIGIN_INCOMPLETE, message: 'the origin closed the connection before the response was complete' };
+  }
+  if (code.startsWith('HPE_')) {
+    return { kind: 'error', status: 502, code: ErrorCodes.ORIGIN_UNREACHABLE, message: 'the origin sent a malformed response' };
+  }
+  return { kind: 'error', status: 502, code: ErrorCodes.ORIGIN_UNREACHABLE, message: 'the origin could not be reached' };
+}

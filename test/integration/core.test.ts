@@ -1,0 +1,165 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startOrigin, type Origin } from '../helpers/origin.js';
+import { startLarder, type Running } from '../helpers/larder.js';
+import { get } from '../helpers/client.js';
+
+let origin: Origin;
+let proxy: Running;
+
+afterEach(async () => {
+  await proxy?.close();
+  await origin?.close();
+});
+
+describe('MISS then HIT', () => {
+  it('stores a fresh response and answers the second request from memory', async () => {
+    origin = await startOrigin((_req, res, n) => {
+      res.setHeader('cache-control', 'max-age=60');
+      res.setHeader('content-type', 'text/plain');
+      res.end(`body ${n}`);
+    });
+    proxy = await startLarder(origin.url);
+    const a = await get(proxy.url, '/a');
+    expect(a.status).toBe(200);
+    expect(a.body).toBe('body 1');
+    expect(a.h('x-cache')).toBe('MISS');
+    expect(a.h('cache-status')).toMatch(/^larder; fwd=uri-miss; fwd-status=200; stored; ttl=(5[89]|60)$/);
+    const b = await get(proxy.url, '/a');
+    expect(b.status).toBe(200);
+    expect(b.body).toBe('body 1');
+    expect(b.h('x-cache')).toBe('HIT');
+    expect(b.h('cache-status')).toMatch(/^larder; hit; ttl=\d+$/);
+    expect(b.h('age')).toMatch(/^\d+$/);
+    expect(b.h('content-type')).toBe('text/plain');
+    expect(b.h('content-length')).toBe('6');
+    expect(b.h('via')).toContain('larder');
+    expect(origin.count('/a')).toBe(1);
+  });
+
+  it('answers HEAD from a stored GET without a body', async () => {
+    origin = await startOrigin((_req, res) => {
+      res.setHeader('cache-control', 'max-age=60');
+      res.end('hello world');
+    });
+    proxy = await startLarder(origin.url);
+    await get(proxy.url, '/h');
+    const head = await get(proxy.url, '/h', {}, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.body).toBe('');
+    expect(head.h('content-length')).toBe('11');
+    expect(head.h('x-cache')).toBe('HIT');
+    expect(origin.count('/h')).toBe(1);
+  });
+
+  it('keys on the sorted query, so parameter order does not split the cache', async () => {
+    origin = await startOrigin((req, res) => {
+      res.setHeader('cache-control', 'max-age=60');
+      res.end(req.url);
+    });
+    proxy = await startLarder(origin.url);
+    const a = await get(proxy.url, '/q?b=2&a=1');
+    const b = await get(proxy.url, '/q?a=1&b=2');
+    expect(a.body).toBe('/q?a=1&b=2');
+    expect(b.h('x-cache')).toBe('HIT');
+    expect(origin.count()).toBe(1);
+  });
+
+  it('keeps only the configured query parameters in the key and upstream', async () => {
+    origin = await startOrigin((req, res) => {
+      res.setHeader('cache-control', 'max-age=60');
+      res.end(req.url);
+    });
+    proxy = await startLarder(origin.url, {
+      routes: [{ name: 'p', match: '/p/**', key: { query: ['page'] } }],
+    });
+    const a = await get(proxy.url, '/p/x?page=2&utm=abc');
+    const b = await get(proxy.url, '/p/x?utm=zzz&page=2');
+    expect(a.body).toBe('/p/x?page=2');
+    expect(b.h('x-cache')).toBe('HIT');
+    expect(origin.count()).toBe(1);
+  });
+
+  it('uses the route ttl only when the origin sends no freshness', async () => {
+    origin = await startOrigin((req, res) => {
+      if (req.url === '/r/explicit') res.setHeader('cache-control', 'max-age=0');
+      res.end('x');
+    });
+    proxy = await startLarder(origin.url, { routes: [{ name: 'r', match: '/r/**', ttl: '5m' }] });
+    await get(proxy.url, '/r/plain');
+    const hit = await get(proxy.url, '/r/plain');
+    expect(hit.h('x-cache')).toBe('HIT');
+    expect(hit.h('cache-status')).toMatch(/ttl=(299|300)/);
+    await get(proxy.url, '/r/explicit');
+    const again = await get(proxy.url, '/r/explicit');
+    expect(again.h('x-cache')).toBe('MISS');
+    expect(origin.count('/r/explicit')).toBe(2);
+  });
+
+  it('does not store a response without freshness on an unmatched path', async () => {
+    origin = await startOrigin((_req, res) => res.end('x'));
+    proxy = await startLarder(origin.url);
+    await get(proxy.url, '/none');
+    const b = await get(proxy.url, '/none');
+    expect(b.h('x-cache')).toBe('MISS');
+    expect(b.h('cache-status')).toContain('detail=no-freshness');
+    expect(origin.count('/none')).toBe(2);
+  });
+});
+
+describe('pass-through', () => {
+  it('never stores a cache:false route and says BYPASS', async () => {
+    origin = await startOrigin((_req, res, n) => {
+      res.setHeader('cache-control', 'max-age=60');
+      res.end(`auth ${n}`);
+    });
+    proxy = await startLarder(origin.url, { routes: [{ name: 'auth', match: '/api/auth/**', cache: false }] });
+    const a = await get(proxy.url, '/api/auth/login');
+    const b = await get(proxy.url, '/api/auth/login');
+    expect(a.body).toBe('auth 1');
+    expect(b.body).toBe('auth 2');
+    expect(b.h('x-cache')).toBe('BYPASS');
+    expect(b.h('cache-status')).toBe('larder; fwd=bypass; fwd-status=200; detail=route-off');
+    expect(origin.count()).toBe(2);
+  });
+
+  it('streams an event stream through a bypass route as it is written', async () => {
+    let finish!: () => void;
+    origin = await startOrigin((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: one\n\n');
+      finish = () => res.end('data: two\n\n');
+    });
+    proxy = await startLarder(origin.url, { routes: [{ name: 'events', match: '/events', cache: false }] });
+    const http = await import('node:http');
+    const chunks: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      http.get(proxy.url + '/events', (res) => {
+        expect(res.headers['x-cache']).toBe('BYPASS');
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          chunks.push(c);
+          // The first event arrives while the origin still holds the stream open.
+          if (chunks.length === 1) finish();
+        });
+        res.on('end', resolve);
+      });
+    });
+    await done;
+    expect(chunks[0]).toBe('data: one\n\n');
+    expect(chunks.join('')).toBe('data: one\n\ndata: two\n\n');
+  });
+
+  it('forwards X-Forwarded-* and Via to the origin', async () => {
+    origin = await startOrigin((_req, res) => {
+      res.setHeader('cache-control', 'max-age=60');
+      res.end('x');
+    });
+    proxy = await startLarder(origin.url);
+    await get(proxy.url, '/fwd', { 'x-forwarded-host': 'evil.example' });
+    const seen = origin.requests[0]!.headers;
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen['x-forwarded-proto']).toBe('http');
+    expect(seen['x-forwarded-host']).toBe(proxy.url.slice('http://'.length));
+    expect(seen['via']).toBe('1.1 larder');
+  });
+});
