@@ -11,8 +11,14 @@ describe('parseHttpDate', () => {
     expect(parseHttpDate('Sun Nov 16 08:49:37 1994')).toBe(Date.UTC(1994, 10, 16, 8, 49, 37));
   });
 
-  it('is lenient about case and extra spaces', () => {
-    expect(parseHttpDate('  sun, 06 NOV 1994  08:49:37 gmt ')).toBe(T);
+  it('is lenient about case and surrounding white space', () => {
+    expect(parseHttpDate('  sun, 06 NOV 1994 08:49:37 gmt ')).toBe(T);
+  });
+
+  it('rejects doubled spaces inside the date (invalid_multiple_spaces regression)', () => {
+    expect(parseHttpDate('Thu, 18  Aug  2050 02:01:18 GMT')).toBeUndefined();
+    expect(parseHttpDate('Sun, 06 Nov 1994  08:49:37 GMT')).toBeUndefined();
+    expect(parseHttpDate('Sun  Nov  6 08:49:37 1994')).toBeUndefined();
   });
 
   it('handles years outside 1970-2038', () => {
