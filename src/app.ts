@@ -68,7 +68,7 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     filler,
     ...(opts.onOutcome ? { onOutcome: opts.onOutcome } : {}),
   });
-  const server = createProxyServer(handler, pass, getConfig);
+  const server = createProxyServer(handler);
 
   return {
     server,

@@ -76,12 +76,14 @@ export class MemoryStore implements CacheStore {
   }
 }
 
-function sizeOf(value: StoredValue): number {
+/** What a key/value pair costs: the value's own size plus the key, which the LRU holds twice. */
+function sizeOf(value: StoredValue, key: string): number {
+  const keyBytes = 2 * key.length;
   if ('kind' in value) {
-    let n = INDEX_OVERHEAD;
+    let n = INDEX_OVERHEAD + keyBytes;
     for (const s of value.variants) n += s.length;
     for (const s of value.varyNames) n += s.length;
     return n;
   }
-  return value.size;
+  return value.size + keyBytes;
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Config, Route } from '../config/types.js';
 import { matchRoute } from '../config/routes.js';
 import type { CacheEntry, CacheResult, Clock, Reason, Tier } from '../types.js';
@@ -92,6 +93,14 @@ export class Handler {
       now: this.d.clock.now(),
     };
     this.lookup(ctx);
+  };
+
+  /** Protocol upgrades (WebSocket) always pass through, to the origin of the matching route. */
+  readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const target = originForm(req.url ?? '/') ?? '/';
+    const q = target.indexOf('?');
+    const route = matchRoute(this.d.config(), req.method ?? 'GET', hostOnly((req.headers.host ?? '').toLowerCase()), q === -1 ? target : target.slice(0, q));
+    this.d.pass.upgrade(req, socket, head, route.origin);
   };
 
   /** Looks the key up in memory and decides what the entry (if any) is good for. */

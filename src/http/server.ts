@@ -1,8 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Handler } from './handler.js';
-import type { PassThrough } from '../passthrough/proxy.js';
-import type { Config } from '../config/types.js';
 
 export interface ServerLimits {
   /** Idle time allowed between requests on a keep-alive connection (ms). */
@@ -23,7 +21,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
 };
 
 /** The proxy listener: node:http in front of the handler, upgrades to the pass-through. */
-export function createProxyServer(handler: Handler, pass: PassThrough, config: () => Config, limits = DEFAULT_LIMITS): http.Server {
+export function createProxyServer(handler: Handler, limits = DEFAULT_LIMITS): http.Server {
   const server = http.createServer(
     {
       keepAliveTimeout: limits.keepAliveTimeout,
@@ -33,9 +31,7 @@ export function createProxyServer(handler: Handler, pass: PassThrough, config: (
     },
     handler.handle,
   );
-  server.on('upgrade', (req, socket, head) => {
-    pass.upgrade(req, socket, head, config().origin);
-  });
+  server.on('upgrade', handler.upgrade);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) {
       socket.destroy();

@@ -123,7 +123,7 @@ function readBody(received: Received, body: Readable, limit: number): Promise<Or
     };
     const onEnd = (): void => {
       cleanup();
-      resolve({ ...received, kind: 'full', body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
+      resolve({ ...received, kind: 'full', body: ownCopy(chunks, size) });
     };
     const onError = (err: Error): void => {
       cleanup();
@@ -133,4 +133,16 @@ function readBody(received: Received, body: Readable, limit: number): Promise<Or
     body.on('end', onEnd);
     body.on('error', onError);
   });
+}
+
+/**
+ * undici hands out body chunks that are views into the socket's read buffer (often 64 KB).
+ * Keeping such a view would pin the whole read buffer in the cache, so a stored body gets
+ * its own exact-size allocation: what the memory tier charges is what it holds.
+ */
+function ownCopy(chunks: Buffer[], size: number): Buffer {
+  const body = Buffer.allocUnsafeSlow(size);
+  let offset = 0;
+  for (const c of chunks) offset += c.copy(body, offset);
+  return body;
 }

@@ -163,3 +163,40 @@ describe('pass-through', () => {
     expect(seen['via']).toBe('1.1 larder');
   });
 });
+
+describe('upgrades', () => {
+  it('passes a WebSocket upgrade through to the origin and relays frames both ways', async () => {
+    const net = await import('node:net');
+    // An origin that accepts the upgrade and echoes raw bytes back.
+    const http = await import('node:http');
+    const wsOrigin = http.createServer();
+    wsOrigin.on('upgrade', (req, socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-seen-path: ' + req.url + '\r\n\r\n');
+      socket.on('data', (d: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
+    });
+    await new Promise<void>((r) => wsOrigin.listen(0, '127.0.0.1', r));
+    const port = (wsOrigin.address() as import('node:net').AddressInfo).port;
+    proxy = await startLarder(`http://127.0.0.1:${port}`);
+    const proxyPort = Number(new URL(proxy.url).port);
+    const sock = net.connect(proxyPort, '127.0.0.1');
+    let received = '';
+    sock.on('data', (d) => (received += d.toString()));
+    sock.write('GET /socket HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    await until(() => received.includes('\r\n\r\n'));
+    expect(received).toMatch(/^HTTP\/1\.1 101/);
+    expect(received.toLowerCase()).toContain('x-seen-path: /socket');
+    sock.write('hello');
+    await until(() => received.includes('echo:hello'));
+    sock.destroy();
+    wsOrigin.closeAllConnections();
+    wsOrigin.close();
+  });
+});
+
+async function until(cond: () => boolean, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
