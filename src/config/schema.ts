@@ -1,0 +1,362 @@
+/**
+ * The schema of rules.yaml: the user contract. It is the single source of the TypeScript
+ * input type, of validation (config/validate.ts), of the defaults, and of the JSON Schema
+ * editors use (schema/rules.schema.json, via config/json-schema.ts).
+ *
+ * Every option is documented here, once, in its `description`: meaning, unit and default.
+ * Checks a JSON Schema cannot express (listen address, origin URL, cross-field rules) live
+ * in config/compile.ts.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { DURATION_EXPECTED, DURATION_PATTERN, SIZE_EXPECTED, SIZE_PATTERN } from './units.js';
+
+/**
+ * What an error message says a value should look like. Symbol-keyed so that it never
+ * leaks into the exported JSON Schema (JSON.stringify skips symbol keys).
+ */
+const Expected = Symbol.for('larder.config.expected');
+
+function expects<T extends TSchema>(phrase: string, schema: T): T {
+  (schema as unknown as Record<symbol, string>)[Expected] = phrase;
+  return schema;
+}
+
+/** The human phrase attached to a schema node, if any ("a duration such as 30s, 5m or 1h"). */
+export function expectedPhrase(schema: unknown): string | undefined {
+  return (schema as Record<symbol, string | undefined> | undefined)?.[Expected];
+}
+
+export const ROUTE_NAME_PATTERN = '^[a-zA-Z0-9_.-]+$';
+export const LISTEN_EXPECTED = 'host:port, [ipv6]:port or a port number, such as 127.0.0.1:8080';
+export const ORIGIN_EXPECTED =
+  'an http:// or https:// URL without path, query or fragment, such as http://127.0.0.1:3000';
+
+const withDefault = (def: unknown) => (def === undefined ? {} : { default: def });
+
+function duration(description: string, def?: string) {
+  return expects(DURATION_EXPECTED, Type.String({ pattern: DURATION_PATTERN, description, ...withDefault(def) }));
+}
+
+function size(description: string, def: string) {
+  return expects(
+    SIZE_EXPECTED,
+    Type.Union(
+      [
+        expects(SIZE_EXPECTED, Type.String({ pattern: SIZE_PATTERN })),
+        expects(SIZE_EXPECTED, Type.Integer({ minimum: 0 })),
+      ],
+      { description, default: def },
+    ),
+  );
+}
+
+function originUrl(description: string, def?: string) {
+  // The pattern is the editor's approximation; config/compile.ts parses the URL for real.
+  return expects(ORIGIN_EXPECTED, Type.String({ pattern: '^https?://[^/?#\\s]+/?$', description, ...withDefault(def) }));
+}
+
+/** `listen`: where clients connect. Default 127.0.0.1:8080; LARDER_LISTEN overrides it. */
+export const ListenSchema = expects(
+  LISTEN_EXPECTED,
+  Type.Union([Type.String({ minLength: 1 }), expects(LISTEN_EXPECTED, Type.Integer({ minimum: 0, maximum: 65535 }))], {
+    description:
+      'Address larder accepts client connections on: "host:port", "[ipv6]:port", or a bare port ' +
+      'number (host 127.0.0.1). Write 0.0.0.0:8080 to listen on every interface; port 0 lets the ' +
+      'OS choose a free port. Default 127.0.0.1:8080. The LARDER_LISTEN environment variable replaces it.',
+    default: '127.0.0.1:8080',
+  }),
+);
+
+/** `origin`: the default upstream. Default http://127.0.0.1:3000; LARDER_ORIGIN overrides it. */
+export const OriginSchema = originUrl(
+  'Default upstream that requests are forwarded to: an http or https URL with scheme, host and ' +
+    'optional port only (the request path is appended as is). Routes without their own origin use it. ' +
+    'Default http://127.0.0.1:3000. The LARDER_ORIGIN environment variable replaces it.',
+  'http://127.0.0.1:3000',
+);
+
+/** `timeouts`: limits on each phase of an origin fetch; all durations. */
+export const TimeoutsSchema = Type.Object(
+  {
+    /** TCP (and TLS) connect to the origin. Default 5s. */
+    connect: Type.Optional(
+      duration('Longest wait for the TCP (and TLS) connection to the origin. Default 5s.', '5s'),
+    ),
+    /** Request sent → response headers received. Default 30s. */
+    headers: Type.Optional(
+      duration('Longest wait from sending the request to receiving the response headers. Default 30s.', '30s'),
+    ),
+    /** Longest silence between two body chunks. Default 30s. */
+    body: Type.Optional(
+      duration(
+        'Longest gap between two chunks of the response body (not the whole body). Default 30s.',
+        '30s',
+      ),
+    ),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description:
+      'Origin timeouts (durations, more than 0 and at most 24d). An expired timeout answers 504 LARDER_ORIGIN_TIMEOUT.',
+  },
+);
+
+/** `cache`: storage limits and RFC 9111 tuning. */
+export const CacheSchema = Type.Object(
+  {
+    /** The in-process memory tier. */
+    memory: Type.Optional(
+      Type.Object(
+        {
+          /** Total bytes of the memory tier. Default 256mb. */
+          maxSize: Type.Optional(
+            size(
+              'Total size of the memory tier: headers + body + a fixed overhead per entry. ' +
+                'Least recently used entries are evicted beyond it. Default 256mb (1kb = 1024 bytes; a bare number is bytes).',
+              '256mb',
+            ),
+          ),
+          /** Largest single entry. Default 8mb. */
+          maxEntrySize: Type.Optional(
+            size(
+              'Largest response that is stored; larger responses are streamed to the client and not stored. ' +
+                'At most maxSize. Default 8mb.',
+              '8mb',
+            ),
+          ),
+        },
+        { additionalProperties: false, default: {}, description: 'Limits of the in-process memory tier.' },
+      ),
+    ),
+    /** How long an uncacheable answer lets its key skip the request coalescing queue. Default 10s. */
+    hitForPass: Type.Optional(
+      duration(
+        'After the origin answers a key with an uncacheable response, requests for that key go straight ' +
+          'to the origin for this long instead of queueing behind one fetch ("hit-for-pass"). 0s disables it. Default 10s.',
+        '10s',
+      ),
+    ),
+    /** Most variants per URL when responses carry Vary. Default 16. */
+    maxVariants: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 16,
+        description:
+          'Most variants kept per URL when responses carry Vary; the oldest variant is dropped beyond it. Default 16.',
+      }),
+    ),
+    /** Heuristic freshness (RFC 9111 §4.2.2) for responses with Last-Modified but no explicit lifetime. */
+    heuristic: Type.Optional(
+      Type.Object(
+        {
+          /** Fraction of (Date − Last-Modified). Default 0.1. */
+          fraction: Type.Optional(
+            Type.Number({
+              minimum: 0,
+              maximum: 1,
+              default: 0.1,
+              description:
+                'Heuristic lifetime = this fraction of the time since Last-Modified (RFC 9111 §4.2.2). ' +
+                '0 turns heuristic freshness off. Number from 0 to 1. Default 0.1.',
+            }),
+          ),
+          /** Upper bound of a heuristic lifetime. Default 1d. */
+          max: Type.Optional(duration('Upper bound of a heuristic lifetime. Default 1d.', '1d')),
+        },
+        {
+          additionalProperties: false,
+          default: {},
+          description:
+            'Heuristic freshness for responses that carry Last-Modified but neither Cache-Control max-age nor Expires.',
+        },
+      ),
+    ),
+  },
+  { additionalProperties: false, default: {}, description: 'Cache storage and tuning.' },
+);
+
+/** `match.path`: a picomatch glob on the request path. */
+const PathGlobSchema = expects(
+  'a path glob starting with "/", such as /api/products/**',
+  Type.String({
+    pattern: '^/',
+    description:
+      'Glob on the request path without the query string, case-sensitive. "*" matches within one segment, ' +
+      '"**" any number of segments ("/api/**" also matches "/api"). Default "/**" (every path).',
+  }),
+);
+
+/** `match` in its long form. */
+const MatchObjectSchema = Type.Object(
+  {
+    /** Path glob. Default every path. */
+    path: Type.Optional({ ...PathGlobSchema, default: '/**' }),
+    /** Methods; default any. GET implies HEAD. */
+    methods: Type.Optional(
+      Type.Array(expects('an HTTP method such as GET', Type.String({ pattern: '^[A-Za-z]+$' })), {
+        default: [],
+        description:
+          'Request methods the route applies to, any case (written upper case). Listing GET also ' +
+          'matches HEAD. Default [] = any method.',
+      }),
+    ),
+    /** Host glob. Default any host. */
+    host: Type.Optional(
+      expects(
+        'a host glob without port, such as api.example.com or *.example.com',
+        Type.String({
+          pattern: '^[^/\\s]+$',
+          description:
+            'Glob on the Host header without its port, case-insensitive; "*" matches any characters ' +
+            '(dots included), so "*.example.com" also matches "a.b.example.com". Default: any host.',
+        }),
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'Long form of match: path, methods and host must all match.' },
+);
+
+/** `key`: what makes two requests the same cache entry. */
+export const KeySchema = Type.Object(
+  {
+    /** Query parameters in the key (and forwarded). Default all. */
+    query: Type.Optional(
+      expects(
+        'all, none, or a list of query parameter names',
+        Type.Union([Type.Literal('all'), Type.Literal('none'), Type.Array(Type.String({ minLength: 1 }))], {
+        default: 'all',
+        description:
+          'Query parameters that take part in the key, sorted by name. "all" keeps every parameter; a list keeps ' +
+          'only those names; "none" or [] keeps none. Parameters left out of the key are also NOT forwarded to ' +
+          'the origin, so that two requests sharing a key always get the same response. Default "all".',
+        }),
+      ),
+    ),
+    /** Request headers in the key. Default none. */
+    headers: Type.Optional(
+      Type.Array(
+        expects(
+          'an HTTP header name such as accept-language',
+          Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }),
+        ),
+        {
+          default: [],
+          description:
+            'Request headers whose values take part in the key, in addition to what the response\'s Vary asks for. ' +
+            'Names are case-insensitive. Default [].',
+        },
+      ),
+    ),
+  },
+  { additionalProperties: false, default: {}, description: 'How the cache key is built from the request (method, host and path are always in it).' },
+);
+
+/** One entry of `routes`. */
+export const RouteSchema = Type.Object(
+  {
+    /** Unique name; a metric label. Required. */
+    name: expects(
+      'a route name of letters, digits, "_", "." and "-" (it becomes a metric label)',
+      Type.String({
+        pattern: ROUTE_NAME_PATTERN,
+        description:
+          'Unique name of the route, shown in logs and used as a metric label: letters, digits, "_", "." and "-". ' +
+          '"default" is reserved for the built-in route. Required.',
+      }),
+    ),
+    /** Which requests the route applies to. Required. */
+    match: expects(
+      'a path glob such as /api/** or a mapping with path, methods and host',
+      Type.Union([PathGlobSchema, MatchObjectSchema], {
+      description:
+        'Which requests the route applies to: a path glob such as "/api/**", or { path, methods, host }. ' +
+        'The first route that matches wins. Required.',
+      }),
+    ),
+    /** Upstream for this route. Default the top-level origin. */
+    origin: Type.Optional(
+      originUrl('Upstream for this route (same form as the top-level origin). Default: the top-level origin.'),
+    ),
+    /** false: never stored, always passed through. Default true. */
+    cache: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description:
+          'false: requests are always passed through to the origin and nothing is stored. Such a route may ' +
+          'not set ttl, staleWhileRevalidate, staleIfError, key, tags or unsafeShareSetCookie. Default true.',
+      }),
+    ),
+    /** Lifetime when the origin gives none. Default none. */
+    ttl: Type.Optional(
+      duration(
+        'Freshness lifetime used only when the response carries no explicit freshness (no Cache-Control ' +
+          'max-age/s-maxage, no Expires). Never overrides private, no-store, Set-Cookie or Authorization rules. ' +
+          'Default: none (RFC 9111 heuristics alone).',
+      ),
+    ),
+    /** Default stale-while-revalidate window. Default none. */
+    staleWhileRevalidate: Type.Optional(
+      duration(
+        'How long a stale entry may be served while one background request refreshes it, when the ' +
+          'response carries no stale-while-revalidate of its own. Default: none.',
+      ),
+    ),
+    /** Default stale-if-error window. Default none. */
+    staleIfError: Type.Optional(
+      duration(
+        'How long a stale entry may be served when the origin fails (error, timeout, 5xx), when the ' +
+          'response carries no stale-if-error of its own. Default: none.',
+      ),
+    ),
+    key: Type.Optional(KeySchema),
+    /** Surrogate keys for purges. Default none. */
+    tags: Type.Optional(
+      Type.Array(expects('a tag without spaces or commas', Type.String({ pattern: '^[^\\s,]+$' })), {
+        default: [],
+        description: 'Tags added to every entry this route stores, for purging by tag. Default [].',
+      }),
+    ),
+    /** Store and replay Set-Cookie to everyone. Default false. */
+    unsafeShareSetCookie: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'true stores responses that carry Set-Cookie and replays that cookie to EVERY client. Only for ' +
+          'cookies that are the same for everyone (e.g. a load-balancer cookie). Default false: such responses are not stored.',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'A route: which requests, which upstream, and how to cache them.' },
+);
+
+/** The whole of rules.yaml. */
+export const RulesSchema = Type.Object(
+  {
+    listen: Type.Optional(ListenSchema),
+    origin: Type.Optional(OriginSchema),
+    timeouts: Type.Optional(TimeoutsSchema),
+    cache: Type.Optional(CacheSchema),
+    /** Routes, tried in order. Default none. */
+    routes: Type.Optional(
+      Type.Array(RouteSchema, {
+        default: [],
+        description:
+          'Routes, tried in file order; the first match wins. A request no route matches is cached by ' +
+          'the origin\'s headers alone (the built-in "default" route). Default [].',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    // Docker Compose's convention: x-* keys hold YAML anchors (&defaults) and are ignored.
+    // (TypeBox does not read patternProperties on objects; config/load.ts drops these keys.)
+    patternProperties: { '^x-': {} },
+    title: 'larder rules.yaml',
+    description: 'Configuration of larder, the HTTP response-caching reverse proxy. Reference: docs/configuration.md.',
+  },
+);
+
+/** rules.yaml as written (before defaults): what buildConfig and parseConfig accept. */
+export type RulesInput = Static<typeof RulesSchema>;
+export type RouteInput = Static<typeof RouteSchema>;

@@ -1,0 +1,89 @@
+/**
+ * The validated, compiled configuration that the rest of larder reads.
+ * Durations are milliseconds, sizes are bytes. Produced only by `config/load.ts`; frozen.
+ */
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** How a route builds the cache key from the request. */
+export interface KeyRule {
+  /**
+   * Which query parameters take part in the key, and are forwarded to the origin:
+   * 'all' keeps every parameter (sorted by name); a list keeps only those names (sorted).
+   */
+  query: 'all' | readonly string[];
+  /** Lower-case request header names whose values take part in the key. */
+  headers: readonly string[];
+}
+
+export interface Route {
+  /** Unique name; used in metrics labels and logs. */
+  name: string;
+  /** True when the route came from rules.yaml; false for the built-in default route. */
+  configured: boolean;
+  /** Upper-case methods the route applies to (empty = any). */
+  methods: readonly string[];
+  /** Compiled matcher on (host without port, lower case; path without query). */
+  matches(host: string, path: string): boolean;
+  /** false: always passed through, never stored. */
+  cache: boolean;
+  /** Upstream base URL for this route (e.g. http://127.0.0.1:3000). */
+  origin: string;
+  /** Freshness lifetime used only when the response carries no explicit freshness (ms). */
+  ttl?: number;
+  /** Default stale-while-revalidate window when the response has none (ms). */
+  staleWhileRevalidate?: number;
+  /** Default stale-if-error window when the response has none (ms). */
+  staleIfError?: number;
+  key: KeyRule;
+  /** Tags added to every entry stored by this route. */
+  tags: readonly string[];
+  /**
+   * Opt-in to store responses carrying Set-Cookie (the cookie is stored and replayed to
+   * every client). Off by default; named for the risk.
+   */
+  unsafeShareSetCookie: boolean;
+}
+
+export interface Timeouts {
+  /** TCP (and TLS) connect to the origin. */
+  connect: number;
+  /** From request sent to response headers received. */
+  headers: number;
+  /** Maximum gap between two body chunks. */
+  body: number;
+}
+
+export interface CacheSettings {
+  memory: {
+    /** Total bytes the memory tier may hold (headers + body + fixed overhead per entry). */
+    maxSize: number;
+    /** Largest single entry; larger responses are streamed and not stored. */
+    maxEntrySize: number;
+  };
+  /** How long an uncacheable answer makes its key skip the coalescing queue (ms). */
+  hitForPass: number;
+  /** Most variants kept per URL when responses carry Vary. */
+  maxVariants: number;
+  /** Heuristic freshness: this fraction of (Date - Last-Modified), RFC 9111 §4.2.2. */
+  heuristicFraction: number;
+  /** Upper bound of a heuristic lifetime (ms). */
+  heuristicMax: number;
+}
+
+export interface Config {
+  /** Absolute path of the file it came from, or undefined when built in code. */
+  file?: string;
+  listen: ListenAddress;
+  /** Default upstream base URL. */
+  origin: string;
+  timeouts: Timeouts;
+  cache: CacheSettings;
+  /** Routes in file order. */
+  routes: readonly Route[];
+  /** Applies when no route matches: origin headers alone decide. */
+  defaultRoute: Route;
+}
