@@ -1,0 +1,221 @@
+import type { CacheEntry, HeaderMap, StoredValue, VaryIndex } from '../types.js';
+import { entrySize } from './entry.js';
+
+/**
+ * The shared-tier wire format of a stored value:
+ *
+ *   0  4  magic "LRDR"
+ *   4  1  format version (FORMAT_VERSION)
+ *   5  1  kind (1 = entry, 2 = vary index)
+ *   6  4  metadata length, u32 big-endian
+ *  10  n  metadata: JSON of every field except the body (and an entry's size)
+ * 10+n    the raw body bytes (entries only)
+ *
+ * The body travels as raw bytes so that binary responses cost no base64 and no JSON
+ * escaping. Anything that does not decode to a value passing `validate*` is a miss: the
+ * bytes may come from an older or newer larder, another program sharing the Redis, or a
+ * hand-typed `SET`, and a response writer must never be handed a malformed header.
+ */
+const MAGIC = Buffer.from('LRDR', 'latin1');
+export const FORMAT_VERSION = 1;
+const KIND_ENTRY = 1;
+const KIND_INDEX = 2;
+const HEADER_BYTES = 10;
+
+const LIFETIME_SOURCES: ReadonlySet<string> = new Set(['s-maxage', 'max-age', 'expires', 'heuristic', 'route', 'none']);
+/** RFC 9110 §5.6.2 token: what node:http accepts as a field name. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Characters node:http refuses in a field value or status message (it would throw while writing). */
+const INVALID_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+
+export function encode(value: StoredValue): Buffer {
+  if ('kind' in value) {
+    const meta: VaryIndex = { v: value.v, kind: value.kind, varyNames: value.varyNames, variants: value.variants };
+    return frame(KIND_INDEX, meta, undefined);
+  }
+  // size is derived and local (what the memory tier is charged), so it is recomputed on
+  // decode rather than trusted; bodyLength lets decode detect a truncated value.
+  const { body, size: _size, ...meta } = value;
+  return frame(KIND_ENTRY, { ...meta, bodyLength: body.length }, body);
+}
+
+function frame(kind: number, meta: object, body: Buffer | undefined): Buffer {
+  const json = Buffer.from(JSON.stringify(meta), 'utf8');
+  const out = Buffer.allocUnsafe(HEADER_BYTES + json.length + (body?.length ?? 0));
+  MAGIC.copy(out, 0);
+  out[4] = FORMAT_VERSION;
+  out[5] = kind;
+  out.writeUInt32BE(json.length, 6);
+  json.copy(out, HEADER_BYTES);
+  body?.copy(out, HEADER_BYTES + json.length);
+  return out;
+}
+
+/** The stored value, or undefined for anything that is not a valid value of this format. Never throws. */
+export function decode(buf: Buffer): StoredValue | undefined {
+  try {
+    if (!Buffer.isBuffer(buf) || buf.length < HEADER_BYTES) return undefined;
+    if (buf.compare(MAGIC, 0, MAGIC.length, 0, MAGIC.length) !== 0) return undefined;
+    if (buf[4] !== FORMAT_VERSION) return undefined;
+    const kind = buf[5];
+    const metaLength = buf.readUInt32BE(6);
+    if (metaLength > buf.length - HEADER_BYTES) return undefined;
+    const meta: unknown = JSON.parse(buf.toString('utf8', HEADER_BYTES, HEADER_BYTES + metaLength));
+    const rest = buf.subarray(HEADER_BYTES + metaLength);
+    if (kind === KIND_INDEX) return rest.length === 0 ? validateIndex(meta) : undefined;
+    if (kind === KIND_ENTRY) return validateEntry(meta, rest);
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A vary index built only from fields that check out, or undefined. */
+export function validateIndex(m: unknown): VaryIndex | undefined {
+  if (!isRecord(m) || m['v'] !== 1 || m['kind'] !== 'vary') return undefined;
+  const varyNames = m['varyNames'];
+  const variants = m['variants'];
+  if (!isArrayOf(varyNames, isToken) || !isArrayOf(variants, isNonEmptyString)) return undefined;
+  return { v: 1, kind: 'vary', varyNames, variants };
+}
+
+/**
+ * An entry built only from fields that check out, or undefined. `body` is copied so the
+ * entry does not pin the (possibly much larger) buffer it was read from.
+ */
+export function validateEntry(m: unknown, body: Buffer): CacheEntry | undefined {
+  if (!isRecord(m) || m['v'] !== 1) return undefined;
+  const {
+    status,
+    statusMessage,
+    headers,
+    rawHeaders,
+    bodyLength,
+    requestTime,
+    responseTime,
+    initialAge,
+    lifetime,
+    lifetimeSource,
+    freshUntil,
+    staleWhileRevalidateUntil,
+    staleIfErrorUntil,
+    mustRevalidate,
+    noCache,
+    authShareable,
+    etag,
+    lastModified,
+    varyNames,
+    varyValues,
+    tags,
+    route,
+    fetchDuration,
+  } = m;
+  if (!Number.isInteger(status) || (status as number) < 100 || (status as number) > 599) return undefined;
+  if (!isFieldValue(statusMessage)) return undefined;
+  if (!isHeaderMap(headers)) return undefined;
+  if (!isArrayOf(rawHeaders, isString) || rawHeaders.length % 2 !== 0) return undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (!isToken(rawHeaders[i]) || !isFieldValue(rawHeaders[i + 1])) return undefined;
+  }
+  if (bodyLength !== body.length) return undefined;
+  if (!isFiniteNumber(requestTime) || !isFiniteNumber(responseTime)) return undefined;
+  if (!isFiniteNumber(initialAge) || initialAge < 0) return undefined;
+  if (!isFiniteNumber(lifetime) || lifetime < 0) return undefined;
+  if (typeof lifetimeSource !== 'string' || !LIFETIME_SOURCES.has(lifetimeSource)) return undefined;
+  if (!isFiniteNumber(freshUntil) || !isFiniteNumber(staleWhileRevalidateUntil) || !isFiniteNumber(staleIfErrorUntil)) {
+    return undefined;
+  }
+  if (typeof mustRevalidate !== 'boolean' || typeof noCache !== 'boolean' || typeof authShareable !== 'boolean') {
+    return undefined;
+  }
+  if (etag !== undefined && !isFieldValue(etag)) return undefined;
+  if (lastModified !== undefined && !isFieldValue(lastModified)) return undefined;
+  if (!isArrayOf(varyNames, isToken) || !isArrayOf(varyValues, isString)) return undefined;
+  if (varyNames.length !== varyValues.length) return undefined;
+  if (!isArrayOf(tags, isString) || typeof route !== 'string' || !isFiniteNumber(fetchDuration)) return undefined;
+
+  const entry: CacheEntry = {
+    v: 1,
+    status: status as number,
+    statusMessage,
+    headers,
+    rawHeaders,
+    body: exactCopy(body),
+    requestTime,
+    responseTime,
+    initialAge,
+    lifetime,
+    lifetimeSource: lifetimeSource as CacheEntry['lifetimeSource'],
+    freshUntil,
+    staleWhileRevalidateUntil,
+    staleIfErrorUntil,
+    mustRevalidate,
+    noCache,
+    authShareable,
+    ...(etag === undefined ? {} : { etag }),
+    ...(lastModified === undefined ? {} : { lastModified }),
+    varyNames,
+    varyValues,
+    tags,
+    route,
+    size: 0,
+    fetchDuration,
+  };
+  entry.size = entrySize(entry);
+  return entry;
+}
+
+/** A copy in its own allocation: Buffer.from would place small bodies in a shared 8 KB pool slab. */
+function exactCopy(src: Buffer): Buffer {
+  const out = Buffer.allocUnsafeSlow(src.length);
+  src.copy(out);
+  return out;
+}
+
+/** Whether a value has the shape `decode` can produce; for callers that accept values from elsewhere. */
+export function isValidStoredValue(value: unknown): value is StoredValue {
+  if (!isRecord(value)) return false;
+  if (value['kind'] !== undefined) return validateIndex(value) !== undefined;
+  const body = value['body'];
+  if (!Buffer.isBuffer(body)) return false;
+  const decoded = validateEntry({ ...value, bodyLength: body.length }, body);
+  return decoded !== undefined && decoded.size === value['size'];
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function isString(x: unknown): x is string {
+  return typeof x === 'string';
+}
+
+function isNonEmptyString(x: unknown): x is string {
+  return typeof x === 'string' && x.length > 0;
+}
+
+function isToken(x: unknown): x is string {
+  return typeof x === 'string' && TOKEN.test(x);
+}
+
+function isFieldValue(x: unknown): x is string {
+  return typeof x === 'string' && !INVALID_VALUE_CHAR.test(x);
+}
+
+function isFiniteNumber(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x);
+}
+
+function isArrayOf<T>(x: unknown, item: (y: unknown) => y is T): x is T[] {
+  return Array.isArray(x) && x.every(item);
+}
+
+function isHeaderMap(x: unknown): x is HeaderMap {
+  if (!isRecord(x)) return false;
+  for (const name of Object.keys(x)) {
+    if (!isToken(name)) return false;
+    const value = x[name];
+    if (Array.isArray(value) ? !value.every(isFieldValue) : !isFieldValue(value)) return false;
+  }
+  return true;
+}

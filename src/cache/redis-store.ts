@@ -1,0 +1,346 @@
+import { Cluster, Redis } from 'ioredis';
+import type { Clock, StoredValue } from '../types.js';
+import { isVaryIndex } from '../types.js';
+import type { Breaker } from './breaker.js';
+import { decode, encode } from './codec.js';
+import { checkPrefix, indexKey, lockKey, redisKey, variantRedisKey } from './redis-keys.js';
+import type { CacheStore } from './store.js';
+
+export type RedisClient = Redis | Cluster;
+
+/** Operations reported through `onError`; 'decode' is a value that was read but is not ours. */
+export type RedisOp = 'get' | 'set' | 'delete' | 'deletePrimary' | 'lock' | 'unlock' | 'publish' | 'subscribe' | 'decode';
+
+/** up: commands go through; down: the connection is not ready; breaker-open: Redis is skipped. */
+export type RedisState = 'up' | 'down' | 'breaker-open';
+
+export type LockResult = 'acquired' | 'held' | 'unavailable';
+
+export interface RedisStoreOptions {
+  client: RedisClient;
+  /** Prepended to every key and channel, so several larders (or other programs) can share a Redis. */
+  prefix: string;
+  clock: Clock;
+  breaker: Breaker;
+  /**
+   * Longest any operation may take, in ms. Defaults to the client's commandTimeout; the
+   * store enforces it itself as well, because a Cluster may spend longer than one command
+   * timeout on redirections and retries.
+   */
+  timeout?: number;
+  onError?: (op: RedisOp, err: unknown) => void;
+}
+
+/** Compare-and-delete: only the owner that took a lock may release it. */
+const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+const DEFAULT_TIMEOUT = 1000;
+
+/** Marks an operation that did not reach Redis or did not answer in time. */
+const FAILED: unique symbol = Symbol('failed');
+
+/**
+ * The L2 tier: values encoded with `codec` under slot-tagged keys (see redis-keys.ts).
+ *
+ * Nothing here throws or waits longer than the timeout: a fault is a miss or a dropped
+ * write, counted by the breaker and reported through `onError`. While the breaker is
+ * open, operations return at once without touching the network.
+ */
+export class RedisStore implements CacheStore {
+  readonly tier = 'redis' as const;
+  readonly prefix: string;
+  private readonly client: RedisClient;
+  private readonly breaker: Breaker;
+  private readonly timeout: number;
+  private readonly onError: ((op: RedisOp, err: unknown) => void) | undefined;
+  private readonly stateListeners = new Set<(state: RedisState, previous: RedisState) => void>();
+  private lastState: RedisState;
+  private readonly detach: Array<() => void> = [];
+
+  constructor(opts: RedisStoreOptions) {
+    checkPrefix(opts.prefix);
+    this.client = opts.client;
+    this.prefix = opts.prefix;
+    this.breaker = opts.breaker;
+    this.timeout = opts.timeout ?? clientCommandTimeout(opts.client) ?? DEFAULT_TIMEOUT;
+    this.onError = opts.onError;
+    this.lastState = this.state();
+    const refresh = (): void => this.refreshState();
+    this.detach.push(this.breaker.onChange(refresh));
+    for (const event of ['ready', 'close', 'end', 'reconnecting', 'connect'] as const) {
+      this.client.on(event, refresh);
+      this.detach.push(() => this.client.off(event, refresh));
+    }
+  }
+
+  async get(key: string): Promise<StoredValue | undefined> {
+    const rkey = redisKey(this.prefix, key);
+    const buf = await this.run('get', () => this.client.getBuffer(rkey));
+    if (buf === FAILED || buf === null) return undefined;
+    const value = decode(buf);
+    if (value === undefined) this.report('decode', new Error(`undecodable value under ${rkey} (${buf.length} bytes)`));
+    return value;
+  }
+
+  async set(key: string, value: StoredValue, ttl: number): Promise<void> {
+    if (!(ttl > 0)) return this.delete(key);
+    if (!Number.isFinite(ttl)) {
+      // Every key must expire: Redis is shared and never scanned for leftovers.
+      this.report('set', new Error(`refusing to store ${key} without a finite TTL`));
+      return;
+    }
+    const rkey = redisKey(this.prefix, key);
+    let buf: Buffer;
+    try {
+      buf = encode(value);
+    } catch (err) {
+      // Only a value that is not a StoredValue at all gets here; drop the write, keep serving.
+      this.report('set', err);
+      return;
+    }
+    await this.run('set', () => this.client.set(rkey, buf, 'PX', Math.ceil(ttl)));
+  }
+
+  async delete(key: string): Promise<void> {
+    const rkey = redisKey(this.prefix, key);
+    await this.run('delete', () => this.client.del(rkey));
+  }
+
+  /**
+   * Removes a primary key and every variant its stored index lists, in one DEL (they share
+   * a slot). Resolves to the number of Redis keys removed, 0 on a fault.
+   */
+  async deletePrimary(primary: string): Promise<number> {
+    const ikey = indexKey(this.prefix, primary);
+    const keys = [ikey];
+    const buf = await this.run('deletePrimary', () => this.client.getBuffer(ikey));
+    if (buf === FAILED) return 0;
+    if (buf !== null) {
+      const value = decode(buf);
+      if (value === undefined) this.report('decode', new Error(`undecodable value under ${ikey} (${buf.length} bytes)`));
+      else if (isVaryIndex(value)) {
+        for (const id of value.variants) keys.push(variantRedisKey(this.prefix, primary, id));
+      }
+    }
+    const n = await this.run('deletePrimary', () => this.client.del(...keys));
+    return n === FAILED ? 0 : n;
+  }
+
+  /**
+   * Takes the fill lock of `key` for `owner` until it is unlocked or `ttl` ms pass.
+   * 'unavailable' means Redis could not be asked (down, timed out, breaker open).
+   */
+  async tryLock(key: string, owner: string, ttl: number): Promise<LockResult> {
+    const lkey = lockKey(this.prefix, key);
+    const px = Math.max(1, Math.ceil(Number.isFinite(ttl) ? ttl : DEFAULT_TIMEOUT));
+    const r = await this.run('lock', () => this.client.set(lkey, owner, 'PX', px, 'NX'));
+    if (r === FAILED) return 'unavailable';
+    return r === 'OK' ? 'acquired' : 'held';
+  }
+
+  /**
+   * True when this caller may fill `key`: it took the lock, or Redis could not be asked.
+   * Failing open keeps a Redis outage from making every instance wait on a lock nobody
+   * can hold; use `tryLock` to tell the two apart.
+   */
+  async lock(key: string, owner: string, ttl: number): Promise<boolean> {
+    return (await this.tryLock(key, owner, ttl)) !== 'held';
+  }
+
+  /** Releases the lock if `owner` still holds it. Resolves to whether it did. */
+  async unlock(key: string, owner: string): Promise<boolean> {
+    const lkey = lockKey(this.prefix, key);
+    const r = await this.run('unlock', () => this.client.eval(UNLOCK_SCRIPT, 1, lkey, owner));
+    return r === 1;
+  }
+
+  state(): RedisState {
+    if (this.breaker.state !== 'closed') return 'breaker-open';
+    return this.client.status === 'ready' ? 'up' : 'down';
+  }
+
+  /** Calls `cb` whenever `state()` changes; returns a function that removes it. */
+  onStateChange(cb: (state: RedisState, previous: RedisState) => void): () => void {
+    this.stateListeners.add(cb);
+    return () => this.stateListeners.delete(cb);
+  }
+
+  /** Stops listening to the client and the breaker. The client itself belongs to the caller. */
+  dispose(): void {
+    for (const off of this.detach.splice(0)) off();
+    this.stateListeners.clear();
+  }
+
+  /**
+   * Runs one Redis call under the breaker and the time bound. WRONGTYPE is Redis
+   * answering about foreign data under our key, not Redis failing, so it is reported as
+   * 'decode' and counts as a success.
+   */
+  private async run<T>(op: RedisOp, call: () => Promise<T>): Promise<T | typeof FAILED> {
+    if (!this.breaker.allow()) {
+      this.refreshState();
+      return FAILED;
+    }
+    try {
+      const value = await bounded(call(), this.timeout, op);
+      this.breaker.success();
+      return value;
+    } catch (err) {
+      if (isWrongType(err)) {
+        this.breaker.success();
+        this.report('decode', err);
+      } else {
+        this.breaker.failure();
+        this.report(op, err);
+      }
+      return FAILED;
+    } finally {
+      this.refreshState();
+    }
+  }
+
+  private report(op: RedisOp, err: unknown): void {
+    if (this.onError === undefined) return;
+    try {
+      this.onError(op, err);
+    } catch {
+      // A failing logger must not turn a cache fault into a request failure.
+    }
+  }
+
+  private refreshState(): void {
+    const next = this.state();
+    const previous = this.lastState;
+    if (next === previous) return;
+    this.lastState = next;
+    for (const cb of this.stateListeners) {
+      try {
+        cb(next, previous);
+      } catch {
+        // Listeners only log and label; they must not affect the store.
+      }
+    }
+  }
+}
+
+function isWrongType(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('WRONGTYPE');
+}
+
+/** Settles with `p`, or rejects after `ms`; `p`'s own late rejection is swallowed. */
+export function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Redis ${what} took longer than ${ms} ms`)), ms);
+    timer.unref();
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+function clientCommandTimeout(client: RedisClient): number | undefined {
+  const t = client instanceof Cluster ? client.options.redisOptions?.commandTimeout : client.options.commandTimeout;
+  return typeof t === 'number' && t > 0 ? t : undefined;
+}
+
+export interface RedisClientOptions {
+  /** redis://[user:password@]host:port[/db] of a single server. */
+  url?: string;
+  /** Cluster seed nodes as redis://host:port URLs; takes precedence over `url`. */
+  cluster?: string[];
+  /** Longest a command may wait for its reply (ms). */
+  commandTimeout: number;
+  /** Longest a connection attempt may take (ms). Default: max(1000, commandTimeout). */
+  connectTimeout?: number;
+  /** Receives connection errors; without it they are dropped (the store reports command failures itself). */
+  onError?: (err: unknown) => void;
+}
+
+/** Reconnect forever, backing off to at most 2 s: Redis coming back must not need a restart. */
+export function reconnectDelay(attempt: number): number {
+  return Math.min(attempt * 100, 2000);
+}
+
+/**
+ * A client configured to fail fast: no offline queue (a command while disconnected fails
+ * at once instead of waiting for the reconnect), no retries of commands whose connection
+ * dropped (their callers have given up), a command timeout, and reconnection forever.
+ */
+export function createRedisClient(opts: RedisClientOptions): RedisClient {
+  const connectTimeout = opts.connectTimeout ?? Math.max(1000, opts.commandTimeout);
+  const common = {
+    commandTimeout: opts.commandTimeout,
+    connectTimeout,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    enableReadyCheck: true,
+    lazyConnect: false,
+  };
+  const onError = (err: unknown): void => {
+    try {
+      opts.onError?.(err);
+    } catch {
+      // Errors of the error handler itself are dropped: an 'error' event must never throw.
+    }
+  };
+  let client: RedisClient;
+  if (opts.cluster !== undefined && opts.cluster.length > 0) {
+    const seeds = opts.cluster.map(parseNode);
+    const auth = seeds[0]!;
+    client = new Cluster(
+      seeds.map((s) => ({ host: s.host, port: s.port })),
+      {
+        enableOfflineQueue: false,
+        lazyConnect: false,
+        enableReadyCheck: true,
+        clusterRetryStrategy: reconnectDelay,
+        // Nodes reconnect on their own too; otherwise a restarted node waits for a MOVED.
+        clusterNodeRetryStrategy: reconnectDelay,
+        slotsRefreshTimeout: Math.max(1000, opts.commandTimeout),
+        // Failover and CLUSTERDOWN retries are bounded by the store's own timeout.
+        retryDelayOnFailover: 100,
+        retryDelayOnClusterDown: 100,
+        redisOptions: {
+          ...common,
+          ...(auth.username === undefined ? {} : { username: auth.username }),
+          ...(auth.password === undefined ? {} : { password: auth.password }),
+        },
+      },
+    );
+    client.on('node error', onError);
+  } else {
+    client = new Redis(opts.url ?? 'redis://127.0.0.1:6379', {
+      ...common,
+      enableOfflineQueue: false,
+      retryStrategy: reconnectDelay,
+    });
+  }
+  // ioredis emits 'error' for every failed connection attempt; an EventEmitter with no
+  // 'error' listener would throw and take the process down.
+  client.on('error', onError);
+  return client;
+}
+
+interface NodeAddress {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+}
+
+function parseNode(url: string): NodeAddress {
+  const u = new URL(url.includes('://') ? url : `redis://${url}`);
+  return {
+    host: u.hostname,
+    port: u.port === '' ? 6379 : Number(u.port),
+    ...(u.username === '' ? {} : { username: decodeURIComponent(u.username) }),
+    ...(u.password === '' ? {} : { password: decodeURIComponent(u.password) }),
+  };
+}
