@@ -13,6 +13,11 @@ import { VIA } from './cache/entry.js';
 import { Handler, type Outcome } from './http/handler.js';
 import { Filler, type FillResult } from './http/fill.js';
 import { createProxyServer } from './http/server.js';
+import { Breaker } from './cache/breaker.js';
+import { RedisBus } from './cache/redis-bus.js';
+import { createRedisClient, RedisStore, type RedisClient, type RedisOp, type RedisState } from './cache/redis-store.js';
+import { SharedTier } from './cache/shared-tier.js';
+import type { RedisSettings } from './config/types.js';
 
 export interface LarderOptions {
   clock?: Clock;
@@ -20,6 +25,12 @@ export interface LarderOptions {
   onOutcome?: (o: Outcome) => void;
   /** Called with failures of background work (refreshes), which never reach a client. */
   onBackgroundError?: (err: unknown) => void;
+  /** Called when the shared tier's state changes (up, down, breaker-open). */
+  onRedisState?: (state: RedisState, previous: RedisState) => void;
+  /** Called with each failed Redis operation (already absorbed: never a client error). */
+  onRedisError?: (op: RedisOp, err: unknown) => void;
+  /** Unexpected errors on the request path. */
+  onError?: (err: unknown) => void;
 }
 
 export interface Larder {
@@ -32,6 +43,9 @@ export interface Larder {
   close(grace?: number): Promise<void>;
 }
 
+/** Longest start-up wait for the shared tier's connections (ms). */
+const START_WAIT = 2_000;
+
 /** How long an entry with a validator stays after its stale windows, for conditional refreshes. */
 const KEEP_FOR_REVALIDATION = 60 * 60 * 1000;
 
@@ -41,11 +55,16 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   let current = config;
   const getConfig = (): Config => current;
   const memory = new MemoryStore({ maxSize: config.cache.memory.maxSize, clock });
-  const store = new TieredStore(memory, {
-    clock,
-    maxVariants: config.cache.maxVariants,
-    keepForRevalidation: KEEP_FOR_REVALIDATION,
-  });
+  const redis = config.cache.redis === undefined ? undefined : createShared(config.cache.redis, clock, opts);
+  const store = new TieredStore(
+    memory,
+    {
+      clock,
+      maxVariants: config.cache.maxVariants,
+      keepForRevalidation: KEEP_FOR_REVALIDATION,
+    },
+    redis?.shared,
+  );
   const origin = new OriginClient(config.timeouts, clock);
   const pass = new PassThrough({ timeout: config.timeouts.headers, via: VIA });
   const hitForPass = new HitForPass(clock, config.cache.hitForPass);
@@ -56,6 +75,7 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     clock,
     hitForPass,
     coalescer,
+    lockTtl: config.timeouts.connect + config.timeouts.headers + config.timeouts.body,
     ...(opts.onBackgroundError ? { onBackgroundError: opts.onBackgroundError } : {}),
   });
   const handler = new Handler({
@@ -67,6 +87,7 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     hitForPass,
     filler,
     ...(opts.onOutcome ? { onOutcome: opts.onOutcome } : {}),
+    ...(opts.onError ? { onError: opts.onError } : {}),
   });
   const server = createProxyServer(handler);
 
@@ -74,8 +95,11 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     server,
     store,
     memory,
-    listen(port = current.listen.port, host = current.listen.host) {
-      return new Promise((resolve, reject) => {
+    async listen(port = current.listen.port, host = current.listen.host) {
+      // Give Redis a moment to connect, so the first requests can use it; never wait long,
+      // and never refuse to start without it: a cache fault is a miss.
+      if (redis !== undefined) await redis.shared.ready(START_WAIT);
+      return new Promise<AddressInfo>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
           server.off('error', reject);
@@ -94,6 +118,31 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
       server.closeAllConnections();
       pass.close();
       await origin.close();
+      if (redis !== undefined) {
+        await redis.shared.close();
+        redis.client.disconnect();
+      }
     },
   };
+}
+
+/** The Redis client, store, bus and shared tier, built from `cache.redis`. */
+function createShared(settings: RedisSettings, clock: Clock, opts: LarderOptions): { client: RedisClient; shared: SharedTier } {
+  const onRedisError = opts.onRedisError;
+  const client = createRedisClient({
+    ...(settings.url === undefined ? {} : { url: settings.url }),
+    ...(settings.cluster === undefined ? {} : { cluster: [...settings.cluster] }),
+    commandTimeout: settings.commandTimeout,
+  });
+  const breaker = new Breaker({ clock, threshold: settings.breakerFailures, coolDown: settings.breakerCoolDown });
+  const store = new RedisStore({
+    client,
+    prefix: settings.prefix,
+    clock,
+    breaker,
+    ...(onRedisError ? { onError: onRedisError } : {}),
+  });
+  if (opts.onRedisState) store.onStateChange(opts.onRedisState);
+  const bus = new RedisBus({ client, ...(onRedisError ? { onError: onRedisError } : {}) });
+  return { client, shared: new SharedTier(store, bus) };
 }

@@ -74,6 +74,10 @@ export async function main(argv: string[]): Promise<number> {
   const log = createLogger();
   const larder = createLarder(config, {
     onBackgroundError: (err) => log.warn({ err }, 'background refresh failed'),
+    onError: (err) => log.error({ err, code: ErrorCodes.INTERNAL }, 'request failed inside larder'),
+    onRedisState: (state, previous) =>
+      (state === 'up' ? log.info.bind(log) : log.warn.bind(log))({ redis: state, previous }, `redis is ${state}`),
+    onRedisError: (op, err) => log.debug({ op, err: String(err) }, 'redis operation failed'),
   });
   try {
     const addr = await larder.listen();

@@ -19,6 +19,8 @@ export const ErrorCodes = {
   PROXY_FAILED: 'LARDER_PROXY_FAILED',
   /** The listen address could not be bound. */
   LISTEN_FAILED: 'LARDER_LISTEN_FAILED',
+  /** An unexpected failure inside larder while handling a request (a bug); the client gets a 502. */
+  INTERNAL: 'LARDER_INTERNAL',
   /** A command-line argument was not understood. */
   USAGE: 'LARDER_USAGE',
 } as const;

@@ -1,9 +1,10 @@
-import type { CacheEntry, Clock, RequestInfo, Tier, VaryIndex } from '../types.js';
+import type { CacheEntry, Clock, RequestInfo, StoredValue, Tier, VaryIndex } from '../types.js';
 import { isVaryIndex } from '../types.js';
 import { variantId, varyValues } from '../rfc9111/index.js';
 import { usefulUntil } from './entry.js';
 import { variantKey } from './key.js';
 import type { MemoryStore } from './memory-store.js';
+import type { SharedTier } from './shared-tier.js';
 
 export interface Lookup {
   entry: CacheEntry | undefined;
@@ -24,35 +25,94 @@ export interface TieredStoreOptions {
   keepForRevalidation: number;
 }
 
+/** Reads one tier: synchronous for memory, a promise for Redis. */
+type Get = (key: string) => StoredValue | undefined | Promise<StoredValue | undefined>;
+
 /**
  * The cache as the request path sees it: variant selection over the tiers.
  *
  * A primary key holds either the entry itself (the response does not vary) or a vary
  * index naming the request fields that select a variant; variants live under
- * primary + separator + variantId. Route key headers are treated as Vary fields, so a URL
- * purge removes every variant however it was selected.
+ * primary + separator + variantId, and only the ids the index lists are ever read, so a
+ * variant left behind by a lost index update can never be served. Route key headers are
+ * treated as Vary fields, so a URL purge removes every variant however it was selected.
+ *
+ * Memory is read synchronously (a hit costs no promise hop); the shared tier, when there
+ * is one, is read after a memory miss and backfills memory with the remaining lifetime.
+ * Writes reach memory at once and the shared tier in the background.
  */
 export class TieredStore {
   constructor(
     readonly memory: MemoryStore,
     private readonly opts: TieredStoreOptions,
-  ) {}
+    readonly shared?: SharedTier,
+  ) {
+    shared?.attach({
+      invalidateLocal: (primary) => this.invalidateLocal(primary),
+      clearLocal: () => this.memory.clear(),
+    });
+  }
 
   /** Memory-tier lookup; synchronous so that a hit costs no promise hop. */
   lookup(primary: string, headers: RequestInfo['headers']): Lookup {
     const value = this.memory.get(primary);
     if (value === undefined) return { entry: undefined, tier: undefined, key: primary };
     if (!isVaryIndex(value)) return { entry: value, tier: 'memory', key: primary };
-    const key = variantKey(primary, variantId(varyValues(value.varyNames, headers)));
-    const entry = this.memory.get(key) as CacheEntry | undefined;
-    return entry === undefined
+    const id = variantId(varyValues(value.varyNames, headers));
+    const key = variantKey(primary, id);
+    const entry = value.variants.includes(id) ? this.memory.get(key) : undefined;
+    return entry === undefined || isVaryIndex(entry)
       ? { entry: undefined, tier: undefined, key }
       : { entry, tier: 'memory', key };
   }
 
-  /** Stores an entry under its primary key, maintaining the vary index when it varies. */
-  store(primary: string, entry: CacheEntry): void {
-    const ttl = usefulUntil(entry, this.opts.keepForRevalidation) - this.opts.clock.now();
+  /** Shared-tier lookup after a memory miss; a hit is copied into memory. Never rejects. */
+  async lookupShared(primary: string, headers: RequestInfo['headers']): Promise<Lookup> {
+    const store = this.shared?.store;
+    if (store === undefined) return { entry: undefined, tier: undefined, key: primary };
+    const found = await select(primary, headers, (k) => store.get(k));
+    if (found.entry !== undefined) {
+      this.storeLocal(primary, found.entry);
+      return { ...found, tier: 'redis' };
+    }
+    return found;
+  }
+
+  /**
+   * Stores an entry: in memory now, in the shared tier in the background. The promise
+   * settles when the shared write is done (at once without a shared tier); it never rejects.
+   */
+  store(primary: string, entry: CacheEntry): Promise<void> {
+    const ttl = this.ttlOf(entry);
+    if (ttl <= 0) return Promise.resolve();
+    this.storeLocal(primary, entry);
+    return this.shared === undefined ? Promise.resolve() : this.storeShared(primary, entry, ttl);
+  }
+
+  /** Removes a URL (every variant) from every tier and tells the other instances. */
+  async invalidate(primary: string): Promise<number> {
+    const local = this.invalidateLocal(primary);
+    if (this.shared === undefined) return local;
+    const remote = await this.shared.store.deletePrimary(primary);
+    await this.shared.announceInvalidation(primary);
+    return Math.max(local, remote);
+  }
+
+  /** Removes the primary key and every variant under it from memory only. */
+  invalidateLocal(primary: string): number {
+    const value = this.memory.get(primary);
+    if (value === undefined) return 0;
+    const n = isVaryIndex(value) ? this.dropVariants(primary) : 1;
+    this.memory.delete(primary);
+    return n;
+  }
+
+  private ttlOf(entry: CacheEntry): number {
+    return usefulUntil(entry, this.opts.keepForRevalidation) - this.opts.clock.now();
+  }
+
+  private storeLocal(primary: string, entry: CacheEntry): void {
+    const ttl = this.ttlOf(entry);
     if (ttl <= 0) return;
     if (entry.varyNames.length === 0) {
       this.dropVariants(primary);
@@ -61,29 +121,25 @@ export class TieredStore {
     }
     const id = variantId(entry.varyValues);
     const current = this.memory.get(primary);
-    let index: VaryIndex;
-    if (current !== undefined && isVaryIndex(current) && sameNames(current.varyNames, entry.varyNames)) {
-      const variants = current.variants.filter((v) => v !== id);
-      variants.push(id);
-      while (variants.length > this.opts.maxVariants) this.memory.delete(variantKey(primary, variants.shift()!));
-      index = { v: 1, kind: 'vary', varyNames: current.varyNames, variants };
-    } else {
-      // The selecting fields changed: variants chosen by the old fields can no longer be found.
-      this.dropVariants(primary);
-      index = { v: 1, kind: 'vary', varyNames: entry.varyNames, variants: [id] };
-    }
-    const indexTtl = Math.max(ttl, this.memory.remainingTtl(primary));
+    const { index, dropped } = nextIndex(current, entry, id, this.opts.maxVariants);
+    if (dropped === 'all') this.dropVariants(primary);
+    else for (const old of dropped) this.memory.delete(variantKey(primary, old));
     this.memory.set(variantKey(primary, id), entry, ttl);
-    this.memory.set(primary, index, indexTtl);
+    this.memory.set(primary, index, Math.max(ttl, this.memory.remainingTtl(primary)));
   }
 
-  /** Removes the primary key and every variant under it. */
-  invalidate(primary: string): number {
-    const value = this.memory.get(primary);
-    if (value === undefined) return 0;
-    const n = isVaryIndex(value) ? this.dropVariants(primary) : 1;
-    this.memory.delete(primary);
-    return n;
+  private async storeShared(primary: string, entry: CacheEntry, ttl: number): Promise<void> {
+    const store = this.shared!.store;
+    if (entry.varyNames.length === 0) {
+      await store.set(primary, entry, ttl);
+      return;
+    }
+    // Entry first, index second: a reader that sees the new index id finds its entry.
+    const id = variantId(entry.varyValues);
+    await store.set(variantKey(primary, id), entry, ttl);
+    const { index, dropped } = nextIndex(await store.get(primary), entry, id, this.opts.maxVariants);
+    if (dropped !== 'all') for (const old of dropped) await store.delete(variantKey(primary, old));
+    await store.set(primary, index, ttl);
   }
 
   private dropVariants(primary: string): number {
@@ -92,6 +148,37 @@ export class TieredStore {
     for (const id of value.variants) this.memory.delete(variantKey(primary, id));
     return value.variants.length;
   }
+}
+
+/** Reads primary, then the selected variant if primary holds an index; works on any tier. */
+async function select(primary: string, headers: RequestInfo['headers'], get: Get): Promise<Omit<Lookup, 'tier'> & { tier: undefined }> {
+  const value = await get(primary);
+  if (value === undefined) return { entry: undefined, tier: undefined, key: primary };
+  if (!isVaryIndex(value)) return { entry: value, tier: undefined, key: primary };
+  const id = variantId(varyValues(value.varyNames, headers));
+  const key = variantKey(primary, id);
+  if (!value.variants.includes(id)) return { entry: undefined, tier: undefined, key };
+  const entry = await get(key);
+  return entry === undefined || isVaryIndex(entry) ? { entry: undefined, tier: undefined, key } : { entry, tier: undefined, key };
+}
+
+/**
+ * The vary index after adding variant `id`: same selecting fields → append (oldest out past
+ * the cap); different fields → a new index, and every old variant is unreachable.
+ */
+function nextIndex(
+  current: StoredValue | undefined,
+  entry: CacheEntry,
+  id: string,
+  maxVariants: number,
+): { index: VaryIndex; dropped: string[] | 'all' } {
+  if (current !== undefined && isVaryIndex(current) && sameNames(current.varyNames, entry.varyNames)) {
+    const variants = current.variants.filter((v) => v !== id);
+    variants.push(id);
+    const dropped = variants.splice(0, Math.max(0, variants.length - maxVariants));
+    return { index: { v: 1, kind: 'vary', varyNames: current.varyNames, variants }, dropped };
+  }
+  return { index: { v: 1, kind: 'vary', varyNames: entry.varyNames, variants: [id] }, dropped: 'all' };
 }
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {

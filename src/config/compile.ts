@@ -9,7 +9,7 @@
 import { parseListen, parseOrigin } from './addresses.js';
 import type { KeyPath, ProblemList } from './problems.js';
 import { makeDefaultRoute, makeMatcher } from './routes.js';
-import type { Config, KeyRule, ListenAddress, Route } from './types.js';
+import type { Config, KeyRule, ListenAddress, RedisSettings, Route } from './types.js';
 import { parseDuration, parseSize, quote } from './units.js';
 
 type Dict = Record<string, unknown>;
@@ -76,6 +76,7 @@ export function compile(input: unknown, problems: ProblemList): Config {
     });
   }
   const heuristic = get(cache, 'heuristic');
+  const redis = compileRedis(get(cache, 'redis'), problems, duration);
 
   return {
     listen,
@@ -87,9 +88,35 @@ export function compile(input: unknown, problems: ProblemList): Config {
       maxVariants: numberOr(get(cache, 'maxVariants'), 16),
       heuristicFraction: numberOr(get(heuristic, 'fraction'), 0),
       heuristicMax: duration(['cache', 'heuristic', 'max'], get(heuristic, 'max'), 0),
+      ...(redis === undefined ? {} : { redis }),
     },
     routes: compileRoutes(get(input, 'routes'), origin, problems, convert),
     defaultRoute: makeDefaultRoute(origin),
+  };
+}
+
+function compileRedis(
+  input: unknown,
+  problems: ProblemList,
+  duration: (path: KeyPath, value: unknown, fallback: number) => number,
+): RedisSettings | undefined {
+  if (!isDict(input)) return undefined;
+  const url = get(input, 'url');
+  const cluster = get(input, 'cluster');
+  if (url !== undefined && cluster !== undefined) {
+    problems.add({ path: ['cache', 'redis', 'cluster'], at: 'key', message: 'give either url (one server) or cluster (seed nodes), not both' });
+  }
+  if (url === undefined && cluster === undefined) {
+    problems.add({ path: ['cache', 'redis'], at: 'key', message: 'needs url (one server, e.g. redis://127.0.0.1:6379) or cluster (seed node URLs)' });
+  }
+  const breaker = get(input, 'breaker');
+  return {
+    ...(typeof url === 'string' ? { url } : {}),
+    ...(Array.isArray(cluster) ? { cluster: cluster.filter((c): c is string => typeof c === 'string') } : {}),
+    prefix: typeof get(input, 'prefix') === 'string' ? (get(input, 'prefix') as string) : 'larder:',
+    commandTimeout: duration(['cache', 'redis', 'commandTimeout'], get(input, 'commandTimeout'), 50),
+    breakerFailures: numberOr(get(breaker, 'failures'), 5),
+    breakerCoolDown: duration(['cache', 'redis', 'breaker', 'coolDown'], get(breaker, 'coolDown'), 5000),
   };
 }
 

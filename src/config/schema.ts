@@ -146,6 +146,80 @@ export const CacheSchema = Type.Object(
           'Most variants kept per URL when responses carry Vary; the oldest variant is dropped beyond it. Default 16.',
       }),
     ),
+    /** The shared Redis tier. Absent: larder runs on memory alone. */
+    redis: Type.Optional(
+      Type.Object(
+        {
+          /** One Redis server. */
+          url: Type.Optional(
+            expects(
+              'a redis:// or rediss:// URL such as redis://127.0.0.1:6379',
+              Type.String({
+                pattern: '^rediss?://',
+                description: 'URL of one Redis server: redis://[user:password@]host:port[/db]. Give url or cluster, not both.',
+              }),
+            ),
+          ),
+          /** Redis Cluster seed nodes. */
+          cluster: Type.Optional(
+            Type.Array(
+              expects('a redis:// URL such as redis://10.0.0.1:7000', Type.String({ pattern: '^rediss?://' })),
+              {
+                minItems: 1,
+                description: 'Seed nodes of a Redis Cluster, as redis://host:port URLs; the rest are discovered. Give url or cluster, not both.',
+              },
+            ),
+          ),
+          /** Key and channel prefix. Default "larder:". */
+          prefix: Type.Optional(
+            Type.String({
+              minLength: 1,
+              pattern: '^[^{}\\s]+$',
+              default: 'larder:',
+              description:
+                'Prepended to every Redis key and pub/sub channel, so several larder deployments can share a Redis. ' +
+                'No braces or spaces. Default "larder:".',
+            }),
+          ),
+          /** Longest wait for one Redis command. Default 50ms. */
+          commandTimeout: Type.Optional(
+            duration(
+              'Longest wait for one Redis command; past it the command counts as failed and the request goes on ' +
+                'without Redis (memory tier and origin). Default 50ms.',
+              '50ms',
+            ),
+          ),
+          /** Circuit breaker around Redis. */
+          breaker: Type.Optional(
+            Type.Object(
+              {
+                failures: Type.Optional(
+                  Type.Integer({
+                    minimum: 1,
+                    default: 5,
+                    description: 'Consecutive failed Redis commands that open the breaker. Default 5.',
+                  }),
+                ),
+                coolDown: Type.Optional(
+                  duration('How long an open breaker skips Redis before one probe command is let through. Default 5s.', '5s'),
+                ),
+              },
+              {
+                additionalProperties: false,
+                default: {},
+                description: 'While open, Redis is skipped entirely, so a dead Redis costs no latency.',
+              },
+            ),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'The shared second tier: every larder instance pointed at the same Redis shares entries, fill locks ' +
+            'and invalidations. Absent: memory only.',
+        },
+      ),
+    ),
     /** Heuristic freshness (RFC 9111 §4.2.2) for responses with Last-Modified but no explicit lifetime. */
     heuristic: Type.Optional(
       Type.Object(

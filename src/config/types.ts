@@ -57,6 +57,21 @@ export interface Timeouts {
   body: number;
 }
 
+export interface RedisSettings {
+  /** One server (redis:// URL); absent when `cluster` is given. */
+  url?: string;
+  /** Cluster seed nodes (redis:// URLs); absent for a single server. */
+  cluster?: readonly string[];
+  /** Prepended to every key and channel. */
+  prefix: string;
+  /** Longest wait for one command (ms). */
+  commandTimeout: number;
+  /** Consecutive failures that open the breaker. */
+  breakerFailures: number;
+  /** How long an open breaker skips Redis (ms). */
+  breakerCoolDown: number;
+}
+
 export interface CacheSettings {
   memory: {
     /** Total bytes the memory tier may hold (headers + body + fixed overhead per entry). */
@@ -72,6 +87,8 @@ export interface CacheSettings {
   heuristicFraction: number;
   /** Upper bound of a heuristic lifetime (ms). */
   heuristicMax: number;
+  /** The shared tier; absent for memory only. */
+  redis?: RedisSettings;
 }
 
 export interface Config {

@@ -36,8 +36,12 @@ export interface FillRequest {
 }
 
 export type FillResult =
-  /** Stored (and so shareable): `status` is what the origin answered, 200-ish or 304. */
-  | { kind: 'stored'; entry: CacheEntry; status: number }
+  /**
+   * Stored (and so shareable): `status` is what the origin answered, 200-ish or 304.
+   * `remote`: another instance fetched it and this one read it from the shared tier.
+   * `persisted` settles when the shared-tier write is done.
+   */
+  | { kind: 'stored'; entry: CacheEntry; status: number; remote?: boolean; persisted?: Promise<void> }
   /** Fetched in full but not stored, for `reason`. */
   | { kind: 'full'; status: number; statusMessage: string; headers: HeaderMap; body: Buffer; reason: Reason }
   | LargeResponse
@@ -52,6 +56,8 @@ export interface FillerDeps {
   clock: Clock;
   hitForPass: HitForPass;
   coalescer: Coalescer<FillResult>;
+  /** How long a fill lock is held at most, and how long other instances wait on it (ms). */
+  lockTtl: number;
   /** Reports a background failure; background work never throws. */
   onBackgroundError?: (err: unknown) => void;
 }
@@ -62,7 +68,56 @@ export class Filler {
 
   /** One fetch per key at a time; the caller learns whether it led. */
   coalesced(f: FillRequest): { leader: boolean; result: Promise<FillResult> } {
-    return this.d.coalescer.run(f.key, () => this.fetch(f));
+    return this.d.coalescer.run(f.key, () => this.fillShared(f));
+  }
+
+  /**
+   * The fill across instances: take the key's lock in Redis and fetch, or, when another
+   * instance holds it, wait for its announcement (bounded by the lock's lifetime) and read
+   * the shared tier. Without Redis, or when Redis cannot be asked, fetch directly.
+   */
+  private async fillShared(f: FillRequest): Promise<FillResult> {
+    const shared = this.d.store.shared;
+    if (shared === undefined || f.head) return this.fetch(f);
+    const owner = shared.owner();
+    const lock = await shared.tryLock(f.key, owner, this.d.lockTtl);
+    if (lock === 'held') {
+      const peer = await this.waitForPeer(f);
+      if (peer !== undefined) return peer;
+      return this.fetch(f);
+    }
+    const result = await this.fetch(f);
+    if (lock === 'acquired') {
+      // Waiters read Redis when told, so the write must land before the announcement.
+      const persisted = result.kind === 'stored' && result.persisted ? result.persisted : Promise.resolve();
+      void persisted
+        .then(() => shared.announceFilled(f.key))
+        .finally(() => shared.unlock(f.key, owner))
+        .catch((err: unknown) => this.d.onBackgroundError?.(err));
+    }
+    return result;
+  }
+
+  /** Waits for another instance's fill of this key; undefined when nothing usable came of it. */
+  private async waitForPeer(f: FillRequest): Promise<FillResult | undefined> {
+    const shared = this.d.store.shared!;
+    const wait = shared.waitForFill(f.key, this.d.lockTtl);
+    const early = await this.readPeer(f);
+    if (early !== undefined) {
+      wait.cancel();
+      return early;
+    }
+    await wait.done;
+    return this.readPeer(f);
+  }
+
+  private async readPeer(f: FillRequest): Promise<FillResult | undefined> {
+    const found = await this.d.store.lookupShared(f.primary, f.req.headers);
+    const entry = found.entry;
+    if (entry === undefined) return undefined;
+    // When refreshing, only a response newer than the one being replaced will do.
+    if (f.stale !== undefined && entry.responseTime <= f.stale.responseTime) return undefined;
+    return { kind: 'stored', entry, status: entry.status, remote: true };
   }
 
   /** A refresh nobody waits for (stale-while-revalidate). Joins a running fill if there is one. */
@@ -119,8 +174,8 @@ export class Filler {
       varyValues: stored.varyValues,
       keepSetCookie: f.route.unsafeShareSetCookie,
     });
-    this.d.store.store(f.primary, entry);
-    return { kind: 'stored', entry, status: 304 };
+    const persisted = this.d.store.store(f.primary, entry);
+    return { kind: 'stored', entry, status: 304, persisted };
   }
 
   private storeResponse(f: FillRequest, r: FullResponse): FillResult {
@@ -156,9 +211,9 @@ export class Filler {
     if (entry.freshUntil <= r.responseTime && entry.etag === undefined && entry.lastModified === undefined) {
       return this.pass(f, r, 'no-freshness');
     }
-    this.d.store.store(f.primary, entry);
+    const persisted = this.d.store.store(f.primary, entry);
     this.d.hitForPass.clear(f.key);
-    return { kind: 'stored', entry, status: r.status };
+    return { kind: 'stored', entry, status: r.status, persisted };
   }
 
   private pass(f: FillRequest, r: FullResponse, reason: Reason): FillResult {

@@ -4,7 +4,7 @@ import type { Config, Route } from '../config/types.js';
 import { matchRoute } from '../config/routes.js';
 import type { CacheEntry, CacheResult, Clock, Reason, Tier } from '../types.js';
 import { buildKey, type RequestKey } from '../cache/key.js';
-import type { TieredStore } from '../cache/tiered-store.js';
+import type { Lookup, TieredStore } from '../cache/tiered-store.js';
 import type { HitForPass } from '../cache/hit-for-pass.js';
 import type { OriginClient } from '../origin/client.js';
 import type { PassThrough } from '../passthrough/proxy.js';
@@ -40,6 +40,8 @@ export interface HandlerDeps {
   hitForPass: HitForPass;
   filler: Filler;
   onOutcome?: (o: Outcome) => void;
+  /** Unexpected errors on the request path (bugs); the client gets a 502. */
+  onError?: (err: unknown) => void;
 }
 
 /** The per-request state every step reads. */
@@ -53,6 +55,8 @@ interface Ctx {
   head: boolean;
   cc: RequestDirectives;
   now: number;
+  /** The shared tier was skipped or failing when this request looked for an entry. */
+  sharedDown?: boolean;
 }
 
 /** Methods that never change state; everything else invalidates on success (RFC 9111 §4.4). */
@@ -103,10 +107,23 @@ export class Handler {
     this.d.pass.upgrade(req, socket, head, route.origin);
   };
 
-  /** Looks the key up in memory and decides what the entry (if any) is good for. */
+  /** Looks the key up in memory, then (on a miss) in the shared tier. */
   private lookup(ctx: Ctx): void {
     const found = this.d.store.lookup(ctx.key.primary, ctx.req.headers);
+    if (found.entry !== undefined || this.d.store.shared === undefined) return this.decide(ctx, found);
+    this.d.store.lookupShared(ctx.key.primary, ctx.req.headers).then(
+      (remote) => {
+        ctx.now = this.d.clock.now();
+        this.decide(ctx, remote);
+      },
+      (err: unknown) => this.fail(ctx, err),
+    );
+  }
+
+  /** Decides what the entry (if any) is good for, and acts on it. */
+  private decide(ctx: Ctx, found: Lookup): void {
     const entry = found.entry;
+    if (entry === undefined && this.d.store.shared !== undefined && this.d.store.shared.store.state() !== 'up') ctx.sharedDown = true;
     if (entry !== undefined && this.reusable(ctx, entry)) {
       const decision = decide(entry, ctx.cc, ctx.now);
       switch (decision.kind) {
@@ -116,7 +133,7 @@ export class Handler {
           if (decision.why === 'revalidate') this.d.filler.background(this.fillRequest(ctx, found.key, entry));
           return this.serveStale(ctx, entry, found.tier, decision.why === 'revalidate' ? 'stale-while-revalidate' : 'max-stale');
         case 'REVALIDATE':
-          return void this.miss(ctx, found.key, entry);
+          return this.missSafely(ctx, found.key, entry);
         case 'MISS':
           break;
       }
@@ -127,7 +144,13 @@ export class Handler {
         writeError(ctx.res, 504, ErrorCodes.NOT_CACHED, 'only-if-cached was requested and no usable response is stored', 'MISS', formatCacheStatus({ fwd: 'miss', detail: 'no-freshness' })),
       );
     }
-    void this.miss(ctx, found.key, entry);
+    this.missSafely(ctx, found.key, entry);
+  }
+
+  /** Last resort for a bug on the request path: a clean 502, never a crash or a hung client. */
+  private fail(ctx: Ctx, err: unknown): void {
+    this.d.onError?.(err);
+    writeError(ctx.res, 502, ErrorCodes.INTERNAL, 'larder could not handle this request', 'MISS', formatCacheStatus({ fwd: 'miss' }));
   }
 
   /**
@@ -158,6 +181,10 @@ export class Handler {
     this.d.onOutcome?.({ route: ctx.route.name, result, ...(tier ? { tier } : {}), ...(reason ? { reason } : {}), status: notModified ? 304 : entry.status });
   }
 
+  private missSafely(ctx: Ctx, key: string, stale: CacheEntry | undefined): void {
+    this.miss(ctx, key, stale).catch((err: unknown) => this.fail(ctx, err));
+  }
+
   /**
    * Goes to the origin: through the coalescer unless the key recently answered
    * uncacheable (hit-for-pass) or the request insists on its own answer.
@@ -172,7 +199,7 @@ export class Handler {
     } else {
       const run = this.d.filler.coalesced(fill);
       result = await run.result;
-      collapsed = !run.leader;
+      collapsed = !run.leader || (result.kind === 'stored' && result.remote === true);
       if (collapsed && !this.shareable(ctx, result)) {
         // RFC 9111 §4: a follower may only reuse what a shared cache could have stored for it.
         result = await this.d.filler.fetch(fill);
@@ -216,7 +243,13 @@ export class Handler {
         const revalidated = result.status === 304;
         const xc: CacheResult = revalidated ? 'REVALIDATED' : 'MISS';
         const cs = formatCacheStatus(
-          { fwd, fwdStatus: result.status, stored: true, collapsed, ttl: ttlSeconds(entry.freshUntil, now) },
+          {
+            fwd,
+            ...(result.remote ? {} : { fwdStatus: result.status, stored: true }),
+            collapsed,
+            ttl: ttlSeconds(entry.freshUntil, now),
+            ...(ctx.sharedDown ? { detail: 'redis-down' as const } : {}),
+          },
           entry.headers['cache-status'],
         );
         ctx.now = now;

@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import type { RedisBus } from './redis-bus.js';
+import { filledChannel, invalidateChannel } from './redis-keys.js';
+import type { LockResult, RedisStore } from './redis-store.js';
+
+/** What the shared tier asks of the local cache when another instance speaks. */
+export interface LocalCache {
+  invalidateLocal(primary: string): void;
+  /** Drops all of memory: after a gap in pub/sub, invalidations may have been missed. */
+  clearLocal(): void;
+}
+
+/**
+ * Redis as the cache every instance shares: the store, fill locks, and the two pub/sub
+ * channels that make many instances behave as one cache.
+ *
+ * - `invalidate`: "<instance id> <primary key>"; every other instance drops its memory copy.
+ * - `filled`: "<lookup key>"; instances waiting on another's fill lock read Redis again.
+ */
+export class SharedTier {
+  /** Distinguishes this process's messages from the others'. */
+  readonly instanceId = randomUUID();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private local: LocalCache | undefined;
+  private seq = 0;
+
+  constructor(
+    readonly store: RedisStore,
+    private readonly bus: RedisBus,
+  ) {}
+
+  /** Connects the channels to the local cache; called once by the tiered store. */
+  attach(local: LocalCache): void {
+    this.local = local;
+    void this.bus.subscribe(invalidateChannel(this.store.prefix), (message) => {
+      const space = message.indexOf(' ');
+      if (space === -1 || message.slice(0, space) === this.instanceId) return;
+      this.local?.invalidateLocal(message.slice(space + 1));
+    });
+    void this.bus.subscribe(filledChannel(this.store.prefix), (key) => this.wake(key));
+    this.bus.onReconnect(() => this.local?.clearLocal());
+  }
+
+  /** Resolves once the store and the subscriber are connected, or after `ms`, whichever is first. */
+  async ready(ms: number): Promise<boolean> {
+    for (let waited = 0; waited < ms; waited += 10) {
+      if (this.store.state() === 'up' && this.bus.connected) return true;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return false;
+  }
+
+  announceInvalidation(primary: string): Promise<boolean> {
+    return this.bus.publish(invalidateChannel(this.store.prefix), `${this.instanceId} ${primary}`);
+  }
+
+  announceFilled(key: string): Promise<boolean> {
+    return this.bus.publish(filledChannel(this.store.prefix), key);
+  }
+
+  /** A fresh lock owner token for this instance. */
+  owner(): string {
+    return `${this.instanceId}:${++this.seq}`;
+  }
+
+  tryLock(key: string, owner: string, ttl: number): Promise<LockResult> {
+    return this.store.tryLock(key, owner, ttl);
+  }
+
+  unlock(key: string, owner: string): Promise<boolean> {
+    return this.store.unlock(key, owner);
+  }
+
+  /**
+   * Resolves when another instance announces `key` filled, or after `ms`. Register before
+   * looking at Redis, so an announcement between the look and the wait is not missed.
+   */
+  waitForFill(key: string, ms: number): { done: Promise<void>; cancel(): void } {
+    let wake!: () => void;
+    const done = new Promise<void>((resolve) => (wake = resolve));
+    let set = this.waiters.get(key);
+    if (set === undefined) {
+      set = new Set();
+      this.waiters.set(key, set);
+    }
+    set.add(wake);
+    const timer = setTimeout(wake, ms);
+    timer.unref();
+    const cancel = (): void => {
+      clearTimeout(timer);
+      const s = this.waiters.get(key);
+      s?.delete(wake);
+      if (s?.size === 0) this.waiters.delete(key);
+      wake();
+    };
+    void done.then(cancel);
+    return { done, cancel };
+  }
+
+  async close(): Promise<void> {
+    for (const set of this.waiters.values()) for (const wake of set) wake();
+    this.waiters.clear();
+    await this.bus.close();
+    this.store.dispose();
+  }
+
+  private wake(key: string): void {
+    const set = this.waiters.get(key);
+    if (set === undefined) return;
+    for (const wake of [...set]) wake();
+  }
+}
