@@ -1,0 +1,19 @@
+# larder on Node 24 LTS. Build: docker build -t larder .
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+
+FROM node:24-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json rules.yaml ./
+COPY bin ./bin
+COPY scripts/demo-origin.mjs ./scripts/demo-origin.mjs
+USER node
+EXPOSE 8080
+ENTRYPOINT ["node", "bin/larder.js"]
+CMD ["--config", "/app/rules.yaml"]

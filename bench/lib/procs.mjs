@@ -1,0 +1,106 @@
+// Helpers shared by the bench scripts: processes on loopback, bounded waits, autocannon runs.
+import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import autocannon from 'autocannon';
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until an HTTP GET to `url` answers, for at most `ms`. */
+export async function waitHttp(url, ms = 10_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const req = http.get(url, (res) => {
+        res.resume();
+        resolve(true);
+      });
+      req.on('error', () => resolve(false));
+      req.setTimeout(500, () => req.destroy());
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing answered at ${url} within ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** Starts a child process that is killed when the bench exits. */
+export function start(cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], ...opts });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+export async function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(5_000)]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+export async function startRedis() {
+  if (spawnSync('redis-server', ['--version']).status !== 0) {
+    throw new Error('redis-server is not on PATH: apt-get install -y redis-server (Debian/Ubuntu) or brew install redis');
+  }
+  const port = await freePort();
+  const child = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  for (let i = 0; i < 100; i++) {
+    const r = spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' });
+    if (r.stdout.trim() === 'PONG') return { port, url: `redis://127.0.0.1:${port}`, child };
+    await sleep(50);
+  }
+  throw new Error('redis-server did not start');
+}
+
+/** Starts larder (the built dist) with a rules file written for the run. */
+export async function startLarder(rulesYaml, { env = {}, node = process.execPath } = {}) {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-bench-'));
+  const file = path.join(dir, 'rules.yaml');
+  fs.writeFileSync(file, rulesYaml);
+  const port = await freePort();
+  const child = start(node, ['bin/larder.js', '--config', file], {
+    env: { ...process.env, LARDER_LOG_LEVEL: 'warn', LARDER_LISTEN: `127.0.0.1:${port}`, ...env },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(url + '/__bench_ready');
+  return { url, port, child };
+}
+
+/** One autocannon run; resolves to req/s, p50, p99 (ms), non-2xx count and errors. */
+export function cannon(opts) {
+  return new Promise((resolve, reject) => {
+    autocannon({ connections: 50, pipelining: 1, ...opts }, (err, r) => {
+      if (err) return reject(err);
+      resolve({
+        rps: r.requests.average,
+        p50: r.latency.p50,
+        p99: r.latency.p99,
+        max: r.latency.max,
+        non2xx: r.non2xx,
+        errors: r.errors + r.timeouts,
+        total: r.requests.total,
+      });
+    });
+  });
+}
