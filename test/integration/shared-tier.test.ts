@@ -201,4 +201,28 @@ describe('Redis failing', () => {
       'L2 writes to resume',
     );
   });
+
+  it('answers without errors, each request bounded by the command timeout, while Redis hangs', async () => {
+    origin = await startOrigin((req, res) => {
+      res.setHeader('cache-control', 'max-age=60');
+      res.end(`body of ${req.url}`);
+    });
+    const a = await instance();
+    redis.pause();
+    try {
+      const times: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const t = performance.now();
+        const r = await get(a.url, `/hang-${i}`, HOST);
+        times.push(performance.now() - t);
+        expect([r.status, r.body]).toEqual([200, `body of /hang-${i}`]);
+      }
+      // A miss makes at most three Redis calls (lookup, lock, and the store in the background),
+      // each cut off at 100 ms; after three failures the breaker skips Redis altogether.
+      expect(Math.max(...times)).toBeLessThan(400);
+      expect(times.slice(-10).every((t) => t < 50)).toBe(true);
+    } finally {
+      redis.resume();
+    }
+  });
 });
