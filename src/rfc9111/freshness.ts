@@ -55,7 +55,9 @@ export function freshnessLifetime(input: FreshnessInput): Freshness {
 
   // RFC 9111 §4.2.2: without explicit expiration, a cache may assign a heuristic lifetime,
   // but only to a heuristically cacheable status (RFC 9110 §15.1).
-  if (HEURISTIC_STATUSES.has(input.status)) {
+  // RFC 9111 §4.2.2: heuristics apply to heuristically cacheable statuses, and to any
+  // status whose response is marked public (public makes it cacheable by default).
+  if (HEURISTIC_STATUSES.has(input.status) || input.directives.public) {
     const heuristic = heuristicLifetime(input);
     if (heuristic !== undefined) return { lifetime: heuristic, source: 'heuristic' };
   }

@@ -44,10 +44,11 @@ export function checkStorable(input: StorableInput): StorableResult {
   // a stored GET response also answers HEAD (RFC 9110 §9.3.2).
   if (input.method !== 'GET') return no('method');
 
-  // RFC 9111 §3: the status must be final; §5.2.2.3: with must-understand, a cache must not
-  // store a response whose status it does not understand.
+  // RFC 9111 §3: the status must be final, and it must be understood only when it is 206 or
+  // 304 or the response says must-understand (§5.2.2.3); any other final status, even one
+  // larder has never heard of, may be stored when the response gives it explicit freshness.
   if (!Number.isInteger(status) || status < 200 || status > 599) return no('status');
-  if (!UNDERSTOOD_STATUSES.has(status)) return no(cc.mustUnderstand ? 'must-understand' : 'status');
+  if (!UNDERSTOOD_STATUSES.has(status) && cc.mustUnderstand) return no('must-understand');
   // A 304 answers a conditional request; it is not a representation that can be replayed.
   if (status === 304) return no('status');
 

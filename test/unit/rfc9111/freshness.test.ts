@@ -108,6 +108,12 @@ describe('freshnessLifetime', () => {
     expect(lifetime(h, { status: 302 })).toEqual({ lifetime: 0, source: 'none' });
   });
 
+  it('derives a heuristic for any status marked public (cache-tests heuristic-599-cached)', () => {
+    const h = { date: formatHttpDate(NOW), 'last-modified': formatHttpDate(NOW - 10 * HOUR), 'cache-control': 'public' };
+    expect(lifetime(h, { status: 599 })).toEqual({ lifetime: HOUR, source: 'heuristic' });
+    expect(lifetime(h, { status: 302 })).toEqual({ lifetime: HOUR, source: 'heuristic' });
+  });
+
   it('caps the heuristic at heuristicMax', () => {
     const h = { date: formatHttpDate(NOW), 'last-modified': formatHttpDate(NOW - 365 * DAY) };
     expect(lifetime(h)).toEqual({ lifetime: DAY, source: 'heuristic' });

@@ -45,9 +45,16 @@ describe('checkStorable', () => {
     expect(check({ 'cache-control': 'max-age=60' }, { method: 'get' })).toEqual(fail('method'));
   });
 
-  it('refuses non-final, unknown and 304 statuses', () => {
-    for (const status of [100, 101, 199, 299, 304, 418, 600, 0, NaN]) {
+  it('refuses non-final and 304 statuses', () => {
+    for (const status of [100, 101, 199, 304, 600, 0, NaN]) {
       expect(check({ 'cache-control': 'max-age=60' }, { status }), String(status)).toEqual(fail('status'));
+    }
+  });
+
+  it('stores an unknown final status with explicit freshness (cache-tests status-299-fresh)', () => {
+    for (const status of [299, 418, 499, 599]) {
+      expect(check({ 'cache-control': 'max-age=60' }, { status }), String(status)).toEqual(OK);
+      expect(check({}, { status }), String(status)).toEqual(fail('no-freshness'));
     }
   });
 
