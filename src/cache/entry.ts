@@ -60,7 +60,7 @@ export function createEntry(input: EntryInput): CacheEntry {
   const sie = mustRevalidate ? 0 : secondsOr(d.staleIfError, input.route.staleIfError);
   const etag = single(headers['etag']);
   const lastModified = single(headers['last-modified']);
-  const rawHeaders = prepareRawHeaders(headers, input.body.length);
+  const rawHeaders = prepareRawHeaders(headers, input.body.length, input.settings.targeted);
   const entry: CacheEntry = {
     v: 1,
     status: input.status,
@@ -126,15 +126,18 @@ function storedHeaders(src: HeaderMap, responseTime: number, keepSetCookie: bool
 }
 
 /**
- * The flat [name, value, ...] list written on every hit: stored fields, Content-Length
+ * The flat [name, value, ...] list written on every hit: stored fields (less the targeted
+ * cache-control fields larder consumed), Content-Length
  * for the stored body and Via. Cache-Status is left out because a hit appends its own
  * member to whatever the origin sent.
  */
-export function prepareRawHeaders(headers: HeaderMap, bodyLength: number): string[] {
+export function prepareRawHeaders(headers: HeaderMap, bodyLength: number, consumed: readonly string[] = []): string[] {
   const raw: string[] = [];
   let via: string | undefined;
   for (const name of Object.keys(headers)) {
-    if (name === 'cache-status') continue;
+    // Targeted cache-control fields (RFC 9213) are kept in `headers` for revalidation but
+    // are addressed to larder, not to clients.
+    if (name === 'cache-status' || consumed.includes(name)) continue;
     const value = headers[name]!;
     if (name === 'via') {
       via = Array.isArray(value) ? value.join(', ') : value;

@@ -88,11 +88,16 @@ export function compile(input: unknown, problems: ProblemList): Config {
       maxVariants: numberOr(get(cache, 'maxVariants'), 16),
       heuristicFraction: numberOr(get(heuristic, 'fraction'), 0),
       heuristicMax: duration(['cache', 'heuristic', 'max'], get(heuristic, 'max'), 0),
+      targeted: stringList(get(cache, 'targetedCacheControl'), ['larder-cache-control', 'cdn-cache-control']).map((n) => n.toLowerCase()),
       ...(redis === undefined ? {} : { redis }),
     },
     routes: compileRoutes(get(input, 'routes'), origin, problems, convert),
     defaultRoute: makeDefaultRoute(origin),
   };
+}
+
+function stringList(value: unknown, fallback: string[]): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : fallback;
 }
 
 function compileRedis(

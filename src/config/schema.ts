@@ -146,6 +146,16 @@ export const CacheSchema = Type.Object(
           'Most variants kept per URL when responses carry Vary; the oldest variant is dropped beyond it. Default 16.',
       }),
     ),
+    /** Targeted cache-control fields (RFC 9213), highest precedence first. */
+    targetedCacheControl: Type.Optional(
+      Type.Array(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), {
+        default: ['Larder-Cache-Control', 'CDN-Cache-Control'],
+        description:
+          'Response fields that take precedence over Cache-Control for larder (RFC 9213), highest first. The first ' +
+          'one present and valid is used and Cache-Control is ignored; these fields are not sent on to clients. ' +
+          '[] turns them off. Default [Larder-Cache-Control, CDN-Cache-Control].',
+      }),
+    ),
     /** The shared Redis tier. Absent: larder runs on memory alone. */
     redis: Type.Optional(
       Type.Object(

@@ -87,6 +87,8 @@ export interface CacheSettings {
   heuristicFraction: number;
   /** Upper bound of a heuristic lifetime (ms). */
   heuristicMax: number;
+  /** Targeted cache-control field names (RFC 9213), lower case, highest precedence first. */
+  targeted: readonly string[];
   /** The shared tier; absent for memory only. */
   redis?: RedisSettings;
 }

@@ -166,7 +166,7 @@ export class Filler {
       status: stored.status,
       statusMessage: stored.statusMessage,
       headers,
-      directives: responseDirectives(headers),
+      directives: responseDirectives(headers, f.settings.targeted),
       body: stored.body,
       requestTime: r.requestTime,
       responseTime: r.responseTime,
@@ -179,7 +179,7 @@ export class Filler {
   }
 
   private storeResponse(f: FillRequest, r: FullResponse): FillResult {
-    const directives = responseDirectives(r.headers);
+    const directives = responseDirectives(r.headers, f.settings.targeted);
     const verdict = checkStorable({
       method: 'GET',
       requestHeaders: f.req.headers,

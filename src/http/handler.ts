@@ -261,7 +261,7 @@ export class Handler {
         }
         const cs = formatCacheStatus({ fwd, fwdStatus: result.status, detail: result.reason }, result.headers['cache-status']);
         const write = (): void =>
-          writeFetched(ctx.res, result.status, result.statusMessage, result.headers, ctx.head ? undefined : result.body, 'MISS', cs, ctx.head);
+          writeFetched(ctx.res, result.status, result.statusMessage, result.headers, ctx.head ? undefined : result.body, 'MISS', cs, ctx.head, ctx.config.cache.targeted);
         return this.finish(ctx, 'MISS', result.status, write, result.reason);
       }
       case 'large': {
@@ -288,7 +288,7 @@ export class Handler {
   }
 
   private streamLarge(ctx: Ctx, result: Extract<FillResult, { kind: 'large' }>, cs: string): void {
-    const headers = flatten(responseHeaders(result.headers));
+    const headers = flatten(responseHeaders(result.headers, ctx.config.cache.targeted));
     const declared = result.headers['content-length'];
     if (typeof declared === 'string') headers.push('content-length', declared);
     headers.push('x-cache', 'MISS', 'cache-status', cs);

@@ -46,8 +46,9 @@ export function writeFetched(
   xCache: CacheResult,
   cacheStatus: string,
   head: boolean,
+  consumed: readonly string[] = [],
 ): void {
-  const headers = flatten(responseHeaders(originHeaders));
+  const headers = flatten(responseHeaders(originHeaders, consumed));
   if (body !== undefined) headers.push('content-length', String(body.length));
   else if (typeof originHeaders['content-length'] === 'string') headers.push('content-length', originHeaders['content-length']);
   headers.push('x-cache', xCache, 'cache-status', cacheStatus);
@@ -57,8 +58,9 @@ export function writeFetched(
 }
 
 /** The origin's end-to-end fields, ready to relay: framing and cache-report fields are larder's. */
-export function responseHeaders(h: HeaderMap): HeaderMap {
+export function responseHeaders(h: HeaderMap, consumed: readonly string[] = []): HeaderMap {
   const out = stripHopByHop(h);
+  for (const name of consumed) delete out[name];
   delete out['content-length'];
   delete out['x-cache'];
   delete out['cache-status'];

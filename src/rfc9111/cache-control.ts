@@ -1,3 +1,4 @@
+import { parseDictionary } from './structured-field.js';
 import type { HeaderMap, RequestInfo } from '../types.js';
 
 /** Directive name (lower case) → its argument, or `true` when it has none. */
@@ -131,8 +132,35 @@ function lifetimeDirective(d: Directives, name: string): number | undefined {
   return deltaSeconds(d.get(name)) ?? 0;
 }
 
-export function responseDirectives(headers: HeaderMap): ResponseDirectives {
-  const d = parseCacheControl(headers['cache-control']);
+/**
+ * The targeted fields (RFC 9213) larder honours by default, highest precedence first:
+ * its own, then the one aimed at every CDN.
+ */
+export const DEFAULT_TARGETED_FIELDS: readonly string[] = ['larder-cache-control', 'cdn-cache-control'];
+
+/**
+ * RFC 9213 §2.2: a cache uses the first targeted field in its precedence list that is
+ * present and a valid Structured Field Dictionary, and then ignores Cache-Control (and
+ * lower targeted fields). An invalid targeted field is ignored as a whole.
+ */
+export function targetedDirectives(headers: HeaderMap, fields: readonly string[]): Directives | undefined {
+  for (const name of fields) {
+    const dict = parseDictionary(headers[name]);
+    if (dict === undefined) continue;
+    const d: Directives = new Map();
+    for (const [key, value] of dict) {
+      if (value === true) d.set(key, true);
+      // RFC 9213 §2.1: directive values have the types Cache-Control gives them; a value of
+      // another type (max-age="60") makes that directive absent, not the field.
+      else if (typeof value === 'number' && Number.isInteger(value) && value >= 0) d.set(key, String(value));
+    }
+    return d;
+  }
+  return undefined;
+}
+
+export function responseDirectives(headers: HeaderMap, targeted: readonly string[] = DEFAULT_TARGETED_FIELDS): ResponseDirectives {
+  const d = targetedDirectives(headers, targeted) ?? parseCacheControl(headers['cache-control']);
   const out: ResponseDirectives = {
     noStore: d.has('no-store'),
     noCache: d.has('no-cache'),

@@ -223,3 +223,33 @@ describe('request directives', () => {
     expect(b.body).toBe('n2');
   });
 });
+
+describe('targeted cache-control (RFC 9213)', () => {
+  it('follows CDN-Cache-Control over Cache-Control and keeps it from clients', async () => {
+    origin = await startOrigin((_req, res, n) => {
+      res.setHeader('cache-control', 'no-store');
+      res.setHeader('cdn-cache-control', 'max-age=600');
+      res.end(`n${n}`);
+    });
+    proxy = await startLarder(origin.url);
+    const a = await get(proxy.url, '/cdn');
+    const b = await get(proxy.url, '/cdn');
+    expect([b.body, b.h('x-cache')]).toEqual(['n1', 'HIT']);
+    expect(a.h('cdn-cache-control')).toBe('');
+    expect(b.h('cdn-cache-control')).toBe('');
+    expect(b.h('cache-control')).toBe('no-store');
+  });
+
+  it('does not store when Larder-Cache-Control says private, whatever Cache-Control says', async () => {
+    origin = await startOrigin((_req, res, n) => {
+      res.setHeader('cache-control', 'public, max-age=600');
+      res.setHeader('larder-cache-control', 'private');
+      res.end(`n${n}`);
+    });
+    proxy = await startLarder(origin.url);
+    await get(proxy.url, '/lcc');
+    const b = await get(proxy.url, '/lcc');
+    expect([b.body, b.h('x-cache')]).toEqual(['n2', 'MISS']);
+    expect(b.h('larder-cache-control')).toBe('');
+  });
+});
