@@ -33,6 +33,8 @@ export interface FillRequest {
   requestNoStore: boolean;
   /** The stored response being revalidated, if any. */
   stale: CacheEntry | undefined;
+  /** Relays interim responses to the client that asked (none for background refreshes). */
+  onInfo?: (status: number, headers: Record<string, string | string[]>) => void;
 }
 
 export type FillResult =
@@ -141,6 +143,7 @@ export class Filler {
       target: f.target,
       headers,
       maxBodySize: f.settings.memory.maxEntrySize,
+      ...(f.onInfo === undefined ? {} : { onInfo: f.onInfo }),
     });
     if (r.kind === 'error') return r;
     if (r.kind === 'large') {

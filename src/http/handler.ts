@@ -19,8 +19,8 @@ import {
 } from '../rfc9111/index.js';
 import { ErrorCodes } from '../errors.js';
 import { formatCacheStatus, ttlSeconds, type CacheStatusInfo } from './cache-status.js';
-import { writeEntry, writeError, writeFetched, writeNotModified, responseHeaders, flatten } from './respond.js';
-import type { Filler, FillResult } from './fill.js';
+import { writeEntry, writeError, writeFetched, writeInterim, writeNotModified, responseHeaders, flatten } from './respond.js';
+import type { Filler, FillRequest, FillResult } from './fill.js';
 
 /** One value per request: what happened, for headers, metrics and logs. */
 export interface Outcome {
@@ -130,7 +130,7 @@ export class Handler {
         case 'HIT':
           return this.serveHit(ctx, entry, found.tier);
         case 'STALE':
-          if (decision.why === 'revalidate') this.d.filler.background(this.fillRequest(ctx, found.key, entry));
+          if (decision.why === 'revalidate') this.d.filler.background(this.fillRequest(ctx, found.key, entry, false));
           return this.serveStale(ctx, entry, found.tier, decision.why === 'revalidate' ? 'stale-while-revalidate' : 'max-stale');
         case 'REVALIDATE':
           return this.missSafely(ctx, found.key, entry);
@@ -217,8 +217,10 @@ export class Handler {
     return result.kind === 'stored' && this.reusable(ctx, result.entry);
   }
 
-  private fillRequest(ctx: Ctx, key: string, stale: CacheEntry | undefined) {
+  private fillRequest(ctx: Ctx, key: string, stale: CacheEntry | undefined, relayInterim = true): FillRequest {
+    const res = ctx.res;
     return {
+      ...(relayInterim ? { onInfo: (status: number, headers: Record<string, string | string[]>) => writeInterim(res, status, headers) } : {}),
       key,
       primary: ctx.key.primary,
       route: ctx.route,

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { CacheEntry, CacheResult, HeaderMap } from '../types.js';
 import { ageHeader, notModifiedHeaders, stripHopByHop } from '../rfc9111/index.js';
 import { VIA } from '../cache/entry.js';
@@ -94,4 +94,28 @@ export function flatten(h: HeaderMap): string[] {
     else out.push(name, v);
   }
   return out;
+}
+
+/** Field names and values that can be written as they are (RFC 9110 §5.1, §5.5). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * Relays an interim response (102 Processing, 103 Early Hints, ...) to the client before the
+ * final one (RFC 9110 §15.2). Interim responses are never stored. 100 and 101 are node's and
+ * the pass-through's business, and nothing is written once the final response has started.
+ */
+export function writeInterim(res: ServerResponse, status: number, headers: Record<string, string | string[]>): void {
+  if (status < 102 || status > 199 || res.headersSent || res.destroyed) return;
+  const raw = (res as unknown as { _writeRaw?: (data: string, encoding: string) => boolean })._writeRaw;
+  if (typeof raw !== 'function') return;
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Interim'}\r\n`;
+  const fields = stripHopByHop(headers);
+  for (const name of Object.keys(fields)) {
+    const value = fields[name];
+    if (!TOKEN.test(name) || value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) if (FIELD_VALUE.test(v)) head += `${name}: ${v}\r\n`;
+  }
+  // node:http writes raw interim responses this way itself (writeProcessing, writeEarlyHints).
+  raw.call(res, head + '\r\n', 'latin1');
 }

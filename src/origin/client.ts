@@ -14,6 +14,8 @@ export interface OriginRequest {
   headers: Record<string, string | string[]>;
   /** Bodies up to this size are buffered (and may be stored); larger ones are streamed. */
   maxBodySize: number;
+  /** Receives interim (1xx) responses, which are relayed and never stored. */
+  onInfo?: (status: number, headers: Record<string, string | string[]>) => void;
 }
 
 interface Received {
@@ -73,6 +75,7 @@ export class OriginClient {
         path: req.target,
         method: req.method,
         headers: req.headers,
+        ...(req.onInfo === undefined ? {} : { onInfo: (info: { statusCode: number; headers: Record<string, string | string[]> }) => req.onInfo!(info.statusCode, info.headers) }),
       });
     } catch (err) {
       return classifyOriginError(err, 'headers');

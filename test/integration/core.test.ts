@@ -200,3 +200,39 @@ async function until(cond: () => boolean, ms = 3_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('interim responses', () => {
+  it('relays 102 and 103 to the client and stores only the final response', async () => {
+    origin = await startOrigin((_req, res) => {
+      res.writeProcessing();
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style', 'x-hint': 'early' });
+      setTimeout(() => {
+        res.setHeader('cache-control', 'max-age=60');
+        res.end('final');
+      }, 20);
+    });
+    proxy = await startLarder(origin.url);
+    const http = await import('node:http');
+    const fetchWithInfo = () =>
+      new Promise<{ info: { statusCode: number; headers: Record<string, unknown> }[]; status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+        const info: { statusCode: number; headers: Record<string, unknown> }[] = [];
+        const req = http.get(proxy.url + '/interim', (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ info, status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        req.on('information', (i) => info.push({ statusCode: i.statusCode, headers: i.headers }));
+        req.on('error', reject);
+      });
+    const first = await fetchWithInfo();
+    expect(first.info.map((i) => i.statusCode)).toEqual([102, 103]);
+    expect(first.info[1]!.headers['link']).toBe('</style.css>; rel=preload; as=style');
+    expect([first.status, first.body]).toEqual([200, 'final']);
+    const second = await fetchWithInfo();
+    expect(second.info).toEqual([]);
+    expect([second.status, second.body, second.headers['x-cache']]).toEqual([200, 'final', 'HIT']);
+    expect(second.headers['link']).toBeUndefined();
+    expect(second.headers['x-hint']).toBeUndefined();
+  });
+});
