@@ -177,7 +177,7 @@ export class Handler {
   private serveEntry(ctx: Ctx, entry: CacheEntry, result: CacheResult, cs: string, tier: Tier | undefined, reason?: Reason): void {
     const notModified = clientNotModified(ctx.req.headers, entry.headers, entry.responseTime);
     if (notModified) writeNotModified(ctx.res, entry, ctx.now, result, cs);
-    else writeEntry(ctx.res, entry, ctx.now, result, cs, ctx.head);
+    else writeEntry(ctx.res, entry, ctx.now, result, cs, ctx.head, single(ctx.req.headers.range), single(ctx.req.headers['if-range']));
     this.d.onOutcome?.({ route: ctx.route.name, result, ...(tier ? { tier } : {}), ...(reason ? { reason } : {}), status: notModified ? 304 : entry.status });
   }
 
@@ -368,4 +368,8 @@ function hostOnly(host: string): string {
   }
   const colon = host.indexOf(':');
   return colon === -1 ? host : host.slice(0, colon);
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }

@@ -2,6 +2,7 @@ import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { CacheEntry, CacheResult, HeaderMap } from '../types.js';
 import { ageHeader, notModifiedHeaders, stripHopByHop } from '../rfc9111/index.js';
 import { VIA } from '../cache/entry.js';
+import { ifRangeHolds, selectRange, type RangeAnswer } from './range.js';
 
 /**
  * Writes a stored entry. The prepared header list is copied once and three fields are
@@ -14,12 +15,47 @@ export function writeEntry(
   xCache: CacheResult,
   cacheStatus: string,
   head: boolean,
+  range?: string,
+  ifRange?: string,
 ): void {
+  if (range !== undefined && entry.status === 200 && ifRangeHolds(ifRange, entry.etag, entry.lastModified)) {
+    const answer = selectRange(range, entry.body.length);
+    if (answer.kind !== 'full') return writeRange(res, entry, now, xCache, cacheStatus, head, answer);
+  }
   const headers = entry.rawHeaders.slice();
   headers.push('age', ageHeader(entry, now), 'x-cache', xCache, 'cache-status', cacheStatus);
   res.writeHead(entry.status, entry.statusMessage, headers);
   if (head) res.end();
   else res.end(entry.body);
+}
+
+/** A 206 or 416 cut from the stored body (RFC 9110 §15.3.7, §15.5.17). */
+function writeRange(
+  res: ServerResponse,
+  entry: CacheEntry,
+  now: number,
+  xCache: CacheResult,
+  cacheStatus: string,
+  head: boolean,
+  answer: Exclude<RangeAnswer, { kind: 'full' }>,
+): void {
+  const size = entry.body.length;
+  const headers: string[] = [];
+  for (let i = 0; i < entry.rawHeaders.length; i += 2) {
+    if (entry.rawHeaders[i] !== 'content-length') headers.push(entry.rawHeaders[i]!, entry.rawHeaders[i + 1]!);
+  }
+  headers.push('age', ageHeader(entry, now), 'x-cache', xCache, 'cache-status', cacheStatus);
+  if (answer.kind === 'unsatisfiable') {
+    headers.push('content-range', `bytes */${size}`, 'content-length', '0');
+    res.writeHead(416, headers);
+    res.end();
+    return;
+  }
+  const part = entry.body.subarray(answer.start, answer.end + 1);
+  headers.push('content-range', `bytes ${answer.start}-${answer.end}/${size}`, 'content-length', String(part.length));
+  res.writeHead(206, headers);
+  if (head) res.end();
+  else res.end(part);
 }
 
 /** Answers a client's satisfied condition from an entry (RFC 9110 §15.4.5): no body, selected fields. */

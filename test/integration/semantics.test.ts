@@ -253,3 +253,25 @@ describe('targeted cache-control (RFC 9213)', () => {
     expect(b.h('larder-cache-control')).toBe('');
   });
 });
+
+describe('ranges from a stored complete response', () => {
+  it('answers a byte range with 206 from the cache, and 416 past the end', async () => {
+    origin = await startOrigin((req, res) => {
+      res.setHeader('cache-control', 'max-age=60');
+      res.setHeader('etag', '"r1"');
+      res.setHeader('a', '1');
+      res.end('01234567890');
+    });
+    proxy = await startLarder(origin.url);
+    const first = await get(proxy.url, '/range', { range: 'bytes=0-1' });
+    expect([first.status, first.body, first.h('content-range')]).toEqual([206, '01', 'bytes 0-1/11']);
+    expect(origin.requests[0]!.headers['range']).toBeUndefined();
+    const suffix = await get(proxy.url, '/range', { range: 'bytes=-3' });
+    expect([suffix.status, suffix.body, suffix.h('content-length'), suffix.h('a'), suffix.h('x-cache')]).toEqual([206, '890', '3', '1', 'HIT']);
+    const past = await get(proxy.url, '/range', { range: 'bytes=50-' });
+    expect([past.status, past.h('content-range')]).toEqual([416, 'bytes */11']);
+    const changed = await get(proxy.url, '/range', { range: 'bytes=0-1', 'if-range': '"other"' });
+    expect([changed.status, changed.body]).toEqual([200, '01234567890']);
+    expect(origin.count()).toBe(1);
+  });
+});
