@@ -43,7 +43,31 @@ function normalise(value: unknown): string {
 
 /** The request's values for the Vary names, in the order of `names`; the secondary key. */
 export function varyValues(names: readonly string[], reqHeaders: RequestInfo['headers']): string[] {
-  return names.map((name) => normalise(reqHeaders[name]));
+  return names.map((name) => {
+    const value = normalise(reqHeaders[name]);
+    return name === 'accept-language' ? normaliseLanguages(value) : value;
+  });
+}
+
+const LANGUAGE_RANGE = /^(\*|[a-z]{1,8}(?:-[a-z0-9]{1,8})*)(?:\s*;\s*q\s*=\s*(0(?:\.\d{0,3})?|1(?:\.0{0,3})?))?$/;
+
+/**
+ * RFC 9111 §4.1: a cache may normalise Vary'd fields using knowledge of their semantics.
+ * Accept-Language (RFC 9110 §12.5.4) lists case-insensitive language ranges with weights;
+ * ranges of equal weight carry no order. So "en, FR" and "fr, en" select the same variant.
+ * Anything that does not parse is left as it is (only whitespace-normalised).
+ */
+function normaliseLanguages(value: string): string {
+  if (value === ABSENT || value === '') return value;
+  const ranges: { tag: string; q: number; i: number }[] = [];
+  const parts = value.toLowerCase().split(',');
+  for (let i = 0; i < parts.length; i++) {
+    const m = LANGUAGE_RANGE.exec(parts[i]!.trim());
+    if (m === null) return value;
+    ranges.push({ tag: m[1]!, q: m[2] === undefined ? 1 : Number(m[2]), i });
+  }
+  ranges.sort((a, b) => b.q - a.q || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : a.i - b.i));
+  return ranges.map((r) => (r.q === 1 ? r.tag : `${r.tag};q=${r.q}`)).join(', ');
 }
 
 /**

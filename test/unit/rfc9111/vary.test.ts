@@ -27,9 +27,8 @@ describe('parseVary', () => {
 
 describe('varyValues', () => {
   it('normalises whitespace and combines lines', () => {
-    expect(varyValues(['accept-language'], { 'accept-language': '  en-GB,\t en;q=0.8  ' })).toEqual([
-      'en-GB, en;q=0.8',
-    ]);
+    expect(varyValues(['accept-encoding'], { 'accept-encoding': '  gzip,\t br;q=0.8  ' })).toEqual(['gzip, br;q=0.8']);
+    expect(varyValues(['accept-language'], { 'accept-language': '  en-GB,\t en;q=0.8  ' })).toEqual(['en-gb, en;q=0.8']);
     expect(varyValues(['x'], { x: ['a', 'b'] })).toEqual(varyValues(['x'], { x: 'a,b' }));
   });
 
@@ -85,5 +84,22 @@ describe('varyMatches', () => {
   it('matches anything when the response does not vary, and refuses a corrupt entry', () => {
     expect(varyMatches({ varyNames: [], varyValues: [] }, { x: 'y' })).toBe(true);
     expect(varyMatches({ varyNames: ['a'], varyValues: [] }, {})).toBe(false);
+  });
+});
+
+describe('Accept-Language normalisation', () => {
+  it('ignores the order of equally weighted ranges and their case', () => {
+    const en = varyValues(['accept-language'], { 'accept-language': 'en, FR' });
+    expect(varyValues(['accept-language'], { 'accept-language': 'fr,en' })).toEqual(en);
+    expect(varyValues(['accept-language'], { 'accept-language': 'FR, En' })).toEqual(en);
+  });
+
+  it('keeps weights apart, and leaves what it cannot parse alone', () => {
+    const a = varyValues(['accept-language'], { 'accept-language': 'en;q=0.5, fr' });
+    const b = varyValues(['accept-language'], { 'accept-language': 'en, fr;q=0.5' });
+    expect(a).not.toEqual(b);
+    expect(a).toEqual(['fr, en;q=0.5']);
+    expect(varyValues(['accept-language'], { 'accept-language': 'en;;q' })).toEqual(['en;;q']);
+    expect(varyValues(['accept-language'], {})).not.toEqual(varyValues(['accept-language'], { 'accept-language': '' }));
   });
 });
