@@ -162,7 +162,7 @@ export class Filler {
 
   /** RFC 9111 §4.3.4: update the stored response with the 304's fields and new times. */
   private freshen(f: FillRequest, stored: CacheEntry, r: FullResponse): FillResult {
-    const headers = update304(stored.headers, r.headers);
+    const headers = update304(stored.headers, r.headers, { shareSetCookie: f.route.unsafeShareSetCookie });
     const entry = createEntry({
       route: f.route,
       settings: f.settings,

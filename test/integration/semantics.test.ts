@@ -256,7 +256,7 @@ describe('targeted cache-control (RFC 9213)', () => {
 
 describe('ranges from a stored complete response', () => {
   it('answers a byte range with 206 from the cache, and 416 past the end', async () => {
-    origin = await startOrigin((req, res) => {
+    origin = await startOrigin((_req, res) => {
       res.setHeader('cache-control', 'max-age=60');
       res.setHeader('etag', '"r1"');
       res.setHeader('a', '1');
