@@ -34,7 +34,7 @@ const used = () => {
 };
 
 const memory = new MemoryStore({ maxSize: config.cache.memory.maxSize, clock });
-const store = new TieredStore(memory, { clock, maxVariants: 16, keepForRevalidation: 3_600_000 });
+const store = new TieredStore(memory, { clock, maxVariants: 16, keepForRevalidation: 3_600_000, maxTtl: config.cache.maxTtl, urlRuleTtl: 65_000 });
 const before = used();
 const now = Date.now();
 for (let i = 0; i < n; i++) {

@@ -1,23 +1,29 @@
 import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
-import type { Config } from './config/types.js';
+import net from 'node:net';
+import type { Config, RedisSettings } from './config/types.js';
+import { matchRoute } from './config/routes.js';
 import type { Clock } from './types.js';
 import { systemClock } from './clock.js';
 import { MemoryStore } from './cache/memory-store.js';
 import { TieredStore } from './cache/tiered-store.js';
 import { Coalescer } from './cache/coalescer.js';
 import { HitForPass } from './cache/hit-for-pass.js';
+import { buildKey } from './cache/key.js';
 import { OriginClient } from './origin/client.js';
 import { PassThrough } from './passthrough/proxy.js';
 import { VIA } from './cache/entry.js';
 import { Handler, type Outcome } from './http/handler.js';
 import { Filler, type FillResult } from './http/fill.js';
 import { createProxyServer } from './http/server.js';
+import { createAdminServer, type PurgeAnswer, type PurgeRequest } from './http/admin.js';
 import { Breaker } from './cache/breaker.js';
 import { RedisBus } from './cache/redis-bus.js';
 import { createRedisClient, RedisStore, type RedisClient, type RedisOp, type RedisState } from './cache/redis-store.js';
 import { SharedTier } from './cache/shared-tier.js';
-import type { RedisSettings } from './config/types.js';
+import { createMetrics } from './metrics/registry.js';
+import { Recorder } from './metrics/record.js';
+import { ageHeader, decide, requestDirectives } from './rfc9111/index.js';
 
 export interface LarderOptions {
   clock?: Clock;
@@ -31,15 +37,35 @@ export interface LarderOptions {
   onRedisError?: (op: RedisOp, err: unknown) => void;
   /** Unexpected errors on the request path. */
   onError?: (err: unknown) => void;
+  /** Collect Node's default process metrics (default true; off in tests that build many instances). */
+  defaultMetrics?: boolean;
+}
+
+/** What a reload did: applied for new requests, and the changes that need a restart. */
+export interface ReloadResult {
+  /** Settings that changed in the file but keep their old value until a restart. */
+  needsRestart: string[];
 }
 
 export interface Larder {
   readonly server: http.Server;
   readonly store: TieredStore;
   readonly memory: MemoryStore;
+  readonly recorder: Recorder;
+  /** The config new requests use. */
+  config(): Config;
   /** Binds the configured address (or the one given); resolves to the bound port. */
   listen(port?: number, host?: string): Promise<AddressInfo>;
-  /** Stops accepting, waits up to `grace` ms for fills in flight, closes upstream pools. */
+  /** Binds the admin listener (metrics, health, purge, explain); undefined without `admin`. */
+  listenAdmin(port?: number, host?: string): Promise<AddressInfo | undefined>;
+  /** Swaps in a new validated config for new requests; requests in flight finish under the old one. */
+  reload(next: Config): ReloadResult;
+  /** Carries out a purge as POST /purge does. */
+  purge(p: PurgeRequest): Promise<PurgeAnswer>;
+  /**
+   * Stops accepting, lets requests and fills in flight finish for up to `grace` ms, then
+   * cuts what is left and closes the origin pools and Redis.
+   */
   close(grace?: number): Promise<void>;
 }
 
@@ -53,15 +79,35 @@ const KEEP_FOR_REVALIDATION = 60 * 60 * 1000;
 export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   const clock = opts.clock ?? systemClock;
   let current = config;
+  let draining = false;
   const getConfig = (): Config => current;
-  const memory = new MemoryStore({ maxSize: config.cache.memory.maxSize, clock });
-  const redis = config.cache.redis === undefined ? undefined : createShared(config.cache.redis, clock, opts);
+
+  let recorder: Recorder | undefined;
+  const memory = new MemoryStore({
+    maxSize: config.cache.memory.maxSize,
+    clock,
+    onEvict: () => recorder?.eviction(),
+  });
+  const redis = config.cache.redis === undefined ? undefined : createShared(config.cache.redis, clock, opts, (op) => recorder?.redisError(op));
+  const metrics = createMetrics(
+    {
+      memory: () => ({ bytes: memory.bytes, entries: memory.entries }),
+      ...(redis === undefined ? {} : { redis: () => redis.shared.store.state() }),
+    },
+    { defaultMetrics: opts.defaultMetrics ?? true },
+  );
+  recorder = new Recorder(metrics);
+  const rec = recorder;
+
+  const lockTtl = config.timeouts.connect + config.timeouts.headers + config.timeouts.body;
   const store = new TieredStore(
     memory,
     {
       clock,
       maxVariants: config.cache.maxVariants,
       keepForRevalidation: KEEP_FOR_REVALIDATION,
+      maxTtl: config.cache.maxTtl,
+      urlRuleTtl: lockTtl,
     },
     redis?.shared,
   );
@@ -69,15 +115,18 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   const pass = new PassThrough({ timeout: config.timeouts.headers, via: VIA });
   const hitForPass = new HitForPass(clock, config.cache.hitForPass);
   const coalescer = new Coalescer<FillResult>();
+  const onOrigin = (route: string, status: number | undefined, ms: number): void => rec.origin(route, status, ms);
   const filler = new Filler({
     origin,
     store,
     clock,
     hitForPass,
     coalescer,
-    lockTtl: config.timeouts.connect + config.timeouts.headers + config.timeouts.body,
+    lockTtl,
+    onOrigin,
     ...(opts.onBackgroundError ? { onBackgroundError: opts.onBackgroundError } : {}),
   });
+  const userOutcome = opts.onOutcome;
   const handler = new Handler({
     config: getConfig,
     clock,
@@ -86,28 +135,161 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     pass,
     hitForPass,
     filler,
-    ...(opts.onOutcome ? { onOutcome: opts.onOutcome } : {}),
+    onOrigin,
+    onOutcome: (o) => {
+      rec.request(o);
+      userOutcome?.(o);
+    },
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
   const server = createProxyServer(handler);
+  let admin: http.Server | undefined;
+
+  const purge = async (p: PurgeRequest): Promise<PurgeAnswer> => {
+    let purged = 0;
+    for (const u of p.urls) {
+      if (u.startsWith('/')) {
+        const path = u.split('?')[0]!;
+        const route = matchRoute(current, 'GET', '', path);
+        purged += await store.purgeRule(store.rule('path', buildKey(route.key, '', u).target, p.soft));
+        rec.purge('path');
+        continue;
+      }
+      const parsed = new URL(u);
+      const host = parsed.host.toLowerCase();
+      const route = matchRoute(current, 'GET', parsed.hostname.toLowerCase(), parsed.pathname);
+      purged += await store.purgeUrl(buildKey(route.key, host, parsed.pathname + parsed.search).primary, p.soft);
+      rec.purge('url');
+    }
+    for (const prefix of p.prefixes) {
+      purged += await store.purgeRule(store.rule('prefix', prefix, p.soft));
+      rec.purge('prefix');
+    }
+    for (const tag of p.tags) {
+      purged += await store.purgeRule(store.rule('tag', tag, p.soft));
+      rec.purge('tag');
+    }
+    return { purged, soft: p.soft, urls: p.urls.length, prefixes: p.prefixes.length, tags: p.tags.length };
+  };
+
+  const explain = async (target: string, headers: Record<string, string>): Promise<unknown> => {
+    const absolute = /^https?:\/\//i.test(target);
+    const u = new URL(target, 'http://any-host');
+    const host = absolute ? u.host.toLowerCase() : '';
+    const route = matchRoute(current, 'GET', absolute ? u.hostname.toLowerCase() : '', u.pathname);
+    const key = buildKey(route.key, host, u.pathname + u.search);
+    const now = clock.now();
+    const describe = (e: Awaited<ReturnType<typeof store.lookupShared>>['entry']) =>
+      e === undefined
+        ? { stored: false }
+        : {
+            stored: true,
+            status: e.status,
+            age: Number(ageHeader(e, now)),
+            freshFor: Math.floor((e.freshUntil - now) / 1000),
+            staleWhileRevalidateFor: Math.max(0, Math.floor((e.staleWhileRevalidateUntil - now) / 1000)),
+            staleIfErrorFor: Math.max(0, Math.floor((e.staleIfErrorUntil - now) / 1000)),
+            lifetimeFrom: e.lifetimeSource,
+            vary: e.varyNames,
+            tags: e.tags,
+            validators: { etag: e.etag ?? null, lastModified: e.lastModified ?? null },
+            size: e.size,
+          };
+    const inMemory = store.lookup(key.primary, headers);
+    const inRedis = store.shared === undefined ? undefined : await store.lookupShared(key.primary, headers);
+    const entry = inMemory.entry ?? inRedis?.entry;
+    let would: string;
+    if (!route.cache) would = 'BYPASS (route has cache: false)';
+    else if (entry === undefined) would = absolute || host !== '' ? 'MISS (nothing stored for this key)' : 'MISS (give the URL with its host to look it up)';
+    else {
+      const d = decide(entry, requestDirectives(headers), now);
+      would =
+        d.kind === 'HIT'
+          ? 'HIT (fresh)'
+          : d.kind === 'STALE'
+            ? `STALE (${d.why === 'revalidate' ? 'within stale-while-revalidate; a refresh would start' : 'allowed by max-stale'})`
+            : d.kind === 'REVALIDATE'
+              ? 'REVALIDATED or MISS (stale or no-cache: a conditional request goes to the origin)'
+              : 'MISS (stale, and nothing to revalidate with)';
+    }
+    return {
+      url: target,
+      route: { name: route.name, cache: route.cache, origin: route.origin, ttl: route.ttl ?? null },
+      key: { primary: key.primary, upstream: key.target, lookup: inMemory.key },
+      memory: describe(inMemory.entry),
+      ...(store.shared === undefined ? {} : { redis: { state: store.shared.store.state(), ...describe(inRedis?.entry) } }),
+      purgeRules: store.rules.list().length,
+      wouldBe: would,
+    };
+  };
+
+  const ready = async (): Promise<{ ready: boolean; [k: string]: unknown }> => {
+    const origins = [...new Set([current.origin, ...current.routes.map((r) => r.origin)])];
+    const reachable = await Promise.all(origins.map(async (o) => [o, await probe(o)] as const));
+    return {
+      ready: !draining && server.listening,
+      draining,
+      config: { file: current.file ?? null, routes: current.routes.length },
+      origins: Object.fromEntries(reachable.map(([o, ok]) => [o, ok ? 'reachable' : 'unreachable'])),
+      redis: store.shared === undefined ? 'not configured' : store.shared.store.state(),
+    };
+  };
+
+  const bind = (srv: http.Server, port: number, host: string): Promise<AddressInfo> =>
+    new Promise<AddressInfo>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, host, () => {
+        srv.off('error', reject);
+        resolve(srv.address() as AddressInfo);
+      });
+    });
 
   return {
     server,
     store,
     memory,
+    recorder: rec,
+    config: getConfig,
     async listen(port = current.listen.port, host = current.listen.host) {
       // Give Redis a moment to connect, so the first requests can use it; never wait long,
       // and never refuse to start without it: a cache fault is a miss.
-      if (redis !== undefined) await redis.shared.ready(START_WAIT);
-      return new Promise<AddressInfo>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve(server.address() as AddressInfo);
-        });
-      });
+      if (redis !== undefined) {
+        await redis.shared.ready(START_WAIT);
+        await redis.shared.loadRules();
+      }
+      return bind(server, port, host);
     },
+    async listenAdmin(port, host) {
+      const a = current.admin;
+      if (a === undefined) return undefined;
+      admin = createAdminServer({
+        token: a.token,
+        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+        ready,
+        purge,
+        explain,
+        ...(opts.onError ? { onError: opts.onError } : {}),
+      });
+      return bind(admin, port ?? a.listen.port, host ?? a.listen.host);
+    },
+    reload(next) {
+      const needsRestart: string[] = [];
+      const differs = (a: unknown, b: unknown): boolean => JSON.stringify(a) !== JSON.stringify(b);
+      if (differs(next.listen, current.listen)) needsRestart.push('listen');
+      if (differs(next.admin, current.admin)) needsRestart.push('admin');
+      if (differs(next.timeouts, current.timeouts)) needsRestart.push('timeouts');
+      if (differs(next.cache.memory, current.cache.memory)) needsRestart.push('cache.memory');
+      if (differs(next.cache.redis, current.cache.redis)) needsRestart.push('cache.redis');
+      if (next.cache.hitForPass !== current.cache.hitForPass) needsRestart.push('cache.hitForPass');
+      if (next.cache.maxVariants !== current.cache.maxVariants) needsRestart.push('cache.maxVariants');
+      if (next.cache.maxTtl !== current.cache.maxTtl) needsRestart.push('cache.maxTtl');
+      current = next;
+      rec.reload('ok');
+      return { needsRestart };
+    },
+    purge,
     async close(grace = 5_000) {
+      draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
@@ -116,6 +298,8 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
       clearTimeout(timer);
       // Past the deadline, whatever is still running is cut off rather than waited for.
       server.closeAllConnections();
+      admin?.closeAllConnections();
+      admin?.close();
       pass.close();
       await origin.close();
       if (redis !== undefined) {
@@ -127,22 +311,45 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
 }
 
 /** The Redis client, store, bus and shared tier, built from `cache.redis`. */
-function createShared(settings: RedisSettings, clock: Clock, opts: LarderOptions): { client: RedisClient; shared: SharedTier } {
-  const onRedisError = opts.onRedisError;
+function createShared(
+  settings: RedisSettings,
+  clock: Clock,
+  opts: LarderOptions,
+  countError: (op: RedisOp) => void,
+): { client: RedisClient; shared: SharedTier } {
+  const onRedisError = (op: RedisOp, err: unknown): void => {
+    countError(op);
+    opts.onRedisError?.(op, err);
+  };
   const client = createRedisClient({
     ...(settings.url === undefined ? {} : { url: settings.url }),
     ...(settings.cluster === undefined ? {} : { cluster: [...settings.cluster] }),
     commandTimeout: settings.commandTimeout,
   });
   const breaker = new Breaker({ clock, threshold: settings.breakerFailures, coolDown: settings.breakerCoolDown });
-  const store = new RedisStore({
-    client,
-    prefix: settings.prefix,
-    clock,
-    breaker,
-    ...(onRedisError ? { onError: onRedisError } : {}),
-  });
+  const store = new RedisStore({ client, prefix: settings.prefix, clock, breaker, onError: onRedisError });
   if (opts.onRedisState) store.onStateChange(opts.onRedisState);
-  const bus = new RedisBus({ client, ...(onRedisError ? { onError: onRedisError } : {}) });
-  return { client, shared: new SharedTier(store, bus) };
+  const bus = new RedisBus({ client, onError: onRedisError });
+  return { client, shared: new SharedTier(store, bus, clock) };
+}
+
+/** Whether a TCP connection to the origin opens within 500 ms (for /readyz). */
+function probe(origin: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    let u: URL;
+    try {
+      u = new URL(origin);
+    } catch {
+      return resolve(false);
+    }
+    const port = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
+    const socket = net.connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }

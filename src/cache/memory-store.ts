@@ -40,6 +40,11 @@ export class MemoryStore implements CacheStore {
     return this.lru.get(key);
   }
 
+  /** Reads without touching recency or expiry: for sweeps, not the request path. */
+  peek(key: string): StoredValue | undefined {
+    return this.lru.peek(key);
+  }
+
   set(key: string, value: StoredValue, ttl: number): void {
     if (ttl <= 0) {
       this.lru.delete(key);

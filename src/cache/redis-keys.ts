@@ -75,3 +75,13 @@ export function invalidateChannel(prefix: string): string {
 export function filledChannel(prefix: string): string {
   return `${prefix}filled`;
 }
+
+/** The sorted set of purge rules (prefix, path, tag purges), scored by their end of life. */
+export function purgeRulesKey(prefix: string): string {
+  return `${prefix}purges`;
+}
+
+/** Pub/sub channel carrying purge rules to every instance. */
+export function purgeChannel(prefix: string): string {
+  return `${prefix}purge`;
+}

@@ -3,7 +3,7 @@ import type { Clock, StoredValue } from '../types.js';
 import { isVaryIndex } from '../types.js';
 import type { Breaker } from './breaker.js';
 import { decode, encode } from './codec.js';
-import { checkPrefix, indexKey, lockKey, redisKey, variantRedisKey } from './redis-keys.js';
+import { checkPrefix, indexKey, lockKey, purgeRulesKey, redisKey, variantRedisKey } from './redis-keys.js';
 import type { CacheStore } from './store.js';
 
 export type RedisClient = Redis | Cluster;
@@ -152,6 +152,26 @@ export class RedisStore implements CacheStore {
     const lkey = lockKey(this.prefix, key);
     const r = await this.run('unlock', () => this.client.eval(UNLOCK_SCRIPT, 1, lkey, owner));
     return r === 1;
+  }
+
+  /**
+   * Keeps a purge rule in a sorted set scored by its end of life, so instances that start or
+   * reconnect later still apply it. The set's own TTL follows the longest rule.
+   */
+  async savePurgeRule(json: string, until: number, ttl: number): Promise<boolean> {
+    const key = purgeRulesKey(this.prefix);
+    const r = await this.run('set', async () => {
+      await this.client.zadd(key, until, json);
+      await this.client.zremrangebyscore(key, '-inf', String(until - ttl));
+      return this.client.pexpire(key, Math.max(1, Math.ceil(ttl)));
+    });
+    return r !== FAILED;
+  }
+
+  /** The stored purge rules still alive at `now`, as JSON strings; [] on a fault. */
+  async loadPurgeRules(now: number): Promise<string[]> {
+    const r = await this.run('get', () => this.client.zrangebyscore(purgeRulesKey(this.prefix), String(now), '+inf'));
+    return r === FAILED ? [] : r;
   }
 
   state(): RedisState {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisBus } from './redis-bus.js';
-import { filledChannel, invalidateChannel } from './redis-keys.js';
+import type { Clock } from '../types.js';
+import { isRule, type PurgeRule } from './purge-rules.js';
+import { filledChannel, invalidateChannel, purgeChannel } from './redis-keys.js';
 import type { LockResult, RedisStore } from './redis-store.js';
 
 /** What the shared tier asks of the local cache when another instance speaks. */
@@ -8,6 +10,8 @@ export interface LocalCache {
   invalidateLocal(primary: string): void;
   /** Drops all of memory: after a gap in pub/sub, invalidations may have been missed. */
   clearLocal(): void;
+  /** Applies a purge rule another instance made (or one loaded from Redis). */
+  applyRule(rule: PurgeRule): void;
 }
 
 /**
@@ -27,6 +31,7 @@ export class SharedTier {
   constructor(
     readonly store: RedisStore,
     private readonly bus: RedisBus,
+    private readonly clock: Clock,
   ) {}
 
   /** Connects the channels to the local cache; called once by the tiered store. */
@@ -38,7 +43,31 @@ export class SharedTier {
       this.local?.invalidateLocal(message.slice(space + 1));
     });
     void this.bus.subscribe(filledChannel(this.store.prefix), (key) => this.wake(key));
-    this.bus.onReconnect(() => this.local?.clearLocal());
+    void this.bus.subscribe(purgeChannel(this.store.prefix), (message) => {
+      const space = message.indexOf(' ');
+      if (space === -1 || message.slice(0, space) === this.instanceId) return;
+      const rule = parseRule(message.slice(space + 1));
+      if (rule !== undefined) this.local?.applyRule(rule);
+    });
+    this.bus.onReconnect(() => {
+      this.local?.clearLocal();
+      void this.loadRules();
+    });
+  }
+
+  /** Loads the purge rules other instances stored, so a new or reconnected instance obeys them. */
+  async loadRules(): Promise<void> {
+    for (const json of await this.store.loadPurgeRules(this.clock.now())) {
+      const rule = parseRule(json);
+      if (rule !== undefined) this.local?.applyRule(rule);
+    }
+  }
+
+  /** Stores a purge rule in Redis and tells the other instances. */
+  async shareRule(rule: PurgeRule, ttl: number): Promise<void> {
+    const json = JSON.stringify(rule);
+    await this.store.savePurgeRule(json, rule.until, ttl);
+    await this.bus.publish(purgeChannel(this.store.prefix), `${this.instanceId} ${json}`);
   }
 
   /** Resolves once the store and the subscriber are connected, or after `ms`, whichever is first. */
@@ -108,5 +137,14 @@ export class SharedTier {
     const set = this.waiters.get(key);
     if (set === undefined) return;
     for (const wake of [...set]) wake();
+  }
+}
+
+function parseRule(json: string): PurgeRule | undefined {
+  try {
+    const r: unknown = JSON.parse(json);
+    return isRule(r) ? r : undefined;
+  } catch {
+    return undefined;
   }
 }

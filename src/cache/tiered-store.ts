@@ -2,7 +2,8 @@ import type { CacheEntry, Clock, RequestInfo, StoredValue, Tier, VaryIndex } fro
 import { isVaryIndex } from '../types.js';
 import { variantId, varyValues } from '../rfc9111/index.js';
 import { usefulUntil } from './entry.js';
-import { variantKey } from './key.js';
+import { VARIANT_SEPARATOR, variantKey } from './key.js';
+import { markedStale, PurgeRules, ruleMatches, type PurgeRule } from './purge-rules.js';
 import type { MemoryStore } from './memory-store.js';
 import type { SharedTier } from './shared-tier.js';
 
@@ -23,6 +24,10 @@ export interface TieredStoreOptions {
   maxVariants: number;
   /** How long an entry with a validator is kept after its stale windows, for conditional refreshes (ms). */
   keepForRevalidation: number;
+  /** No entry is kept longer than this (ms); purge rules live this long. */
+  maxTtl: number;
+  /** How long a hard URL purge keeps winning over fills that were already under way (ms). */
+  urlRuleTtl: number;
 }
 
 /** Reads one tier: synchronous for memory, a promise for Redis. */
@@ -42,6 +47,9 @@ type Get = (key: string) => StoredValue | undefined | Promise<StoredValue | unde
  * Writes reach memory at once and the shared tier in the background.
  */
 export class TieredStore {
+  /** Purges that are applied when entries are read (prefix, path, tag, soft, in-flight fills). */
+  readonly rules = new PurgeRules();
+
   constructor(
     readonly memory: MemoryStore,
     private readonly opts: TieredStoreOptions,
@@ -50,6 +58,10 @@ export class TieredStore {
     shared?.attach({
       invalidateLocal: (primary) => this.invalidateLocal(primary),
       clearLocal: () => this.memory.clear(),
+      applyRule: (rule) => {
+        this.rules.add(rule);
+        this.sweep(rule);
+      },
     });
   }
 
@@ -57,13 +69,26 @@ export class TieredStore {
   lookup(primary: string, headers: RequestInfo['headers']): Lookup {
     const value = this.memory.get(primary);
     if (value === undefined) return { entry: undefined, tier: undefined, key: primary };
-    if (!isVaryIndex(value)) return { entry: value, tier: 'memory', key: primary };
+    if (!isVaryIndex(value)) {
+      const entry = this.rules.active ? this.screen(primary, primary, value) : value;
+      return { entry, tier: entry === undefined ? undefined : 'memory', key: primary };
+    }
     const id = variantId(varyValues(value.varyNames, headers));
     const key = variantKey(primary, id);
-    const entry = value.variants.includes(id) ? this.memory.get(key) : undefined;
-    return entry === undefined || isVaryIndex(entry)
-      ? { entry: undefined, tier: undefined, key }
-      : { entry, tier: 'memory', key };
+    const found = value.variants.includes(id) ? this.memory.get(key) : undefined;
+    const entry = found === undefined || isVaryIndex(found) ? undefined : this.rules.active ? this.screen(primary, key, found) : found;
+    return { entry, tier: entry === undefined ? undefined : 'memory', key };
+  }
+
+  /** Applies the purge rules to an entry read from memory: gone, marked stale, or as it is. */
+  private screen(primary: string, key: string, entry: CacheEntry): CacheEntry | undefined {
+    const verdict = this.rules.check(entry, primary);
+    if (verdict === 'ok') return entry;
+    if (verdict === 'hard') {
+      this.memory.delete(key);
+      return undefined;
+    }
+    return markedStale(entry, this.rules.softAt(entry, primary));
   }
 
   /** Shared-tier lookup after a memory miss; a hit is copied into memory. Never rejects. */
@@ -71,11 +96,14 @@ export class TieredStore {
     const store = this.shared?.store;
     if (store === undefined) return { entry: undefined, tier: undefined, key: primary };
     const found = await select(primary, headers, (k) => store.get(k));
-    if (found.entry !== undefined) {
-      this.storeLocal(primary, found.entry);
-      return { ...found, tier: 'redis' };
+    if (found.entry === undefined) return found;
+    if (this.rules.active) {
+      const verdict = this.rules.check(found.entry, primary);
+      if (verdict === 'hard') return { entry: undefined, tier: undefined, key: found.key };
+      if (verdict === 'soft') return { entry: markedStale(found.entry, this.rules.softAt(found.entry, primary)), tier: 'redis', key: found.key };
     }
-    return found;
+    this.storeLocal(primary, found.entry);
+    return { ...found, tier: 'redis' };
   }
 
   /**
@@ -108,7 +136,58 @@ export class TieredStore {
   }
 
   private ttlOf(entry: CacheEntry): number {
-    return usefulUntil(entry, this.opts.keepForRevalidation) - this.opts.clock.now();
+    return Math.min(usefulUntil(entry, this.opts.keepForRevalidation) - this.opts.clock.now(), this.opts.maxTtl);
+  }
+
+  /**
+   * Purges one URL (every variant) on every instance. Hard: deleted now, and a short-lived
+   * rule makes fills already under way lose. Soft: marked stale wherever it is read.
+   * Resolves to the number of entries removed or marked here.
+   */
+  async purgeUrl(primary: string, soft: boolean): Promise<number> {
+    const now = this.opts.clock.now();
+    const rule: PurgeRule = { kind: 'url', value: primary, at: now, soft, until: now + (soft ? this.opts.maxTtl : this.opts.urlRuleTtl) };
+    if (soft) return this.purgeRule(rule);
+    const n = await this.invalidate(primary);
+    this.rules.add(rule);
+    await this.shared?.shareRule(rule, this.opts.urlRuleTtl);
+    return n;
+  }
+
+  /**
+   * A path (every host), prefix or tag purge: a rule every instance applies when it reads an
+   * entry, so nothing is scanned in Redis. Memory is swept now. Resolves to the number of
+   * memory entries removed or marked stale here.
+   */
+  async purgeRule(rule: PurgeRule): Promise<number> {
+    this.rules.prune(this.opts.clock.now());
+    this.rules.add(rule);
+    const n = this.sweep(rule);
+    await this.shared?.shareRule(rule, this.opts.maxTtl);
+    return n;
+  }
+
+  /** A rule's time and lifetime, from now. */
+  rule(kind: PurgeRule['kind'], value: string, soft: boolean): PurgeRule {
+    const now = this.opts.clock.now();
+    return { kind, value, at: now, soft, until: now + this.opts.maxTtl };
+  }
+
+  /** Counts (and for hard rules drops) the memory entries a rule matches. */
+  private sweep(rule: PurgeRule): number {
+    let n = 0;
+    const doomed: string[] = [];
+    for (const key of this.memory.keys()) {
+      const value = this.memory.peek(key);
+      if (value === undefined || isVaryIndex(value)) continue;
+      const sep = key.indexOf(VARIANT_SEPARATOR);
+      const primary = sep === -1 ? key : key.slice(0, sep);
+      if (!ruleMatches(rule, value, primary)) continue;
+      n++;
+      if (!rule.soft) doomed.push(key);
+    }
+    for (const key of doomed) this.memory.delete(key);
+    return n;
   }
 
   private storeLocal(primary: string, entry: CacheEntry): void {

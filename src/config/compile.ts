@@ -9,7 +9,7 @@
 import { parseListen, parseOrigin } from './addresses.js';
 import type { KeyPath, ProblemList } from './problems.js';
 import { makeDefaultRoute, makeMatcher } from './routes.js';
-import type { Config, KeyRule, ListenAddress, RedisSettings, Route } from './types.js';
+import type { AdminSettings, Config, KeyRule, ListenAddress, RedisSettings, Route } from './types.js';
 import { parseDuration, parseSize, quote } from './units.js';
 
 type Dict = Record<string, unknown>;
@@ -88,12 +88,21 @@ export function compile(input: unknown, problems: ProblemList): Config {
       maxVariants: numberOr(get(cache, 'maxVariants'), 16),
       heuristicFraction: numberOr(get(heuristic, 'fraction'), 0),
       heuristicMax: duration(['cache', 'heuristic', 'max'], get(heuristic, 'max'), 0),
+      maxTtl: duration(['cache', 'maxTtl'], get(cache, 'maxTtl'), 7 * 86_400_000),
       targeted: stringList(get(cache, 'targetedCacheControl'), ['larder-cache-control', 'cdn-cache-control']).map((n) => n.toLowerCase()),
       ...(redis === undefined ? {} : { redis }),
     },
+    ...compileAdmin(get(input, 'admin'), convert),
     routes: compileRoutes(get(input, 'routes'), origin, problems, convert),
     defaultRoute: makeDefaultRoute(origin),
   };
+}
+
+function compileAdmin(input: unknown, convert: Convert): { admin?: AdminSettings } {
+  if (!isDict(input)) return {};
+  const listen = convert(['admin', 'listen'], get(input, 'listen'), parseListen, { host: '127.0.0.1', port: 0 });
+  const token = get(input, 'token');
+  return { admin: { listen, ...(typeof token === 'string' && token !== '' ? { token } : {}) } };
 }
 
 function stringList(value: unknown, fallback: string[]): string[] {

@@ -146,6 +146,14 @@ export const CacheSchema = Type.Object(
           'Most variants kept per URL when responses carry Vary; the oldest variant is dropped beyond it. Default 16.',
       }),
     ),
+    /** Longest any entry is kept, whatever its freshness says. Default 7d. */
+    maxTtl: Type.Optional(
+      duration(
+        'Longest any entry is kept in memory or Redis, whatever its freshness and stale windows say. ' +
+          'Purges by prefix, path or tag are remembered this long. Default 7d.',
+        '7d',
+      ),
+    ),
     /** Targeted cache-control fields (RFC 9213), highest precedence first. */
     targetedCacheControl: Type.Optional(
       Type.Array(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), {
@@ -421,6 +429,29 @@ export const RulesSchema = Type.Object(
     origin: Type.Optional(OriginSchema),
     timeouts: Type.Optional(TimeoutsSchema),
     cache: Type.Optional(CacheSchema),
+    /** The admin listener: metrics, health, purge, explain. Absent: no admin listener. */
+    admin: Type.Optional(
+      Type.Object(
+        {
+          listen: expects(
+            LISTEN_EXPECTED,
+            Type.Union([Type.String({ minLength: 1 }), expects(LISTEN_EXPECTED, Type.Integer({ minimum: 0, maximum: 65535 }))], {
+              description:
+                'Address of the admin listener (GET /metrics, /healthz, /readyz, /explain; POST /purge). ' +
+                'Keep it off public interfaces. Required when admin is given.',
+            }),
+          ),
+          token: Type.Optional(
+            Type.String({
+              description:
+                'Bearer token that POST /purge (and anything else that changes state) requires: ' +
+                '"Authorization: Bearer <token>". Without a token the purge API is off. Use ${LARDER_ADMIN_TOKEN}.',
+            }),
+          ),
+        },
+        { additionalProperties: false, description: 'The admin listener. Absent: none.' },
+      ),
+    ),
     /** Routes, tried in order. Default none. */
     routes: Type.Optional(
       Type.Array(RouteSchema, {

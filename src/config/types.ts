@@ -87,10 +87,18 @@ export interface CacheSettings {
   heuristicFraction: number;
   /** Upper bound of a heuristic lifetime (ms). */
   heuristicMax: number;
+  /** Longest any entry is kept (ms); purge rules live this long. */
+  maxTtl: number;
   /** Targeted cache-control field names (RFC 9213), lower case, highest precedence first. */
   targeted: readonly string[];
   /** The shared tier; absent for memory only. */
   redis?: RedisSettings;
+}
+
+export interface AdminSettings {
+  listen: ListenAddress;
+  /** Bearer token for state-changing endpoints; absent: those endpoints are off. */
+  token?: string;
 }
 
 export interface Config {
@@ -101,6 +109,8 @@ export interface Config {
   origin: string;
   timeouts: Timeouts;
   cache: CacheSettings;
+  /** The admin listener; absent: none. */
+  admin?: AdminSettings;
   /** Routes in file order. */
   routes: readonly Route[];
   /** Applies when no route matches: origin headers alone decide. */

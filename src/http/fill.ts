@@ -60,6 +60,8 @@ export interface FillerDeps {
   coalescer: Coalescer<FillResult>;
   /** How long a fill lock is held at most, and how long other instances wait on it (ms). */
   lockTtl: number;
+  /** Each request sent to the origin: its status (undefined when it failed) and how long the headers took. */
+  onOrigin?: (route: string, status: number | undefined, ms: number) => void;
   /** Reports a background failure; background work never throws. */
   onBackgroundError?: (err: unknown) => void;
 }
@@ -145,6 +147,7 @@ export class Filler {
       maxBodySize: f.settings.memory.maxEntrySize,
       ...(f.onInfo === undefined ? {} : { onInfo: f.onInfo }),
     });
+    this.d.onOrigin?.(f.route.name, r.kind === 'error' ? undefined : r.status, r.kind === 'error' ? 0 : r.responseTime - r.requestTime);
     if (r.kind === 'error') return r;
     if (r.kind === 'large') {
       this.d.hitForPass.mark(f.key);

@@ -26,9 +26,18 @@ import type { Filler, FillRequest, FillResult } from './fill.js';
 export interface Outcome {
   route: string;
   result: CacheResult;
+  /** The tier that answered a hit or a stale answer. */
   tier?: Tier;
+  /** Why the response was not stored or the cache was bypassed. */
   reason?: Reason;
+  /** A stale entry was served: within stale-while-revalidate, by max-stale, or for a failing origin. */
+  stale?: 'revalidate' | 'max-stale' | 'error';
+  /** The request waited for another request's fill instead of going to the origin itself. */
+  collapsed?: boolean;
   status: number;
+  /** From the request's arrival to the response handed to the socket, in ms. */
+  ms: number;
+  method: string;
 }
 
 export interface HandlerDeps {
@@ -42,6 +51,8 @@ export interface HandlerDeps {
   onOutcome?: (o: Outcome) => void;
   /** Unexpected errors on the request path (bugs); the client gets a 502. */
   onError?: (err: unknown) => void;
+  /** Pass-through requests to the origin, for metrics. */
+  onOrigin?: (route: string, status: number | undefined, ms: number) => void;
 }
 
 /** The per-request state every step reads. */
@@ -57,6 +68,8 @@ interface Ctx {
   now: number;
   /** The shared tier was skipped or failing when this request looked for an entry. */
   sharedDown?: boolean;
+  /** performance.now() at arrival, for the request duration. */
+  t0: number;
 }
 
 /** Methods that never change state; everything else invalidates on success (RFC 9111 §4.4). */
@@ -70,6 +83,7 @@ export class Handler {
   constructor(private readonly d: HandlerDeps) {}
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const t0 = performance.now();
     const config = this.d.config();
     const method = req.method ?? 'GET';
     const target = originForm(req.url ?? '/');
@@ -82,8 +96,8 @@ export class Handler {
     const path = q === -1 ? target : target.slice(0, q);
     const route = matchRoute(config, method, hostOnly(host), path);
 
-    if (method !== 'GET' && method !== 'HEAD') return this.pass(req, res, route, 'method', host);
-    if (!route.cache) return this.pass(req, res, route, 'route-off', host);
+    if (method !== 'GET' && method !== 'HEAD') return this.pass(req, res, route, 'method', host, t0);
+    if (!route.cache) return this.pass(req, res, route, 'route-off', host, t0);
 
     const ctx: Ctx = {
       req,
@@ -95,6 +109,7 @@ export class Handler {
       head: method === 'HEAD',
       cc: requestDirectives(req.headers),
       now: this.d.clock.now(),
+      t0,
     };
     this.lookup(ctx);
   };
@@ -170,15 +185,35 @@ export class Handler {
 
   private serveStale(ctx: Ctx, entry: CacheEntry, tier: Tier | undefined, detail: CacheStatusInfo['detail']): void {
     const cs = formatCacheStatus({ hit: true, ttl: ttlSeconds(entry.freshUntil, ctx.now), detail }, entry.headers['cache-status']);
-    this.serveEntry(ctx, entry, 'STALE', cs, tier);
+    this.serveEntry(ctx, entry, 'STALE', cs, tier, undefined, detail === 'max-stale' ? 'max-stale' : 'revalidate');
   }
 
   /** Writes an entry, or a 304 when the client's own condition holds (RFC 9111 §4.3.2). */
-  private serveEntry(ctx: Ctx, entry: CacheEntry, result: CacheResult, cs: string, tier: Tier | undefined, reason?: Reason): void {
+  private serveEntry(
+    ctx: Ctx,
+    entry: CacheEntry,
+    result: CacheResult,
+    cs: string,
+    tier: Tier | undefined,
+    reason?: Reason,
+    stale?: Outcome['stale'],
+    collapsed?: boolean,
+  ): void {
     const notModified = clientNotModified(ctx.req.headers, entry.headers, entry.responseTime);
     if (notModified) writeNotModified(ctx.res, entry, ctx.now, result, cs);
     else writeEntry(ctx.res, entry, ctx.now, result, cs, ctx.head, single(ctx.req.headers.range), single(ctx.req.headers['if-range']));
-    this.d.onOutcome?.({ route: ctx.route.name, result, ...(tier ? { tier } : {}), ...(reason ? { reason } : {}), status: notModified ? 304 : entry.status });
+    if (this.d.onOutcome === undefined) return;
+    this.d.onOutcome({
+      route: ctx.route.name,
+      result,
+      ...(tier ? { tier } : {}),
+      ...(reason ? { reason } : {}),
+      ...(stale ? { stale } : {}),
+      ...(collapsed ? { collapsed } : {}),
+      status: notModified ? 304 : entry.status,
+      ms: performance.now() - ctx.t0,
+      method: ctx.req.method ?? 'GET',
+    });
   }
 
   private missSafely(ctx: Ctx, key: string, stale: CacheEntry | undefined): void {
@@ -255,7 +290,7 @@ export class Handler {
           entry.headers['cache-status'],
         );
         ctx.now = now;
-        return this.serveEntry(ctx, entry, xc, cs, undefined);
+        return this.serveEntry(ctx, entry, xc, cs, result.remote ? 'redis' : undefined, undefined, undefined, collapsed);
       }
       case 'full': {
         if (stale !== undefined && result.status >= 500 && usableOnError(stale, ctx.cc, now)) {
@@ -286,7 +321,7 @@ export class Handler {
       { fwd: 'stale', ...(fwdStatus === undefined ? {} : { fwdStatus }), ttl: ttlSeconds(stale.freshUntil, now), detail: 'stale-if-error' },
       stale.headers['cache-status'],
     );
-    this.serveEntry(ctx, stale, 'STALE', cs, undefined, 'origin-error');
+    this.serveEntry(ctx, stale, 'STALE', cs, undefined, 'origin-error', 'error');
   }
 
   private streamLarge(ctx: Ctx, result: Extract<FillResult, { kind: 'large' }>, cs: string): void {
@@ -312,20 +347,29 @@ export class Handler {
 
   private finish(ctx: Ctx, result: CacheResult, status: number, write: () => void, reason?: Reason): void {
     write();
-    this.d.onOutcome?.({ route: ctx.route.name, result, ...(reason ? { reason } : {}), status });
+    this.d.onOutcome?.({
+      route: ctx.route.name,
+      result,
+      ...(reason ? { reason } : {}),
+      status,
+      ms: performance.now() - ctx.t0,
+      method: ctx.req.method ?? 'GET',
+    });
   }
 
   /** Streams what the cache does not handle; invalidates after a successful unsafe method. */
-  private pass(req: IncomingMessage, res: ServerResponse, route: Route, reason: Reason, host: string): void {
+  private pass(req: IncomingMessage, res: ServerResponse, route: Route, reason: Reason, host: string, t0: number): void {
     const method = req.method ?? 'GET';
     const cs = (status: number): string => formatCacheStatus({ fwd: 'bypass', fwdStatus: status, detail: reason });
     this.d.pass.web(req, res, {
       target: route.origin,
       responseHeaders: (r) => ({ 'x-cache': 'BYPASS', 'cache-status': cs(r.status) }),
       onResponse: (r) => {
+        this.d.onOrigin?.(route.name, r.status, performance.now() - t0);
         if (!SAFE.has(method)) this.invalidateAfter(req, host, r.status, r.headers as Record<string, string | string[]>);
-        this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status: r.status });
+        this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status: r.status, ms: performance.now() - t0, method });
       },
+      onError: () => this.d.onOrigin?.(route.name, undefined, performance.now() - t0),
     });
   }
 

@@ -21,6 +21,7 @@ describe('defaults', () => {
       maxVariants: 16,
       heuristicFraction: 0.1,
       heuristicMax: 86_400_000,
+      maxTtl: 604_800_000,
       targeted: ['larder-cache-control', 'cdn-cache-control'],
     });
     expect(config.routes).toEqual([]);

@@ -1,0 +1,171 @@
+import http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+
+/** What POST /purge accepts. */
+export interface PurgeRequest {
+  urls: string[];
+  prefixes: string[];
+  tags: string[];
+  soft: boolean;
+}
+
+export interface PurgeAnswer {
+  /** Entries removed (or marked stale) in this instance's memory and, for URL purges, in Redis. */
+  purged: number;
+  soft: boolean;
+  urls: number;
+  prefixes: number;
+  tags: number;
+}
+
+export interface AdminDeps {
+  /** Bearer token for state-changing endpoints; undefined turns them off. */
+  token: string | undefined;
+  metrics: () => Promise<{ contentType: string; body: string }>;
+  ready: () => Promise<{ ready: boolean; [k: string]: unknown }>;
+  purge: (p: PurgeRequest) => Promise<PurgeAnswer>;
+  explain: (url: string, headers: Record<string, string>) => Promise<unknown>;
+  onError?: (err: unknown) => void;
+}
+
+/** Longest purge body accepted; bigger purges are split by the caller. */
+const MAX_BODY = 1024 * 1024;
+/** Most items in one purge list. */
+const MAX_ITEMS = 10_000;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The admin listener: GET /metrics, /healthz, /readyz, /explain and POST /purge. Reads are
+ * open (keep the listener on a private interface); POST /purge needs the bearer token and is
+ * off when no token is configured.
+ */
+export function createAdminServer(d: AdminDeps): http.Server {
+  const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+    route(d, req, res).catch((err: unknown) => {
+      if (err instanceof HttpError) return json(res, err.status, { error: err.message, code: err.code });
+      d.onError?.(err);
+      json(res, 500, { error: 'the admin request failed inside larder', code: 'LARDER_INTERNAL' });
+    });
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  return server;
+}
+
+async function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://admin');
+  const method = req.method ?? 'GET';
+  switch (url.pathname) {
+    case '/healthz':
+      return json(res, 200, { status: 'ok' });
+    case '/readyz': {
+      const r = await d.ready();
+      return json(res, r.ready ? 200 : 503, r);
+    }
+    case '/metrics': {
+      const m = await d.metrics();
+      res.writeHead(200, { 'content-type': m.contentType, 'cache-control': 'no-store' });
+      return void res.end(m.body);
+    }
+    case '/explain': {
+      const target = url.searchParams.get('url');
+      if (target === null || target === '') throw new HttpError(400, 'LARDER_BAD_REQUEST', 'give ?url=http://host/path or ?url=/path');
+      const headers: Record<string, string> = {};
+      for (const h of url.searchParams.getAll('header')) {
+        const colon = h.indexOf(':');
+        if (colon > 0) headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
+      }
+      return json(res, 200, await d.explain(target, headers));
+    }
+    case '/purge': {
+      if (method !== 'POST') throw new HttpError(405, 'LARDER_METHOD', 'use POST /purge with a JSON body');
+      authorise(d.token, req.headers.authorization);
+      const body = parsePurge(await readBody(req));
+      return json(res, 200, await d.purge(body));
+    }
+    default:
+      throw new HttpError(404, 'LARDER_NOT_FOUND', 'admin endpoints: GET /metrics, /healthz, /readyz, /explain?url=; POST /purge');
+  }
+}
+
+function authorise(token: string | undefined, header: string | undefined): void {
+  if (token === undefined) {
+    throw new HttpError(403, 'LARDER_PURGE_DISABLED', 'the purge API is off: set admin.token (e.g. ${LARDER_ADMIN_TOKEN}) to turn it on');
+  }
+  const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+  const a = Buffer.from(given ?? '');
+  const b = Buffer.from(token);
+  // Constant-time comparison: the token must not leak through response timing.
+  if (given === undefined || a.length !== b.length || !timingSafeEqual(a, b)) {
+    throw new HttpError(401, 'LARDER_UNAUTHORIZED', 'send Authorization: Bearer <admin.token>');
+  }
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new HttpError(413, 'LARDER_TOO_LARGE', `a purge body is at most ${MAX_BODY} bytes; split the purge`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Validates the purge body; every problem becomes a 400 naming the field. */
+export function parsePurge(text: string): PurgeRequest {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'LARDER_BAD_PURGE', 'the body must be JSON: {"urls": [...], "prefixes": [...], "tags": [...], "soft": false}');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(400, 'LARDER_BAD_PURGE', 'the body must be a JSON object with urls, prefixes and/or tags');
+  }
+  const o = body as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!['urls', 'prefixes', 'tags', 'soft'].includes(k)) throw new HttpError(400, 'LARDER_BAD_PURGE', `unknown field "${k}"; expected urls, prefixes, tags, soft`);
+  }
+  const list = (name: string, check: (s: string) => string | undefined): string[] => {
+    const v = o[name];
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) {
+      throw new HttpError(400, 'LARDER_BAD_PURGE', `${name} must be a list of non-empty strings`);
+    }
+    if (v.length > MAX_ITEMS) throw new HttpError(400, 'LARDER_BAD_PURGE', `${name} has more than ${MAX_ITEMS} items; split the purge`);
+    for (const s of v as string[]) {
+      const problem = check(s);
+      if (problem !== undefined) throw new HttpError(400, 'LARDER_BAD_PURGE', `${name}: ${JSON.stringify(s)} ${problem}`);
+    }
+    return v as string[];
+  };
+  const urls = list('urls', (s) => (s.startsWith('/') || /^https?:\/\/[^/]+/i.test(s) ? undefined : 'must be a path (/a?b) or an http(s):// URL'));
+  const prefixes = list('prefixes', (s) => (s.startsWith('/') ? undefined : 'must be a path prefix starting with /'));
+  const tags = list('tags', () => undefined);
+  if (o['soft'] !== undefined && typeof o['soft'] !== 'boolean') throw new HttpError(400, 'LARDER_BAD_PURGE', 'soft must be true or false');
+  if (urls.length + prefixes.length + tags.length === 0) throw new HttpError(400, 'LARDER_BAD_PURGE', 'nothing to purge: give urls, prefixes or tags');
+  return { urls, prefixes, tags, soft: o['soft'] === true };
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return void res.destroy();
+  const text = JSON.stringify(body, null, 2) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}

@@ -1,0 +1,67 @@
+import type { Metrics } from './registry.js';
+
+/** The facts about one answered request that metrics need. */
+export interface RequestFacts {
+  route: string;
+  result: 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED' | 'BYPASS';
+  tier?: 'memory' | 'redis';
+  stale?: 'revalidate' | 'max-stale' | 'error';
+  collapsed?: boolean;
+  ms: number;
+}
+
+const CACHE_LABEL = { HIT: 'hit', MISS: 'miss', STALE: 'stale', REVALIDATED: 'revalidated', BYPASS: 'bypass' } as const;
+
+/**
+ * Records into the registry. Label children are bound once per label combination and
+ * kept, so a request costs a map lookup and an increment, not a label-object hash.
+ */
+export class Recorder {
+  private readonly children = new Map<string, unknown>();
+
+  constructor(readonly metrics: Metrics) {}
+
+  request(f: RequestFacts): void {
+    const cache = CACHE_LABEL[f.result];
+    const key = f.route + '\u0000' + cache;
+    this.child(key + '\u0000r', () => this.metrics.requests.labels(f.route, cache)).inc();
+    this.child(key + '\u0000d', () => this.metrics.requestDuration.labels(f.route, cache)).observe(f.ms / 1000);
+    if (f.tier !== undefined && (f.result === 'HIT' || f.result === 'STALE')) {
+      this.child(f.route + '\u0000t' + f.tier, () => this.metrics.cacheHits.labels(f.route, f.tier!)).inc();
+    }
+    if (f.stale !== undefined) this.metrics.staleServed.labels(f.route, f.stale).inc();
+    if (f.collapsed) this.child(f.route + '\u0000c', () => this.metrics.coalesced.labels(f.route)).inc();
+  }
+
+  /** One request to the origin: `status` undefined when it failed without a response. */
+  origin(route: string, status: number | undefined, ms: number): void {
+    const cls = status === undefined ? 'error' : `${Math.floor(status / 100)}xx`;
+    this.metrics.originRequests.labels(route, cls).inc();
+    if (status !== undefined) this.metrics.originDuration.labels(route).observe(ms / 1000);
+  }
+
+  eviction(): void {
+    this.metrics.memoryEvictions.inc();
+  }
+
+  redisError(op: string): void {
+    this.metrics.redisErrors.labels(op).inc();
+  }
+
+  purge(kind: string, n = 1): void {
+    this.metrics.purges.labels(kind).inc(n);
+  }
+
+  reload(result: 'ok' | 'error'): void {
+    this.metrics.configReloads.labels(result).inc();
+  }
+
+  private child<T extends { inc(n?: number): void } | { observe(v: number): void }>(key: string, make: () => T): T {
+    let c = this.children.get(key) as T | undefined;
+    if (c === undefined) {
+      c = make();
+      this.children.set(key, c);
+    }
+    return c;
+  }
+}

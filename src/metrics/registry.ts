@@ -1,0 +1,126 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric larder exports, defined in one place. Labels come only from bounded sets:
+ * route names from the config, the X-Cache values, tiers, status classes, Redis operations
+ * and purge kinds. Never a URL, a host or a header value.
+ */
+export interface MetricSources {
+  /** Bytes and entries held by the memory tier, read at scrape time. */
+  memory: () => { bytes: number; entries: number };
+  /** The shared tier's state at scrape time, or undefined without Redis. */
+  redis?: () => 'up' | 'down' | 'breaker-open';
+}
+
+export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  const registers = [registry];
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const requestBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+  return {
+    registry,
+    requests: new Counter({
+      name: 'larder_requests_total',
+      help: 'Requests answered, by route and X-Cache result (hit, miss, stale, revalidated, bypass).',
+      labelNames: ['route', 'cache'] as const,
+      registers,
+    }),
+    cacheHits: new Counter({
+      name: 'larder_cache_hits_total',
+      help: 'Requests answered from a stored entry (hit or stale), by the tier that held it.',
+      labelNames: ['route', 'tier'] as const,
+      registers,
+    }),
+    originRequests: new Counter({
+      name: 'larder_origin_requests_total',
+      help: 'Requests sent to the origin (fills, revalidations, refreshes, pass-through), by status class (2xx..5xx, error).',
+      labelNames: ['route', 'status_class'] as const,
+      registers,
+    }),
+    originDuration: new Histogram({
+      name: 'larder_origin_duration_seconds',
+      help: 'Time from sending a request to the origin until its response headers arrived.',
+      labelNames: ['route'] as const,
+      buckets: requestBuckets,
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'larder_request_duration_seconds',
+      help: 'Time from a request arriving until its response was handed to the socket.',
+      labelNames: ['route', 'cache'] as const,
+      buckets: requestBuckets,
+      registers,
+    }),
+    coalesced: new Counter({
+      name: 'larder_coalesced_requests_total',
+      help: 'Requests that waited for another request\'s fill (in this process or another instance) instead of going to the origin.',
+      labelNames: ['route'] as const,
+      registers,
+    }),
+    staleServed: new Counter({
+      name: 'larder_stale_served_total',
+      help: 'Stale entries served: within stale-while-revalidate (revalidate), allowed by the request\'s max-stale, or for a failing origin (error).',
+      labelNames: ['route', 'reason'] as const,
+      registers,
+    }),
+    memoryBytes: new Gauge({
+      name: 'larder_memory_bytes',
+      help: 'Bytes charged to the memory tier (bodies, headers and per-entry overhead).',
+      registers,
+      collect() {
+        this.set(sources.memory().bytes);
+      },
+    }),
+    memoryEntries: new Gauge({
+      name: 'larder_memory_entries',
+      help: 'Entries (and vary indexes) held by the memory tier.',
+      registers,
+      collect() {
+        this.set(sources.memory().entries);
+      },
+    }),
+    memoryEvictions: new Counter({
+      name: 'larder_memory_evictions_total',
+      help: 'Entries pushed out of the memory tier to make room.',
+      registers,
+    }),
+    redisUp: new Gauge({
+      name: 'larder_redis_up',
+      help: '1 when the shared tier answers, 0 when it is down or skipped; absent without Redis.',
+      registers,
+      collect() {
+        if (sources.redis) this.set(sources.redis() === 'up' ? 1 : 0);
+      },
+    }),
+    redisErrors: new Counter({
+      name: 'larder_redis_errors_total',
+      help: 'Failed Redis operations, absorbed as cache misses, by operation.',
+      labelNames: ['op'] as const,
+      registers,
+    }),
+    breakerOpen: new Gauge({
+      name: 'larder_redis_breaker_open',
+      help: '1 while the circuit breaker skips Redis.',
+      registers,
+      collect() {
+        if (sources.redis) this.set(sources.redis() === 'breaker-open' ? 1 : 0);
+      },
+    }),
+    purges: new Counter({
+      name: 'larder_purges_total',
+      help: 'Purge requests carried out, by kind (url, prefix, tag, and the soft variants).',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    configReloads: new Counter({
+      name: 'larder_config_reloads_total',
+      help: 'Configuration reloads, by result (ok, error).',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
