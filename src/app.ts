@@ -21,6 +21,7 @@ import { Breaker } from './cache/breaker.js';
 import { RedisBus } from './cache/redis-bus.js';
 import { createRedisClient, RedisStore, type RedisClient, type RedisOp, type RedisState } from './cache/redis-store.js';
 import { SharedTier } from './cache/shared-tier.js';
+import type { Peers } from './cache/peers.js';
 import { createMetrics } from './metrics/registry.js';
 import { Recorder } from './metrics/record.js';
 import { ageHeader, decide, requestDirectives } from './rfc9111/index.js';
@@ -39,6 +40,8 @@ export interface LarderOptions {
   onError?: (err: unknown) => void;
   /** Collect Node's default process metrics (default true; off in tests that build many instances). */
   defaultMetrics?: boolean;
+  /** Coordination with other processes when there is no Redis (worker processes over IPC). */
+  peers?: Peers;
 }
 
 /** What a reload did: applied for new requests, and the changes that need a restart. */
@@ -62,6 +65,10 @@ export interface Larder {
   reload(next: Config): ReloadResult;
   /** Carries out a purge as POST /purge does. */
   purge(p: PurgeRequest): Promise<PurgeAnswer>;
+  /** What GET /explain answers. */
+  explain(url: string, headers: Record<string, string>): Promise<unknown>;
+  /** What GET /readyz answers. */
+  ready(): Promise<{ ready: boolean; [k: string]: unknown }>;
   /**
    * Stops accepting, lets requests and fills in flight finish for up to `grace` ms, then
    * cuts what is left and closes the origin pools and Redis.
@@ -110,6 +117,7 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
       urlRuleTtl: lockTtl,
     },
     redis?.shared,
+    opts.peers,
   );
   const origin = new OriginClient(config.timeouts, clock);
   const pass = new PassThrough({ timeout: config.timeouts.headers, via: VIA });
@@ -253,9 +261,10 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     async listen(port = current.listen.port, host = current.listen.host) {
       // Give Redis a moment to connect, so the first requests can use it; never wait long,
       // and never refuse to start without it: a cache fault is a miss.
-      if (redis !== undefined) {
-        await redis.shared.ready(START_WAIT);
-        await redis.shared.loadRules();
+      const peers = store.peers;
+      if (peers !== undefined) {
+        await peers.ready(START_WAIT);
+        await peers.loadRules();
       }
       return bind(server, port, host);
     },
@@ -288,24 +297,27 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
       return { needsRestart };
     },
     purge,
+    explain,
+    ready,
     async close(grace = 5_000) {
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive connections become idle as their last response goes out; close each then.
       server.closeIdleConnections();
+      const sweeper = setInterval(() => server.closeIdleConnections(), 50);
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, grace)));
       await Promise.race([Promise.all([closed, coalescer.drain()]), deadline]);
       clearTimeout(timer);
+      clearInterval(sweeper);
       // Past the deadline, whatever is still running is cut off rather than waited for.
       server.closeAllConnections();
       admin?.closeAllConnections();
       admin?.close();
       pass.close();
       await origin.close();
-      if (redis !== undefined) {
-        await redis.shared.close();
-        redis.client.disconnect();
-      }
+      await store.peers?.close();
+      redis?.client.disconnect();
     },
   };
 }

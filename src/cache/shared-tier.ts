@@ -1,18 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisBus } from './redis-bus.js';
 import type { Clock } from '../types.js';
+import type { LocalCache, Peers } from './peers.js';
 import { isRule, type PurgeRule } from './purge-rules.js';
 import { filledChannel, invalidateChannel, purgeChannel } from './redis-keys.js';
 import type { LockResult, RedisStore } from './redis-store.js';
 
-/** What the shared tier asks of the local cache when another instance speaks. */
-export interface LocalCache {
-  invalidateLocal(primary: string): void;
-  /** Drops all of memory: after a gap in pub/sub, invalidations may have been missed. */
-  clearLocal(): void;
-  /** Applies a purge rule another instance made (or one loaded from Redis). */
-  applyRule(rule: PurgeRule): void;
-}
 
 /**
  * Redis as the cache every instance shares: the store, fill locks, and the two pub/sub
@@ -21,7 +14,7 @@ export interface LocalCache {
  * - `invalidate`: "<instance id> <primary key>"; every other instance drops its memory copy.
  * - `filled`: "<lookup key>"; instances waiting on another's fill lock read Redis again.
  */
-export class SharedTier {
+export class SharedTier implements Peers {
   /** Distinguishes this process's messages from the others'. */
   readonly instanceId = randomUUID();
   private readonly waiters = new Map<string, Set<() => void>>();
@@ -83,6 +76,7 @@ export class SharedTier {
     return this.bus.publish(invalidateChannel(this.store.prefix), `${this.instanceId} ${primary}`);
   }
 
+  /** Peers read the entry from Redis, so only the key travels. */
   announceFilled(key: string): Promise<boolean> {
     return this.bus.publish(filledChannel(this.store.prefix), key);
   }

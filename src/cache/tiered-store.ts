@@ -6,6 +6,7 @@ import { VARIANT_SEPARATOR, variantKey } from './key.js';
 import { markedStale, PurgeRules, ruleMatches, type PurgeRule } from './purge-rules.js';
 import type { MemoryStore } from './memory-store.js';
 import type { SharedTier } from './shared-tier.js';
+import type { Peers } from './peers.js';
 
 export interface Lookup {
   entry: CacheEntry | undefined;
@@ -50,12 +51,18 @@ export class TieredStore {
   /** Purges that are applied when entries are read (prefix, path, tag, soft, in-flight fills). */
   readonly rules = new PurgeRules();
 
+  /** Whom fills, invalidations and purges are coordinated with: the shared tier, or worker IPC. */
+  readonly peers: Peers | undefined;
+
   constructor(
     readonly memory: MemoryStore,
     private readonly opts: TieredStoreOptions,
     readonly shared?: SharedTier,
+    peers?: Peers,
   ) {
-    shared?.attach({
+    this.peers = shared ?? peers;
+    this.peers?.attach({
+      storeFromPeer: (primary, entry) => this.storeLocal(primary, entry),
       invalidateLocal: (primary) => this.invalidateLocal(primary),
       clearLocal: () => this.memory.clear(),
       applyRule: (rule) => {
@@ -120,9 +127,8 @@ export class TieredStore {
   /** Removes a URL (every variant) from every tier and tells the other instances. */
   async invalidate(primary: string): Promise<number> {
     const local = this.invalidateLocal(primary);
-    if (this.shared === undefined) return local;
-    const remote = await this.shared.store.deletePrimary(primary);
-    await this.shared.announceInvalidation(primary);
+    const remote = this.shared === undefined ? 0 : await this.shared.store.deletePrimary(primary);
+    await this.peers?.announceInvalidation(primary);
     return Math.max(local, remote);
   }
 
@@ -150,7 +156,7 @@ export class TieredStore {
     if (soft) return this.purgeRule(rule);
     const n = await this.invalidate(primary);
     this.rules.add(rule);
-    await this.shared?.shareRule(rule, this.opts.urlRuleTtl);
+    await this.peers?.shareRule(rule, this.opts.urlRuleTtl);
     return n;
   }
 
@@ -163,7 +169,7 @@ export class TieredStore {
     this.rules.prune(this.opts.clock.now());
     this.rules.add(rule);
     const n = this.sweep(rule);
-    await this.shared?.shareRule(rule, this.opts.maxTtl);
+    await this.peers?.shareRule(rule, this.opts.maxTtl);
     return n;
   }
 
@@ -190,7 +196,8 @@ export class TieredStore {
     return n;
   }
 
-  private storeLocal(primary: string, entry: CacheEntry): void {
+  /** Stores in memory only (backfills, entries from peers). */
+  storeLocal(primary: string, entry: CacheEntry): void {
     const ttl = this.ttlOf(entry);
     if (ttl <= 0) return;
     if (entry.varyNames.length === 0) {

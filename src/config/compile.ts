@@ -93,6 +93,11 @@ export function compile(input: unknown, problems: ProblemList): Config {
       ...(redis === undefined ? {} : { redis }),
     },
     ...compileAdmin(get(input, 'admin'), convert),
+    log: {
+      level: (get(get(input, 'log'), 'level') as Config['log']['level'] | undefined) ?? 'info',
+      requests: numberOr(get(get(input, 'log'), 'requests'), 1),
+    },
+    shutdownGrace: duration(['shutdownGrace'], get(input, 'shutdownGrace'), 10_000),
     routes: compileRoutes(get(input, 'routes'), origin, problems, convert),
     defaultRoute: makeDefaultRoute(origin),
   };

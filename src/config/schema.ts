@@ -452,6 +452,38 @@ export const RulesSchema = Type.Object(
         { additionalProperties: false, description: 'The admin listener. Absent: none.' },
       ),
     ),
+    /** Logging. */
+    log: Type.Optional(
+      Type.Object(
+        {
+          level: Type.Optional(
+            Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], {
+              default: 'info',
+              description: 'Lowest level written (JSON lines on stdout). LARDER_LOG_LEVEL overrides it. Default info.',
+            }),
+          ),
+          requests: Type.Optional(
+            Type.Number({
+              minimum: 0,
+              maximum: 1,
+              default: 1,
+              description:
+                'Share of requests that get an info line (route, cache result, tier, status, duration): 1 logs every ' +
+                'request, 0.01 one in a hundred, 0 none. Default 1.',
+            }),
+          ),
+        },
+        { additionalProperties: false, default: {}, description: 'Structured JSON logs on stdout.' },
+      ),
+    ),
+    /** How long a shutdown waits for requests in flight. Default 10s. */
+    shutdownGrace: Type.Optional(
+      duration(
+        'On SIGTERM or SIGINT larder stops accepting connections and waits this long for requests and ' +
+          'background refreshes in flight, then closes what is left. Default 10s.',
+        '10s',
+      ),
+    ),
     /** Routes, tried in order. Default none. */
     routes: Type.Optional(
       Type.Array(RouteSchema, {

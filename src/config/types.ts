@@ -111,6 +111,13 @@ export interface Config {
   cache: CacheSettings;
   /** The admin listener; absent: none. */
   admin?: AdminSettings;
+  log: {
+    level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+    /** Share of requests logged at info, 0 to 1. */
+    requests: number;
+  };
+  /** How long a shutdown waits for requests in flight (ms). */
+  shutdownGrace: number;
   /** Routes in file order. */
   routes: readonly Route[];
   /** Applies when no route matches: origin headers alone decide. */

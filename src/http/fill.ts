@@ -81,7 +81,7 @@ export class Filler {
    * the shared tier. Without Redis, or when Redis cannot be asked, fetch directly.
    */
   private async fillShared(f: FillRequest): Promise<FillResult> {
-    const shared = this.d.store.shared;
+    const shared = this.d.store.peers;
     if (shared === undefined || f.head) return this.fetch(f);
     const owner = shared.owner();
     const lock = await shared.tryLock(f.key, owner, this.d.lockTtl);
@@ -94,8 +94,9 @@ export class Filler {
     if (lock === 'acquired') {
       // Waiters read Redis when told, so the write must land before the announcement.
       const persisted = result.kind === 'stored' && result.persisted ? result.persisted : Promise.resolve();
+      const entry = result.kind === 'stored' ? result.entry : undefined;
       void persisted
-        .then(() => shared.announceFilled(f.key))
+        .then(() => shared.announceFilled(f.key, f.primary, entry))
         .finally(() => shared.unlock(f.key, owner))
         .catch((err: unknown) => this.d.onBackgroundError?.(err));
     }
@@ -104,8 +105,7 @@ export class Filler {
 
   /** Waits for another instance's fill of this key; undefined when nothing usable came of it. */
   private async waitForPeer(f: FillRequest): Promise<FillResult | undefined> {
-    const shared = this.d.store.shared!;
-    const wait = shared.waitForFill(f.key, this.d.lockTtl);
+    const wait = this.d.store.peers!.waitForFill(f.key, this.d.lockTtl);
     const early = await this.readPeer(f);
     if (early !== undefined) {
       wait.cancel();
@@ -116,7 +116,9 @@ export class Filler {
   }
 
   private async readPeer(f: FillRequest): Promise<FillResult | undefined> {
-    const found = await this.d.store.lookupShared(f.primary, f.req.headers);
+    // With Redis the fill is read there; from worker peers it arrived with the notice, in memory.
+    const store = this.d.store;
+    const found = store.shared !== undefined ? await store.lookupShared(f.primary, f.req.headers) : store.lookup(f.primary, f.req.headers);
     const entry = found.entry;
     if (entry === undefined) return undefined;
     // When refreshing, only a response newer than the one being replaced will do.

@@ -1,0 +1,38 @@
+import type { CacheEntry } from '../types.js';
+import type { PurgeRule } from './purge-rules.js';
+import type { LockResult } from './redis-store.js';
+
+/** What other instances (or worker processes) ask of this one's memory tier. */
+export interface LocalCache {
+  invalidateLocal(primary: string): void;
+  /** Drops all of memory: after a gap in messages, invalidations may have been missed. */
+  clearLocal(): void;
+  /** Applies a purge rule another instance made (or one loaded from storage). */
+  applyRule(rule: PurgeRule): void;
+  /** Stores an entry another process fetched (when there is no shared tier to read it from). */
+  storeFromPeer(primary: string, entry: CacheEntry): void;
+}
+
+/**
+ * Coordination between the processes that act as one cache: fill locks, fill notices,
+ * invalidations and purge rules. Two implementations: Redis (SharedTier, for instances on
+ * any machine) and the cluster primary over IPC (Workers, for `--workers` without Redis).
+ */
+export interface Peers {
+  attach(local: LocalCache): void;
+  /** Resolves once the channel is usable, or after `ms`. */
+  ready(ms: number): Promise<boolean>;
+  /** Applies the purge rules made before this process started. */
+  loadRules(): Promise<void>;
+  /** A fresh lock owner token. */
+  owner(): string;
+  tryLock(key: string, owner: string, ttl: number): Promise<LockResult>;
+  unlock(key: string, owner: string): Promise<boolean>;
+  /** Resolves when a peer announces `key` filled, or after `ms`. Register before looking. */
+  waitForFill(key: string, ms: number): { done: Promise<void>; cancel(): void };
+  /** Tells the peers `key` is filled; `entry` travels along when they cannot read a shared tier. */
+  announceFilled(key: string, primary: string, entry: CacheEntry | undefined): Promise<boolean>;
+  announceInvalidation(primary: string): Promise<boolean>;
+  shareRule(rule: PurgeRule, ttl: number): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,162 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startOrigin, type Origin } from '../helpers/origin.js';
+import { get, sleep } from '../helpers/client.js';
+import { freePort, waitFor } from '../helpers/redis.js';
+
+const BIN = join(process.cwd(), 'bin/larder.js');
+let origin: Origin | undefined;
+let child: ChildProcess | undefined;
+
+afterEach(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const gone = new Promise((r) => child!.once('exit', r));
+    child.kill('SIGKILL');
+    await gone;
+  }
+  child = undefined;
+  await origin?.close();
+  origin = undefined;
+});
+
+interface Started {
+  url: string;
+  admin: string;
+  file: string;
+  out: () => string;
+  exit: Promise<number | null>;
+}
+
+/** Starts the built larder with the given rules (listen and admin ports are filled in). */
+async function cli(rules: (ports: { port: number; admin: number }) => string, args: string[] = []): Promise<Started> {
+  const dir = mkdtempSync(join(tmpdir(), 'larder-ops-'));
+  const file = join(dir, 'rules.yaml');
+  const ports = { port: await freePort(), admin: await freePort() };
+  writeFileSync(file, rules(ports));
+  let out = '';
+  child = spawn(process.execPath, [BIN, '--config', file, ...args], { env: { ...process.env, LARDER_LOG_LEVEL: 'info' } });
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+  const url = `http://127.0.0.1:${ports.port}`;
+  await waitFor(
+    async () => {
+      try {
+        await get(url, '/__probe');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    10_000,
+    `larder on ${url}; output so far:\n${out}`,
+  );
+  return { url, admin: `http://127.0.0.1:${ports.admin}`, file, out: () => out, exit };
+}
+
+/** Replaces the file the way editors do: write a new one, rename it over the old. */
+function replace(file: string, text: string): void {
+  writeFileSync(file + '.tmp', text);
+  renameSync(file + '.tmp', file);
+}
+
+const rulesWith = (route: string) => (p: { port: number; admin: number }) => `listen: 127.0.0.1:${p.port}
+origin: ${origin!.url}
+admin: { listen: 127.0.0.1:${p.admin}, token: t0ken }
+log: { requests: 0 }
+shutdownGrace: 5s
+routes:
+${route}
+`;
+
+describe('hot reload', () => {
+  it('applies a changed route to new requests without failing any request, and rejects a bad file', async () => {
+    origin = await startOrigin((_req, res, n) => res.end(`n${n}`));
+    const cached = '  - { name: r, match: /r/**, ttl: 1h }';
+    const s = await cli(rulesWith(cached));
+    expect((await get(s.url, '/r/a')).h('x-cache')).toBe('MISS');
+    expect((await get(s.url, '/r/a')).h('x-cache')).toBe('HIT');
+
+    const statuses: number[] = [];
+    let stop = false;
+    const loop = (async () => {
+      for (let i = 0; i < 2_000 && !stop; i++) statuses.push((await get(s.url, `/r/${i % 10}`)).status);
+    })();
+    await sleep(100);
+    replace(s.file, rulesWith('  - { name: r, match: /r/**, cache: false }')({ port: Number(new URL(s.url).port), admin: Number(new URL(s.admin).port) }));
+    await waitFor(async () => (await get(s.url, '/r/a')).h('x-cache') === 'BYPASS', 5_000, 'the reload');
+    stop = true;
+    await loop;
+    expect(statuses.length).toBeGreaterThan(10);
+    expect(statuses.filter((x) => x !== 200)).toEqual([]);
+    await waitFor(() => s.out().includes('rules reloaded'), 3_000, 'the reload line');
+
+    replace(s.file, 'routes: [ this is: not yaml\n');
+    await waitFor(() => s.out().includes('reload rejected'), 5_000, 'the rejection');
+    expect((await get(s.url, '/r/a')).h('x-cache')).toBe('BYPASS');
+    const metrics = await (await fetch(s.admin + '/metrics')).text();
+    expect(metrics).toMatch(/larder_config_reloads_total\{result="error"\} [1-9]/);
+    expect(metrics).toMatch(/larder_config_reloads_total\{result="ok"\} [1-9]/);
+  });
+
+  it('reloads on SIGHUP and says which settings need a restart', async () => {
+    origin = await startOrigin((_req, res) => res.end('x'));
+    const s = await cli(rulesWith('  - { name: r, match: /r/** }'));
+    const ports = { port: Number(new URL(s.url).port), admin: Number(new URL(s.admin).port) };
+    writeFileSync(s.file, rulesWith('  - { name: r, match: /r/**, ttl: 1m }')(ports).replace('shutdownGrace: 5s', 'shutdownGrace: 5s\ncache: { maxVariants: 3 }'));
+    child!.kill('SIGHUP');
+    await waitFor(() => s.out().includes('restart to apply cache.maxVariants'), 5_000, 'the reload line');
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('lets a slow request in flight complete on SIGTERM, then exits 0', async () => {
+    origin = await startOrigin((_req, res) => {
+      setTimeout(() => res.end('finished'), 700);
+    });
+    const s = await cli(rulesWith('  - { name: r, match: /r/**, cache: false }'));
+    const slow = get(s.url, '/slow');
+    await sleep(150);
+    child!.kill('SIGTERM');
+    const r = await slow;
+    expect([r.status, r.body]).toEqual([200, 'finished']);
+    expect(await s.exit).toBe(0);
+    expect(s.out()).toContain('shutting down');
+  });
+});
+
+describe('--workers 2 without Redis', () => {
+  it('serves, coalesces across workers, purges in every worker, and aggregates metrics', async () => {
+    origin = await startOrigin((req, res) => {
+      const n = origin!.count(req.url);
+      setTimeout(() => {
+        res.setHeader('cache-control', 'max-age=600');
+        res.end(`v${n}`);
+      }, 200);
+    });
+    const s = await cli(rulesWith('  - { name: r, match: /r/** }'), ['--workers', '2']);
+    await sleep(300); // both workers listening
+    const first = await Promise.all(Array.from({ length: 100 }, () => get(s.url, '/r/hot')));
+    expect(first.map((r) => `${r.status} ${r.body}`)).toEqual(Array(100).fill('200 v1'));
+    expect(origin.count('/r/hot')).toBe(1);
+
+    const res = await fetch(s.admin + '/purge', {
+      method: 'POST',
+      headers: { authorization: 'Bearer t0ken', 'content-type': 'application/json' },
+      body: JSON.stringify({ urls: ['/r/hot'] }),
+    });
+    expect(res.status).toBe(200);
+    const second = await Promise.all(Array.from({ length: 100 }, () => get(s.url, '/r/hot')));
+    expect(second.every((r) => r.body === 'v2')).toBe(true);
+    expect(origin.count('/r/hot')).toBe(2);
+
+    const metrics = await (await fetch(s.admin + '/metrics')).text();
+    const total = [...metrics.matchAll(/^larder_requests_total\{[^}]*route="r"[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(total).toBe(200);
+    child!.kill('SIGTERM');
+    expect(await s.exit).toBe(0);
+  });
+});
