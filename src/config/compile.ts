@@ -22,7 +22,7 @@ const get = (value: unknown, key: string): unknown => (isDict(value) ? value[key
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** Route options that do nothing on a pass-through route; setting one is a misunderstanding. */
-const CACHING_OPTIONS = ['ttl', 'staleWhileRevalidate', 'staleIfError', 'key', 'tags', 'unsafeShareSetCookie'];
+const CACHING_OPTIONS = ['ttl', 'staleWhileRevalidate', 'staleIfError', 'key', 'tags', 'unsafeShareSetCookie', 'earlyRefresh', 'jitter'];
 
 /**
  * Needs the input as written (before defaults are filled in): `cache: false` routes that set
@@ -98,6 +98,7 @@ export function compile(input: unknown, problems: ProblemList): Config {
       requests: numberOr(get(get(input, 'log'), 'requests'), 1),
     },
     shutdownGrace: duration(['shutdownGrace'], get(input, 'shutdownGrace'), 10_000),
+    ...compileWarm(get(input, 'warm')),
     routes: compileRoutes(get(input, 'routes'), origin, problems, convert),
     defaultRoute: makeDefaultRoute(origin),
   };
@@ -108,6 +109,25 @@ function compileAdmin(input: unknown, convert: Convert): { admin?: AdminSettings
   const listen = convert(['admin', 'listen'], get(input, 'listen'), parseListen, { host: '127.0.0.1', port: 0 });
   const token = get(input, 'token');
   return { admin: { listen, ...(typeof token === 'string' && token !== '' ? { token } : {}) } };
+}
+
+function compileWarm(input: unknown): Pick<Config, 'warm'> {
+  if (!isDict(input)) return {};
+  const file = get(input, 'file');
+  return {
+    warm: {
+      urls: stringList(get(input, 'urls'), []),
+      ...(typeof file === 'string' ? { file } : {}),
+      concurrency: numberOr(get(input, 'concurrency'), 4),
+      waitForReady: get(input, 'waitForReady') === true,
+    },
+  };
+}
+
+function percent(value: unknown): number {
+  if (typeof value !== 'string' || !value.endsWith('%')) return 0;
+  const n = Number(value.slice(0, -1));
+  return Number.isFinite(n) ? Math.min(1, Math.max(0, n / 100)) : 0;
 }
 
 function stringList(value: unknown, fallback: string[]): string[] {
@@ -173,6 +193,8 @@ function compileRoutes(input: unknown, origin: string, problems: ProblemList, co
       key: compileKey(keyInput),
       tags: stringsOf(get(route, 'tags')),
       unsafeShareSetCookie: get(route, 'unsafeShareSetCookie') === true,
+      earlyRefresh: numberOr(get(route, 'earlyRefresh'), 0),
+      jitter: percent(get(route, 'jitter')),
     };
     for (const option of ['ttl', 'staleWhileRevalidate', 'staleIfError'] as const) {
       const ms = convert(at(option), get(route, option), parseDuration, undefined);

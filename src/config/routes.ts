@@ -40,6 +40,8 @@ export function makeDefaultRoute(origin: string): Route {
     key: WHOLE_QUERY,
     tags: [],
     unsafeShareSetCookie: false,
+    earlyRefresh: 0,
+    jitter: 0,
   };
 }
 

@@ -376,7 +376,7 @@ export const RouteSchema = Type.Object(
         default: true,
         description:
           'false: requests are always passed through to the origin and nothing is stored. Such a route may ' +
-          'not set ttl, staleWhileRevalidate, staleIfError, key, tags or unsafeShareSetCookie. Default true.',
+          'not set ttl, staleWhileRevalidate, staleIfError, key, tags, unsafeShareSetCookie, earlyRefresh or jitter. Default true.',
       }),
     ),
     /** Lifetime when the origin gives none. Default none. */
@@ -418,6 +418,32 @@ export const RouteSchema = Type.Object(
           'cookies that are the same for everyone (e.g. a load-balancer cookie). Default false: such responses are not stored.',
       }),
     ),
+    /** XFetch early refresh β. Default 0 (off). */
+    earlyRefresh: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 10,
+        default: 0,
+        description:
+          'Probabilistic early refresh (XFetch, β): a hit starts a background refresh with a probability that ' +
+          'rises as expiry nears, scaled by how long the origin took to answer. 1 is the usual value, larger ' +
+          'refreshes earlier, 0 turns it off. Default 0.',
+      }),
+    ),
+    /** Spread of storage expiry. Default 0%. */
+    jitter: Type.Optional(
+      expects(
+        'a percentage such as 10%',
+        Type.String({
+          pattern: '^(100|[1-9]?[0-9])(\\.[0-9]+)?%$',
+          default: '0%',
+          description:
+            'Moves each entry\'s storage expiry and early-refresh point earlier by a random share of its ' +
+            'lifetime, up to this percentage, so that entries stored together do not expire together. Never ' +
+            'extends freshness. Default 0%.',
+        }),
+      ),
+    ),
   },
   { additionalProperties: false, description: 'A route: which requests, which upstream, and how to cache them.' },
 );
@@ -450,6 +476,27 @@ export const RulesSchema = Type.Object(
           ),
         },
         { additionalProperties: false, description: 'The admin listener. Absent: none.' },
+      ),
+    ),
+    /** Cache warming at start-up and on reload. */
+    warm: Type.Optional(
+      Type.Object(
+        {
+          urls: Type.Optional(
+            Type.Array(Type.String({ pattern: '^(/|https?://)' }), {
+              default: [],
+              description: 'URLs fetched through the cache at start-up and after each reload: paths (/a?b) or http:// URLs (their host is sent).',
+            }),
+          ),
+          file: Type.Optional(
+            Type.String({ minLength: 1, description: 'A file with one URL per line (# comments allowed), relative to rules.yaml.' }),
+          ),
+          concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 4, description: 'Warming requests in flight at once. Default 4.' })),
+          waitForReady: Type.Optional(
+            Type.Boolean({ default: false, description: 'true: /readyz answers 503 until warming has finished. Default false.' }),
+          ),
+        },
+        { additionalProperties: false, description: 'URLs to fetch into the cache before (or while) serving.' },
       ),
     ),
     /** Logging. */

@@ -46,6 +46,10 @@ export interface Route {
    * every client). Off by default; named for the risk.
    */
   unsafeShareSetCookie: boolean;
+  /** XFetch β for probabilistic early refresh; 0 is off. */
+  earlyRefresh: number;
+  /** Largest share (0..1) of a lifetime that storage expiry and the early-refresh point move earlier. */
+  jitter: number;
 }
 
 export interface Timeouts {
@@ -118,6 +122,15 @@ export interface Config {
   };
   /** How long a shutdown waits for requests in flight (ms). */
   shutdownGrace: number;
+  /** Cache warming; absent: none. */
+  warm?: {
+    /** Paths or absolute URLs. */
+    urls: readonly string[];
+    /** A file of URLs, one per line, as written (relative to the rules file). */
+    file?: string;
+    concurrency: number;
+    waitForReady: boolean;
+  };
   /** Routes in file order. */
   routes: readonly Route[];
   /** Applies when no route matches: origin headers alone decide. */
