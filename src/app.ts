@@ -25,6 +25,7 @@ import type { Peers } from './cache/peers.js';
 import { createMetrics } from './metrics/registry.js';
 import { Recorder } from './metrics/record.js';
 import { ageHeader, decide, requestDirectives } from './rfc9111/index.js';
+import { warm, warmList, type WarmResult } from './warm.js';
 
 export interface LarderOptions {
   clock?: Clock;
@@ -42,6 +43,8 @@ export interface LarderOptions {
   defaultMetrics?: boolean;
   /** Coordination with other processes when there is no Redis (worker processes over IPC). */
   peers?: Peers;
+  /** Uniform random numbers in [0, 1) for XFetch early refresh (default Math.random; seed it in tests). */
+  random?: () => number;
 }
 
 /** What a reload did: applied for new requests, and the changes that need a restart. */
@@ -69,6 +72,8 @@ export interface Larder {
   explain(url: string, headers: Record<string, string>): Promise<unknown>;
   /** What GET /readyz answers. */
   ready(): Promise<{ ready: boolean; [k: string]: unknown }>;
+  /** Fetches the configured warm URLs through this instance; undefined when none are configured. */
+  warm(progress?: (done: number, total: number) => void): Promise<WarmResult | undefined>;
   /**
    * Stops accepting, lets requests and fills in flight finish for up to `grace` ms, then
    * cuts what is left and closes the origin pools and Redis.
@@ -87,6 +92,8 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   const clock = opts.clock ?? systemClock;
   let current = config;
   let draining = false;
+  /** Warming runs in progress (readiness waits for them when warm.waitForReady is set). */
+  let warming = 0;
   const getConfig = (): Config => current;
 
   let recorder: Recorder | undefined;
@@ -144,6 +151,8 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     hitForPass,
     filler,
     onOrigin,
+    random: opts.random ?? Math.random,
+    onEarlyRefresh: (route) => rec.earlyRefresh(route),
     onOutcome: (o) => {
       rec.request(o);
       userOutcome?.(o);
@@ -234,9 +243,11 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   const ready = async (): Promise<{ ready: boolean; [k: string]: unknown }> => {
     const origins = [...new Set([current.origin, ...current.routes.map((r) => r.origin)])];
     const reachable = await Promise.all(origins.map(async (o) => [o, await probe(o)] as const));
+    const waitWarm = current.warm?.waitForReady === true && warming > 0;
     return {
-      ready: !draining && server.listening,
+      ready: !draining && server.listening && !waitWarm,
       draining,
+      warming: warming > 0,
       config: { file: current.file ?? null, routes: current.routes.length },
       origins: Object.fromEntries(reachable.map(([o, ok]) => [o, ok ? 'reachable' : 'unreachable'])),
       redis: store.shared === undefined ? 'not configured' : store.shared.store.state(),
@@ -273,6 +284,7 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
       if (a === undefined) return undefined;
       admin = createAdminServer({
         token: a.token,
+        warm: async () => (await this.warm()) ?? { error: 'nothing to warm: add warm.urls or warm.file to the rules' },
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
         ready,
         purge,
@@ -299,6 +311,19 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     purge,
     explain,
     ready,
+    async warm(progress) {
+      const w = current.warm;
+      const addr = server.address();
+      if (w === undefined || addr === null || typeof addr === 'string') return undefined;
+      warming++;
+      try {
+        const urls = await warmList(w.urls, w.file, current.file);
+        const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+        return await warm(`http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`, urls, w.concurrency, progress);
+      } finally {
+        warming--;
+      }
+    },
     async close(grace = 5_000) {
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

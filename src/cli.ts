@@ -121,8 +121,12 @@ async function serve(config: Config, file: string, log: Logger): Promise<number>
     await larder.close(0);
     return 1;
   }
-  const stopWatching = watchConfig(file, log, () => reloadFrom(file, larder, log));
-  process.on('SIGHUP', () => reloadFrom(file, larder, log));
+  runWarm(larder, log);
+  const reload = (): void => {
+    if (reloadFrom(file, larder, log)) runWarm(larder, log);
+  };
+  const stopWatching = watchConfig(file, log, reload);
+  process.on('SIGHUP', reload);
   return new Promise<number>((resolvePromise) => {
     const stop = (signal: string): void => {
       log.info({ signal, grace: larder.config().shutdownGrace }, 'shutting down: finishing requests in flight');
@@ -172,6 +176,19 @@ export function startLarder(config: Config, log: Logger, peers?: Peers): Larder 
     return reload(next);
   };
   return larder;
+}
+
+/** Warms the cache in the background, with a progress line every tenth of the way. */
+export function runWarm(larder: Larder, log: Logger): void {
+  larder
+    .warm((done, total) => log.info({ done, total }, `warming ${done}/${total}`))
+    .then(
+      (r) => {
+        if (r !== undefined) log.info(r, `warming done: ${r.ok} of ${r.total} in ${r.ms} ms`);
+        log.flush();
+      },
+      (err: unknown) => log.error({ err }, 'warming failed'),
+    );
 }
 
 /** Validates the file again and swaps it in; a bad file keeps the old rules and is reported. */

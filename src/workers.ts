@@ -8,7 +8,7 @@ import { decode, encode } from './cache/codec.js';
 import type { LocalCache, Peers } from './cache/peers.js';
 import { isRule, type PurgeRule } from './cache/purge-rules.js';
 import type { LockResult } from './cache/redis-store.js';
-import { reloadFrom, startLarder, tryLoad, watchConfig } from './cli.js';
+import { reloadFrom, runWarm, startLarder, tryLoad, watchConfig } from './cli.js';
 import type { Larder } from './app.js';
 import { systemClock } from './clock.js';
 
@@ -180,6 +180,7 @@ export async function runWorker(o: { config: Config; file: string; log: Logger }
   });
   await larder.listen();
   send({ t: 'listening' });
+  runWarm(larder, o.log);
   return new Promise<number>((resolve) => {
     const stop = (): void => {
       larder.close(larder.config().shutdownGrace).then(

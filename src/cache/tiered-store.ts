@@ -4,6 +4,7 @@ import { variantId, varyValues } from '../rfc9111/index.js';
 import { usefulUntil } from './entry.js';
 import { VARIANT_SEPARATOR, variantKey } from './key.js';
 import { markedStale, PurgeRules, ruleMatches, type PurgeRule } from './purge-rules.js';
+import { jitterOffset } from './refresh-ahead.js';
 import type { MemoryStore } from './memory-store.js';
 import type { SharedTier } from './shared-tier.js';
 import type { Peers } from './peers.js';
@@ -117,10 +118,10 @@ export class TieredStore {
    * Stores an entry: in memory now, in the shared tier in the background. The promise
    * settles when the shared write is done (at once without a shared tier); it never rejects.
    */
-  store(primary: string, entry: CacheEntry): Promise<void> {
-    const ttl = this.ttlOf(entry);
+  store(primary: string, entry: CacheEntry, jitter = 0): Promise<void> {
+    const ttl = this.ttlOf(entry) - jitterOffset(entry, primary, jitter);
     if (ttl <= 0) return Promise.resolve();
-    this.storeLocal(primary, entry);
+    this.storeLocal(primary, entry, ttl);
     return this.shared === undefined ? Promise.resolve() : this.storeShared(primary, entry, ttl);
   }
 
@@ -197,8 +198,7 @@ export class TieredStore {
   }
 
   /** Stores in memory only (backfills, entries from peers). */
-  storeLocal(primary: string, entry: CacheEntry): void {
-    const ttl = this.ttlOf(entry);
+  storeLocal(primary: string, entry: CacheEntry, ttl = this.ttlOf(entry)): void {
     if (ttl <= 0) return;
     if (entry.varyNames.length === 0) {
       this.dropVariants(primary);

@@ -25,6 +25,8 @@ export interface AdminDeps {
   ready: () => Promise<{ ready: boolean; [k: string]: unknown }>;
   purge: (p: PurgeRequest) => Promise<PurgeAnswer>;
   explain: (url: string, headers: Record<string, string>) => Promise<unknown>;
+  /** Runs the warming job on demand (POST /warm, token required). */
+  warm?: () => Promise<unknown>;
   onError?: (err: unknown) => void;
 }
 
@@ -85,6 +87,12 @@ async function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerRe
       }
       return json(res, 200, await d.explain(target, headers));
     }
+    case '/warm': {
+      if (method !== 'POST') throw new HttpError(405, 'LARDER_METHOD', 'use POST /warm');
+      authorise(d.token, req.headers.authorization);
+      if (d.warm === undefined) throw new HttpError(404, 'LARDER_NOT_FOUND', 'warming is not available here');
+      return json(res, 200, await d.warm());
+    }
     case '/purge': {
       if (method !== 'POST') throw new HttpError(405, 'LARDER_METHOD', 'use POST /purge with a JSON body');
       authorise(d.token, req.headers.authorization);
@@ -92,7 +100,7 @@ async function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerRe
       return json(res, 200, await d.purge(body));
     }
     default:
-      throw new HttpError(404, 'LARDER_NOT_FOUND', 'admin endpoints: GET /metrics, /healthz, /readyz, /explain?url=; POST /purge');
+      throw new HttpError(404, 'LARDER_NOT_FOUND', 'admin endpoints: GET /metrics, /healthz, /readyz, /explain?url=; POST /purge, /warm');
   }
 }
 

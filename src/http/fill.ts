@@ -90,7 +90,10 @@ export class Filler {
       if (peer !== undefined) return peer;
       return this.fetch(f);
     }
-    const result = await this.fetch(f);
+    // A refresh first looks in Redis: another instance may have refreshed this key already,
+    // and then this one adopts that response instead of asking the origin again.
+    const peer = lock === 'acquired' && f.stale !== undefined && this.d.store.shared !== undefined ? await this.readPeer(f) : undefined;
+    const result = peer ?? (await this.fetch(f));
     if (lock === 'acquired') {
       // Waiters read Redis when told, so the write must land before the announcement.
       const persisted = result.kind === 'stored' && result.persisted ? result.persisted : Promise.resolve();
@@ -126,14 +129,18 @@ export class Filler {
     return { kind: 'stored', entry, status: entry.status, remote: true };
   }
 
-  /** A refresh nobody waits for (stale-while-revalidate). Joins a running fill if there is one. */
-  background(f: FillRequest): void {
-    if (this.d.coalescer.has(f.key)) return;
+  /**
+   * A refresh nobody waits for (stale-while-revalidate, refresh-ahead). Returns false when a
+   * fill of the key is already running, which then serves as the refresh.
+   */
+  background(f: FillRequest): boolean {
+    if (this.d.coalescer.has(f.key)) return false;
     this.coalesced(f)
       .result.then((r) => {
         if (r.kind === 'large') r.rest.destroy();
       })
       .catch((err: unknown) => this.d.onBackgroundError?.(err));
+    return true;
   }
 
   /** Never rejects: every failure becomes an OriginFailure result. */
@@ -182,7 +189,7 @@ export class Filler {
       varyValues: stored.varyValues,
       keepSetCookie: f.route.unsafeShareSetCookie,
     });
-    const persisted = this.d.store.store(f.primary, entry);
+    const persisted = this.d.store.store(f.primary, entry, f.route.jitter);
     return { kind: 'stored', entry, status: 304, persisted };
   }
 
@@ -219,7 +226,7 @@ export class Filler {
     if (entry.freshUntil <= r.responseTime && entry.etag === undefined && entry.lastModified === undefined) {
       return this.pass(f, r, 'no-freshness');
     }
-    const persisted = this.d.store.store(f.primary, entry);
+    const persisted = this.d.store.store(f.primary, entry, f.route.jitter);
     this.d.hitForPass.clear(f.key);
     return { kind: 'stored', entry, status: r.status, persisted };
   }

@@ -4,6 +4,7 @@ import type { Config, Route } from '../config/types.js';
 import { matchRoute } from '../config/routes.js';
 import type { CacheEntry, CacheResult, Clock, Reason, Tier } from '../types.js';
 import { buildKey, type RequestKey } from '../cache/key.js';
+import { jitterOffset, shouldRefreshEarly } from '../cache/refresh-ahead.js';
 import type { Lookup, TieredStore } from '../cache/tiered-store.js';
 import type { HitForPass } from '../cache/hit-for-pass.js';
 import type { OriginClient } from '../origin/client.js';
@@ -53,6 +54,10 @@ export interface HandlerDeps {
   onError?: (err: unknown) => void;
   /** Pass-through requests to the origin, for metrics. */
   onOrigin?: (route: string, status: number | undefined, ms: number) => void;
+  /** A hit started an early (refresh-ahead) background refresh. */
+  onEarlyRefresh?: (route: string) => void;
+  /** Uniform random numbers in [0, 1), for XFetch; injectable so tests can seed it. */
+  random: () => number;
 }
 
 /** The per-request state every step reads. */
@@ -143,7 +148,7 @@ export class Handler {
       const decision = decide(entry, ctx.cc, ctx.now);
       switch (decision.kind) {
         case 'HIT':
-          return this.serveHit(ctx, entry, found.tier);
+          return this.serveHit(ctx, entry, found.tier, found.key);
         case 'STALE':
           if (decision.why === 'revalidate') this.d.filler.background(this.fillRequest(ctx, found.key, entry, false));
           return this.serveStale(ctx, entry, found.tier, decision.why === 'revalidate' ? 'stale-while-revalidate' : 'max-stale');
@@ -178,9 +183,26 @@ export class Handler {
     return varyMatches(entry, ctx.req.headers);
   }
 
-  private serveHit(ctx: Ctx, entry: CacheEntry, tier: Tier | undefined): void {
-    const cs = formatCacheStatus({ hit: true, ttl: ttlSeconds(entry.freshUntil, ctx.now) }, entry.headers['cache-status']);
+  private serveHit(ctx: Ctx, entry: CacheEntry, tier: Tier | undefined, key: string): void {
+    const early = (ctx.route.earlyRefresh > 0 || ctx.route.jitter > 0) && this.refreshEarly(ctx, entry, key);
+    const cs = formatCacheStatus(
+      { hit: true, ttl: ttlSeconds(entry.freshUntil, ctx.now), ...(early ? { detail: 'early-refresh' as const } : {}) },
+      entry.headers['cache-status'],
+    );
     this.serveEntry(ctx, entry, 'HIT', cs, tier);
+  }
+
+  /**
+   * Refresh-ahead: past the entry's jittered refresh point, or when XFetch's dice say so,
+   * start a background refresh (coalesced, and locked across instances) while still
+   * answering from the fresh entry. Returns whether this request started one.
+   */
+  private refreshEarly(ctx: Ctx, entry: CacheEntry, key: string): boolean {
+    const expiry = entry.freshUntil - jitterOffset(entry, ctx.key.primary, ctx.route.jitter);
+    if (!shouldRefreshEarly(ctx.now, entry, expiry, ctx.route.earlyRefresh, this.d.random)) return false;
+    if (!this.d.filler.background(this.fillRequest(ctx, key, entry, false))) return false;
+    this.d.onEarlyRefresh?.(ctx.route.name);
+    return true;
   }
 
   private serveStale(ctx: Ctx, entry: CacheEntry, tier: Tier | undefined, detail: CacheStatusInfo['detail']): void {

@@ -40,6 +40,10 @@ export class Recorder {
     if (status !== undefined) this.metrics.originDuration.labels(route).observe(ms / 1000);
   }
 
+  earlyRefresh(route: string): void {
+    this.metrics.earlyRefreshes.labels(route).inc();
+  }
+
   eviction(): void {
     this.metrics.memoryEvictions.inc();
   }

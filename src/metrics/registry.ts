@@ -65,6 +65,12 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
       labelNames: ['route', 'reason'] as const,
       registers,
     }),
+    earlyRefreshes: new Counter({
+      name: 'larder_early_refreshes_total',
+      help: 'Background refreshes started by a hit before expiry (refresh-ahead: XFetch or the jittered refresh point).',
+      labelNames: ['route'] as const,
+      registers,
+    }),
     memoryBytes: new Gauge({
       name: 'larder_memory_bytes',
       help: 'Bytes charged to the memory tier (bodies, headers and per-entry overhead).',
