@@ -1,11 +1,25 @@
-// The bench origin: `node bench/lib/origin.mjs PORT`. GET /b/<bytes>/<anything> answers a body
-// of that many bytes, cacheable for an hour; /nocache/<bytes>/... the same with no-store;
-// /__count tells how many requests reached it (and /__reset zeroes the count).
+// The bench origin: `node bench/lib/origin.mjs PORT`. GET /<kind>/<bytes>/<anything>[?delay=ms]
+// answers a body of that many bytes (after `delay` ms), with a Cache-Control chosen by kind:
+//   /b/...        max-age=3600 (cacheable for an hour; also /pass/... and any other kind)
+//   /nocache/...  no-store
+//   /swr/...      max-age=1, stale-while-revalidate=600
+//   /swr0/...     max-age=0, stale-while-revalidate=600 and an ETag (stale from the start)
+//   /swr0nv/...   the same without the ETag
+// /__count tells how many requests reached it, /__paths the same per path as JSON, and
+// /__reset zeroes both.
 import http from 'node:http';
 
 const port = Number(process.argv[2]);
 const bodies = new Map();
 let count = 0;
+let paths = new Map();
+
+const CACHE_CONTROL = {
+  nocache: 'no-store',
+  swr: 'max-age=1, stale-while-revalidate=600',
+  swr0: 'max-age=0, stale-while-revalidate=600',
+  swr0nv: 'max-age=0, stale-while-revalidate=600',
+};
 
 function body(size) {
   let b = bodies.get(size);
@@ -17,23 +31,29 @@ function body(size) {
 }
 
 http
-  .createServer((req, res) => {
+  .createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     const url = req.url ?? '/';
     if (url === '/__count') return void res.end(String(count));
+    if (url === '/__paths') return void res.end(JSON.stringify(Object.fromEntries(paths)));
     if (url === '/__reset') {
       count = 0;
+      paths = new Map();
       return void res.end('0');
     }
     count++;
+    if (paths.size < 10_000) paths.set(url, (paths.get(url) ?? 0) + 1);
     const [, kind, size] = url.split('/');
     const b = body(Number(size) || 1024);
-    const delay = Number(new URL(url, 'http://x').searchParams.get('delay') ?? 0);
+    const q = url.indexOf('?');
+    const delay = q === -1 ? 0 : Number(new URLSearchParams(url.slice(q + 1)).get('delay') ?? 0);
     const send = () => {
-      res.writeHead(200, {
+      const headers = {
         'content-type': 'application/octet-stream',
         'content-length': b.length,
-        'cache-control': kind === 'nocache' ? 'no-store' : 'max-age=3600',
-      });
+        'cache-control': CACHE_CONTROL[kind] ?? 'max-age=3600',
+      };
+      if (kind === 'swr0') headers.etag = '"v1"';
+      res.writeHead(200, headers);
       res.end(b);
     };
     if (delay > 0) setTimeout(send, delay);

@@ -1,5 +1,6 @@
 // Helpers shared by the bench scripts: processes on loopback, bounded waits, autocannon runs.
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import autocannon from 'autocannon';
@@ -71,7 +72,7 @@ export async function startRedis() {
 }
 
 /** Starts larder (the built dist) with a rules file written for the run. */
-export async function startLarder(rulesYaml, { env = {}, node = process.execPath } = {}) {
+export async function startLarder(rulesYaml, { env = {}, node = process.execPath, nodeArgs = [] } = {}) {
   const fs = await import('node:fs');
   const os = await import('node:os');
   const path = await import('node:path');
@@ -79,12 +80,22 @@ export async function startLarder(rulesYaml, { env = {}, node = process.execPath
   const file = path.join(dir, 'rules.yaml');
   fs.writeFileSync(file, rulesYaml);
   const port = await freePort();
-  const child = start(node, ['bin/larder.js', '--config', file], {
+  const child = start(node, [...nodeArgs, 'bin/larder.js', '--config', file], {
     env: { ...process.env, LARDER_LOG_LEVEL: 'warn', LARDER_LISTEN: `127.0.0.1:${port}`, ...env },
   });
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(url + '/__bench_ready');
   return { url, port, child };
+}
+
+/** Resident set size of a process in MiB (VmRSS from /proc), or NaN when it cannot be read. */
+export function rssMiB(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
 }
 
 /** One autocannon run; resolves to req/s, p50, p99 (ms), non-2xx count and errors. */

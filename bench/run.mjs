@@ -1,0 +1,577 @@
+// larder's benchmark: every scenario against reference servers on the same machine, in the same
+// run, interleaved round by round, so that the figures that matter are ratios.
+//
+//   npm run build && node bench/run.mjs [--quick] [--only l1,l2,...] [--no-write]
+//   npm run build && node bench/run.mjs --profile [--quick]     # CPU profiles of L1 and L2 hits
+//
+// Starts on 127.0.0.1: the bench origin, a bare node:http server answering the bytes of a
+// cached larder response, larder (memory only), larder on its own redis-server, and nginx with
+// proxy_cache when `nginx` is on PATH. Writes bench/results/<date>.md and latest.md
+// (--quick: <date>-quick.md and latest-quick.md). See bench/README.md.
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { cannon, freePort, rssMiB, sleep, start, startLarder, startRedis, stop, waitHttp } from './lib/procs.mjs';
+import { startNginx } from './lib/nginx.mjs';
+import { aggregate, formatMarkdown } from './lib/cpuprofile.mjs';
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+    'no-nginx': { type: 'boolean', default: false },
+  },
+});
+const quick = flags.quick;
+const ROUNDS = quick ? 2 : 5;
+const DURATION = quick ? 1 : 5; // seconds per measured run
+const WARMUP = quick ? 0.5 : 1; // seconds per target before a scenario's rounds (not counted)
+const CONNECTIONS = 50;
+const STAMPEDE = 1000;
+const STAMPEDE_ROUNDS = quick ? 1 : 3;
+const ORIGIN_DELAY = 500; // ms the origin takes to answer a stampede's key
+const ZIPF_KEYS = 100_000;
+const ZIPF_S = 1.0;
+const only = flags.only ? new Set(flags.only.split(',')) : undefined;
+const wanted = (id) => only === undefined || only.has(id);
+
+// Hard bound on the whole run, whatever happens.
+setTimeout(() => {
+  console.error('bench: time limit reached, exiting');
+  process.exit(1);
+}, (flags.profile ? 3 : quick ? 5 : 20) * 60_000).unref();
+
+const progress = (...a) => console.error('bench:', ...a);
+
+// ---------------------------------------------------------------------------------------------
+// Small HTTP helpers (outside measurement windows).
+
+function get(url, { agent = false, timeout = 30_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.get(url, { agent }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), ms: performance.now() - t0 }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(timeout, () => req.destroy(new Error(`timeout after ${timeout} ms: ${url}`)));
+  });
+}
+
+let originUrl;
+const originCount = async () => Number((await get(originUrl + '/__count')).body.toString());
+const originReset = () => get(originUrl + '/__reset');
+
+/**
+ * Waits until the origin count stops moving (bounded by `ms`), so that requests still in flight
+ * from a run, or queued inside a proxy, are counted for that run and not for the next one.
+ */
+async function originSettled(quietMs = 200, ms = 8_000) {
+  const end = Date.now() + ms;
+  let last = await originCount();
+  for (;;) {
+    await sleep(quietMs);
+    const now = await originCount();
+    if (now === last || Date.now() > end) return now;
+    last = now;
+  }
+}
+
+/** How a response is counted: its X-Cache, marked when Cache-Status says Redis was skipped. */
+function classify(headers) {
+  const x = String(headers['x-cache'] ?? headers['X-Cache'] ?? '(none)');
+  const cs = headers['cache-status'] ?? headers['Cache-Status'];
+  return cs !== undefined && String(cs).includes('redis-down') ? `${x} (redis-down)` : x;
+}
+
+function redisCommands(port) {
+  const r = spawnSync('redis-cli', ['-p', String(port), 'INFO', 'stats'], { encoding: 'utf8' });
+  const m = /total_commands_processed:(\d+)/.exec(r.stdout ?? '');
+  return m ? Number(m[1]) : NaN;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and formatting.
+
+const mean = (xs) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
+const median = (xs) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const f0 = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
+const f1 = (n) => (Number.isFinite(n) ? n.toFixed(1) : '–');
+const f2 = (n) => (Number.isFinite(n) ? n.toFixed(2) : '–');
+// autocannon records latencies in whole milliseconds: a mean below 1 reads "<1".
+const fms = (n) => (!Number.isFinite(n) ? '–' : n < 1 ? '<1' : n.toFixed(1));
+
+const md = [];
+function out(line = '') {
+  md.push(line);
+  console.log(line);
+}
+
+function ratioCell(runsA, runsB, key = 'rps') {
+  const n = Math.min(runsA.length, runsB.length);
+  const rs = [];
+  for (let i = 0; i < n; i++) rs.push(runsA[i][key] / runsB[i][key]);
+  if (!rs.length) return '–';
+  const lo = Math.min(...rs);
+  const hi = Math.max(...rs);
+  return rs.length === 1 ? f2(rs[0]) : `${f2(median(rs))} (${f2(lo)}–${f2(hi)})`;
+}
+
+/** One markdown table: a row per target, ratio columns against the given references. */
+function table(results, refs) {
+  const head = ['target', 'req/s', 'p50 ms', 'p99 ms', ...refs.map((r) => `÷ ${r}`), 'client req', 'origin req', 'RSS MiB', 'non-2xx / err'];
+  out(`| ${head.join(' | ')} |`);
+  out(`|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+  for (const [label, runs] of results) {
+    const cells = [
+      label,
+      f0(mean(runs.map((r) => r.rps))),
+      fms(mean(runs.map((r) => r.p50))),
+      fms(mean(runs.map((r) => r.p99))),
+      ...refs.map((ref) => (ref === label ? '1' : results.has(ref) ? ratioCell(runs, results.get(ref)) : '–')),
+      f0(runs.reduce((s, r) => s + r.total, 0)),
+      runs.every((r) => r.origin === undefined) ? '–' : f0(runs.reduce((s, r) => s + (r.origin ?? 0), 0)),
+      f1(Math.max(...runs.map((r) => r.rss))),
+      `${f0(runs.reduce((s, r) => s + r.non2xx, 0))} / ${f0(runs.reduce((s, r) => s + r.errors, 0))}`,
+    ];
+    out(`| ${cells.join(' | ')} |`);
+  }
+  out();
+}
+
+function xcacheLine(results) {
+  const parts = [];
+  for (const [label, runs] of results) {
+    const counts = {};
+    for (const r of runs) for (const [k, v] of Object.entries(r.xcache ?? {})) counts[k] = (counts[k] ?? 0) + v;
+    const total = Object.values(counts).reduce((s, v) => s + v, 0);
+    if (!total) continue;
+    parts.push(
+      `${label}: ` +
+        Object.entries(counts)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => `${k} ${f1((100 * v) / total)}%`)
+          .join(', '),
+    );
+  }
+  if (parts.length) out(`X-Cache seen by the client: ${parts.join('; ')}.`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios.
+
+/**
+ * Runs autocannon against each target in turn, round after round (A B C, then C B A, ...),
+ * after a short unmeasured warm-up of each. A target is { label, url, pid(), path | requests }.
+ */
+async function interleave(targets, { countOrigin = false, xcache = false, beforeRun, afterRun } = {}) {
+  const results = new Map(targets.map((t) => [t.label, []]));
+  const opts = (t, duration) => {
+    const counts = {};
+    const base = { url: t.url + (t.path ?? ''), duration, connections: t.connections ?? CONNECTIONS };
+    if (t.requests) base.requests = t.requests();
+    if (xcache) {
+      const onResponse = (_status, _body, _ctx, headers) => {
+        const v = classify(headers);
+        counts[v] = (counts[v] ?? 0) + 1;
+      };
+      base.requests = (base.requests ?? [{}]).map((r) => ({ ...r, onResponse }));
+    }
+    return { base, counts };
+  };
+  for (const t of targets) await cannon(opts(t, WARMUP).base);
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? targets : [...targets].reverse();
+    for (const t of order) {
+      const { base, counts } = opts(t, DURATION);
+      const extra = beforeRun ? await beforeRun(t) : undefined;
+      if (countOrigin) await originReset();
+      const r = await cannon(base);
+      if (countOrigin) r.origin = await originSettled(t.quietMs);
+      if (afterRun) Object.assign(r, await afterRun(t, extra, r));
+      r.rss = rssMiB(t.pid());
+      if (xcache) r.xcache = counts;
+      results.get(t.label).push(r);
+    }
+    progress(`  round ${round + 1}/${ROUNDS} done`);
+  }
+  // Results in the targets' order.
+  return new Map(targets.map((t) => [t.label, results.get(t.label)]));
+}
+
+/** Fires `n` requests for one cold URL at once over a keep-alive agent of n sockets. */
+async function burst(url, n) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: n });
+  const t0 = performance.now();
+  const settled = await Promise.allSettled(Array.from({ length: n }, () => get(url, { agent, timeout: 60_000 })));
+  const wall = performance.now() - t0;
+  agent.destroy();
+  const ok = settled.filter((s) => s.status === 'fulfilled').map((s) => s.value);
+  const lat = ok.map((r) => r.ms).sort((a, b) => a - b);
+  const xcache = {};
+  for (const r of ok) {
+    const v = classify(r.headers);
+    xcache[v] = (xcache[v] ?? 0) + 1;
+  }
+  return {
+    wall,
+    rps: (n * 1000) / wall,
+    p50: lat[Math.floor(lat.length * 0.5)] ?? NaN,
+    p99: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] ?? NaN,
+    total: ok.length,
+    non2xx: ok.filter((r) => r.status < 200 || r.status > 299).length,
+    errors: settled.length - ok.length,
+    xcache,
+  };
+}
+
+/** Zipf(s) over keys 0..n-1: key k has weight 1/(k+1)^s. Returns a sampler. */
+function zipf(n, s) {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let k = 0; k < n; k++) cdf[k] = sum += 1 / Math.pow(k + 1, s);
+  for (let k = 0; k < n; k++) cdf[k] /= sum;
+  return () => {
+    const u = Math.random();
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+/** Asserts what a target answers for a path (after a warming request) and returns the X-Cache. */
+async function check(t, p, expect) {
+  await get(t.url + p);
+  const r = await get(t.url + p);
+  const x = String(r.headers['x-cache'] ?? '(none)');
+  const ok = r.status === 200 && (expect === undefined || expect.includes(x));
+  if (!ok) progress(`WARNING: ${t.label} ${p} answered ${r.status} X-Cache ${x}, expected ${expect}`);
+  return `${t.label}: ${r.status} ${x}${r.headers['cache-status'] ? ` (${r.headers['cache-status']})` : ''}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function today() {
+  const d = new Date();
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  const redis = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout?.match(/v=(\S+)/)?.[1];
+  return {
+    cpu: `${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length}`,
+    node: process.version,
+    redis: redis ?? 'not installed',
+    load: os.loadavg().map((l) => l.toFixed(2)).join(' '),
+  };
+}
+
+const LARDER_BASE = (origin) => `origin: ${origin}
+routes:
+  - name: pass
+    match: /pass/**
+    cache: false
+`;
+
+async function startCommon() {
+  const originPort = await freePort();
+  const origin = start(process.execPath, ['bench/lib/origin.mjs', String(originPort)]);
+  originUrl = `http://127.0.0.1:${originPort}`;
+  await waitHttp(originUrl + '/__count');
+  return { origin, originPort };
+}
+
+async function main() {
+  const t0 = Date.now();
+  const { origin, originPort } = await startCommon();
+  const barePort = await freePort();
+  const bareChild = start(process.execPath, ['bench/lib/bare.mjs', String(barePort)]);
+  const bare = { label: 'bare node:http', url: `http://127.0.0.1:${barePort}`, pid: () => bareChild.pid };
+  await waitHttp(bare.url + '/b/1/ready');
+  const redis = await startRedis();
+
+  const mem = await startLarder(LARDER_BASE(originUrl) + `cache:\n  memory: { maxSize: 256mb }\n`);
+  const larder = { label: 'larder', url: mem.url, pid: () => mem.child.pid };
+  // 1kb of memory holds no 1000-byte entry (each is charged body + headers + ~1 KB), so every
+  // hit on this instance is a Redis read (see bench/redis.mjs).
+  const l2 = await startLarder(
+    LARDER_BASE(originUrl) +
+      `cache:\n  memory: { maxSize: 1kb, maxEntrySize: 1kb }\n  redis: { url: ${redis.url}, commandTimeout: 50ms }\n`,
+  );
+  const larderL2 = { label: 'larder L2 (Redis)', url: l2.url, pid: () => l2.child.pid };
+  const zl = await startLarder(LARDER_BASE(originUrl) + `cache:\n  memory: { maxSize: 16mb }\n`);
+  const larderZipf = { label: 'larder (16mb L1)', url: zl.url, pid: () => zl.child.pid };
+
+  const ngx = flags['no-nginx'] ? undefined : await startNginx(originPort);
+  // nginx's cache lock makes waiting requests retry every 500 ms, even after their client left:
+  // its origin count is read once the origin has been quiet for longer than that.
+  const nginx = ngx && { label: 'nginx proxy_cache', url: ngx.url, pid: ngx.workerPid, quietMs: 700 };
+  const withNginx = (ts) => (nginx ? [...ts, nginx] : ts);
+
+  const m = machine();
+  out(`# larder bench, ${today()}${quick ? ' (quick)' : ''}`);
+  out();
+  out(`${m.cpu}; Node ${m.node}; redis-server ${m.redis}; nginx ${ngx ? ngx.version : 'not on PATH (skipped)'}; ` + `load average at start ${m.load}.`);
+  out(
+    `autocannon in the bench process, ${CONNECTIONS} connections, ${ROUNDS} interleaved round(s) of ${DURATION} s per target ` +
+      `(order A B C, then C B A, ...) after a ${WARMUP} s warm-up. req/s, p50 and p99 are means over rounds; ` +
+      '"÷ X" is the median over rounds of (req/s ÷ X\'s req/s in the same round), with the range. ' +
+      'RSS is the largest VmRSS seen after a round (nginx: its worker).',
+  );
+  out();
+
+  // 1. L1 HIT 1 KB and 100 KB.
+  for (const [id, size] of [['l1', 1024], ['l1-100k', 102400]]) {
+    if (!wanted(id)) continue;
+    const p = `/b/${size}/hot`;
+    const targets = withNginx([larder, bare]).map((t) => ({ ...t, path: p }));
+    progress(`L1 HIT ${size} B`);
+    const checks = [];
+    for (const t of targets) checks.push(await check(t, p, t === targets[1] ? undefined : ['HIT']));
+    const r = await interleave(targets, { countOrigin: true });
+    out(`## L1 HIT, ${size === 1024 ? '1 KB' : '100 KB'} body`);
+    out();
+    out(`One cached key \`${p}\`, every request a memory hit. Checks: ${checks.join('; ')}.`);
+    out();
+    table(r, [bare.label]);
+  }
+
+  // 2. L2 HIT 1000 B.
+  if (wanted('l2')) {
+    const p = '/b/1000/hot';
+    const targets = [larderL2, larder, bare].map((t) => ({ ...t, path: p }));
+    progress('L2 HIT 1000 B');
+    const checks = [];
+    for (const t of targets) checks.push(await check(t, p, t.label === bare.label ? undefined : ['HIT']));
+    const r = await interleave(targets, {
+      countOrigin: true,
+      xcache: true,
+      beforeRun: (t) => (t === targets[0] ? redisCommands(redis.port) : undefined),
+      afterRun: (t, before) => (t === targets[0] ? { redisCmds: redisCommands(redis.port) - before - 1 } : {}),
+    });
+    out('## L2 HIT, 1000-byte body (L1 too small to hold it)');
+    out();
+    out(`Every request on \`larder L2\` reads Redis. Checks: ${checks.join('; ')}.`);
+    const runs = r.get(larderL2.label);
+    out(`Redis commands per request on larder L2: ${f2(runs.reduce((s, x) => s + x.redisCmds, 0) / runs.reduce((s, x) => s + x.total, 0))}.`);
+    out();
+    table(r, [bare.label, larder.label]);
+    xcacheLine(new Map([...r].filter(([k]) => k !== bare.label)));
+    out();
+  }
+
+  // 3. MISS / pass-through.
+  for (const [id, p, title, text] of [
+    ['pass', '/pass/1024/x', 'Pass-through: a `cache: false` route, 1 KB', 'http-proxy-3 relays every request to the origin.'],
+    [
+      'nostore',
+      '/nocache/1024/x',
+      'MISS: an uncacheable `no-store` GET on a cacheable route, 1 KB',
+      'Every request is fetched through undici and not stored (hit-for-pass keeps them out of the coalescing queue).',
+    ],
+  ]) {
+    if (!wanted(id)) continue;
+    progress(title);
+    const targets = withNginx([larder, bare]).map((t) => ({ ...t, path: p }));
+    const checks = [];
+    for (const t of targets) checks.push(await check(t, p));
+    const r = await interleave(targets, { countOrigin: true });
+    out(`## ${title}`);
+    out();
+    out(`${text} The bare server answers from memory, so the ratio is what a proxy hop costs. Checks: ${checks.join('; ')}.`);
+    out();
+    table(r, [bare.label]);
+  }
+
+  // 4. STALE: stale-while-revalidate under load.
+  if (wanted('stale')) {
+    progress('STALE');
+    const targets = [
+      { ...larder, path: '/swr/1024/hot' },
+      { ...larder, label: 'larder, max-age=0', path: '/swr0/1024/hot' },
+      { ...bare, path: '/b/1024/hot' },
+      ...(nginx ? [{ ...nginx, path: '/swr/1024/hot' }] : []),
+    ];
+    const noValidator = await check(larder, '/swr0nv/1024/hot');
+    for (const t of targets) await get(t.url + t.path);
+    await sleep(1_200);
+    const r = await interleave(targets, { countOrigin: true, xcache: true });
+    const secs = ROUNDS * DURATION;
+    out('## STALE: stale-while-revalidate under load, 1 KB');
+    out();
+    out(
+      'The origin answers `max-age=1, stale-while-revalidate=600` (rows `larder`, nginx): an entry is fresh for 1 s, ' +
+        'then served STALE while one background refresh runs, and the refreshed entry is fresh for another second; ' +
+        `expected: about one origin request per second of load (${secs} s per target here). Row \`larder, max-age=0\`: ` +
+        'the origin answers `max-age=0, stale-while-revalidate=600` with an ETag, so every answer is STALE and refreshes ' +
+        'run back to back (one at a time per key). nginx does not store max-age=0 answers, so it has no such row. ' +
+        `Without a validator larder does not store that answer at all (second request: ${noValidator}).`,
+    );
+    out();
+    table(r, [bare.label]);
+    xcacheLine(new Map([...r].filter(([k]) => k !== bare.label)));
+    out();
+  }
+
+  // 5. Stampede: 1,000 concurrent cold requests for one key.
+  if (wanted('stampede')) {
+    progress('stampede');
+    const targets = withNginx([larder, larderL2, bare]);
+    const results = new Map(targets.map((t) => [t.label, []]));
+    for (let round = 0; round < STAMPEDE_ROUNDS; round++) {
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) {
+        const key = `/b/1000/stampede-${t.label.replace(/\W+/g, '-')}-${round}-${Date.now()}?delay=${ORIGIN_DELAY}`;
+        await originReset();
+        const r = await burst(t.url + key, STAMPEDE);
+        r.origin = t === bare ? undefined : await originSettled(t.quietMs);
+        if (process.env.BENCH_DEBUG) progress(t.label, (await get(originUrl + '/__paths')).body.toString());
+        r.rss = rssMiB(t.pid());
+        results.get(t.label).push(r);
+      }
+    }
+    out(`## Stampede: ${STAMPEDE.toLocaleString('en-US')} concurrent requests for one cold key`);
+    out();
+    out(
+      `Raw node:http requests over a keep-alive agent of ${STAMPEDE} sockets, all sent at once; the origin takes ` +
+        `${ORIGIN_DELAY} ms to answer. ${STAMPEDE_ROUNDS} round(s), a fresh key each. req/s = ${STAMPEDE} ÷ time until the last ` +
+        'answer; p50/p99 are per-request times including connection set-up. The bare server waits the same delay ' +
+        'and answers every request itself. larder L2 coalesces in-process and takes the Redis fill lock.',
+    );
+    out();
+    table(results, [bare.label]);
+    xcacheLine(new Map([...results].filter(([k]) => k !== bare.label)));
+    out();
+  }
+
+  // 6. Zipf mix over 100,000 keys, bounded L1.
+  if (wanted('zipf')) {
+    progress('Zipf');
+    const next = zipf(ZIPF_KEYS, ZIPF_S);
+    const requests = () => [
+      {
+        setupRequest: (req) => {
+          req.path = `/b/1024/z${next()}`;
+          return req;
+        },
+      },
+    ];
+    const targets = [
+      { ...larderZipf, requests },
+      { ...bare, requests },
+    ];
+    // Fill the cache first (unmeasured), so the rounds see the steady state.
+    const warm = await cannon({ url: larderZipf.url, duration: quick ? 2 : 10, connections: CONNECTIONS, requests: requests() });
+    const r = await interleave(targets, { countOrigin: true, xcache: true });
+    const runs = r.get(larderZipf.label);
+    const total = runs.reduce((s, x) => s + x.total, 0);
+    const hits = runs.reduce((s, x) => s + (x.xcache.HIT ?? 0), 0);
+    const seen = runs.reduce((s, x) => s + Object.values(x.xcache).reduce((a, b) => a + b, 0), 0);
+    const originReq = runs.reduce((s, x) => s + x.origin, 0);
+    out(`## Zipf mix: ${ZIPF_KEYS.toLocaleString('en-US')} keys, s = ${ZIPF_S}, 1 KB bodies, L1 maxSize 16mb`);
+    out();
+    out(
+      `Each request picks key k with probability ∝ 1/(k+1)^${ZIPF_S}; misses go to the origin and are stored, ` +
+        `the LRU evicts. ${f0(warm.total)} unmeasured warm-up requests first.`,
+    );
+    out();
+    table(r, [bare.label]);
+    out(
+      `Hit ratio (X-Cache HIT): ${f1((100 * hits) / seen)}%; from the origin count: ${f1(100 * (1 - originReq / total))}% ` +
+        `(${f0(originReq)} origin requests for ${f0(total)} client requests). larder RSS after the rounds: ` +
+        `${f1(rssMiB(zl.child.pid))} MiB (memory tier 16 MiB).`,
+    );
+    out();
+  }
+
+  out(`Total bench time: ${f0((Date.now() - t0) / 1000)} s.`);
+
+  for (const c of [mem.child, l2.child, zl.child, bareChild, ngx?.child, redis.child, origin]) if (c) await stop(c);
+  return md.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------
+// --profile: CPU profiles of larder serving L1 and L2 hits.
+
+async function profile() {
+  const duration = quick ? 3 : 10;
+  const { origin } = await startCommon();
+  const redis = await startRedis();
+  const stamp = Date.now();
+  out(`# larder CPU profiles, ${today()}`);
+  out();
+  out(
+    `node --cpu-prof (sampling every 500 µs) while autocannon (${CONNECTIONS} connections, ${duration} s) asks for one cached key; ` +
+      'self time per function, from `node bench/lib/cpuprofile.mjs`. Bold names are larder code (dist/, mapped to src/). ' +
+      `${os.cpus()[0]?.model ?? ''} × ${os.cpus().length}, Node ${process.version}.`,
+  );
+  out();
+  const tiers = [
+    ['L1 HIT, 1 KB body', 'l1', '/b/1024/hot', `cache:\n  memory: { maxSize: 256mb }\n`],
+    [
+      'L2 HIT, 1000-byte body (L1 too small)',
+      'l2',
+      '/b/1000/hot',
+      `cache:\n  memory: { maxSize: 1kb, maxEntrySize: 1kb }\n  redis: { url: ${redis.url}, commandTimeout: 50ms }\n`,
+    ],
+  ];
+  for (const [title, id, p, cache] of tiers) {
+    progress(`profiling ${title}`);
+    const dir = `/tmp/larder-prof/${id}-${stamp}`;
+    fs.mkdirSync(dir, { recursive: true });
+    const l = await startLarder(LARDER_BASE(originUrl) + cache, {
+      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=500'],
+    });
+    const c = await check({ label: 'larder', url: l.url }, p, ['HIT']);
+    const r = await cannon({ url: l.url + p, duration, connections: CONNECTIONS });
+    await stop(l.child);
+    const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    out(`## ${title}`);
+    out();
+    out(`Load: ${f0(r.rps)} req/s, p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms (with the profiler on). Check: ${c}. Profile: ${dir}/${file}.`);
+    out();
+    if (!file) {
+      out('No .cpuprofile was written (larder did not exit cleanly).');
+      continue;
+    }
+    out(formatMarkdown(aggregate(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'))), 15));
+    out();
+  }
+  await stop(redis.child);
+  await stop(origin);
+  return md.join('\n') + '\n';
+}
+
+const text = flags.profile ? await profile() : await main();
+if (!flags['no-write'] && !only) {
+  const dir = path.join(path.dirname(new URL(import.meta.url).pathname), 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const suffix = flags.profile ? 'profile' : quick ? 'quick' : '';
+  const dated = path.join(dir, `${today()}${suffix ? '-' + suffix : ''}.md`);
+  const latest = path.join(dir, `latest${suffix ? '-' + suffix : ''}.md`);
+  fs.writeFileSync(dated, text);
+  fs.writeFileSync(latest, text);
+  progress(`wrote ${path.relative(process.cwd(), dated)} and ${path.relative(process.cwd(), latest)}`);
+}
+process.exit(0);
