@@ -35,8 +35,18 @@ export function splitStoreKey(key: string): SplitKey {
  * which would change which part of the key Redis hashes, and because it may be long.
  */
 export function slotTag(primary: string): string {
-  return createHash('sha1').update(primary, 'utf8').digest('base64url').slice(0, TAG_LENGTH);
+  let tag = recentTags.get(primary);
+  if (tag === undefined) {
+    tag = createHash('sha1').update(primary, 'utf8').digest('base64url').slice(0, TAG_LENGTH);
+    // A hot key is looked up on every request: remember the last few thousand tags.
+    if (recentTags.size >= RECENT_TAGS) recentTags.clear();
+    recentTags.set(primary, tag);
+  }
+  return tag;
 }
+
+const RECENT_TAGS = 4096;
+const recentTags = new Map<string, string>();
 
 /** Throws for a prefix that would break slot placement; call when configuring, never per request. */
 export function checkPrefix(prefix: string): void {

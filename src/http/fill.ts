@@ -222,8 +222,10 @@ export class Filler {
       varyValues: varyValues(names, f.req.headers),
       keepSetCookie: f.route.unsafeShareSetCookie,
     });
-    // Stale on arrival and nothing to revalidate it with: storing it could never help.
-    if (entry.freshUntil <= r.responseTime && entry.etag === undefined && entry.lastModified === undefined) {
+    // Stale on arrival, no stale window to serve it in (RFC 5861), and nothing to revalidate
+    // it with: storing it could never help.
+    const usable = Math.max(entry.freshUntil, entry.staleWhileRevalidateUntil, entry.staleIfErrorUntil);
+    if (usable <= r.responseTime && entry.etag === undefined && entry.lastModified === undefined) {
       return this.pass(f, r, 'no-freshness');
     }
     const persisted = this.d.store.store(f.primary, entry, f.route.jitter);

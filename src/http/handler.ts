@@ -5,6 +5,7 @@ import { matchRoute } from '../config/routes.js';
 import type { CacheEntry, CacheResult, Clock, Reason, Tier } from '../types.js';
 import { buildKey, type RequestKey } from '../cache/key.js';
 import { jitterOffset, shouldRefreshEarly } from '../cache/refresh-ahead.js';
+import { VIA } from '../cache/entry.js';
 import type { Lookup, TieredStore } from '../cache/tiered-store.js';
 import type { HitForPass } from '../cache/hit-for-pass.js';
 import type { OriginClient } from '../origin/client.js';
@@ -385,7 +386,11 @@ export class Handler {
     const cs = (status: number): string => formatCacheStatus({ fwd: 'bypass', fwdStatus: status, detail: reason });
     this.d.pass.web(req, res, {
       target: route.origin,
-      responseHeaders: (r) => ({ 'x-cache': 'BYPASS', 'cache-status': cs(r.status) }),
+      responseHeaders: (r) => {
+        // RFC 9110 §7.6.3: a proxy adds its Via member to what it forwards, both ways.
+        const via = r.headers.via;
+        return { 'x-cache': 'BYPASS', 'cache-status': cs(r.status), via: via === undefined ? VIA : `${via}, ${VIA}` };
+      },
       onResponse: (r) => {
         this.d.onOrigin?.(route.name, r.status, performance.now() - t0);
         if (!SAFE.has(method)) this.invalidateAfter(req, host, r.status, r.headers as Record<string, string | string[]>);

@@ -119,6 +119,7 @@ describe('pass-through', () => {
     expect(b.body).toBe('auth 2');
     expect(b.h('x-cache')).toBe('BYPASS');
     expect(b.h('cache-status')).toBe('larder; fwd=bypass; fwd-status=200; detail=route-off');
+    expect(b.h('via')).toBe('1.1 larder');
     expect(origin.count()).toBe(2);
   });
 

@@ -42,7 +42,7 @@ describe('Redis Cluster as the shared tier', () => {
       await get(a.url, p, { ...host, 'accept-language': 'de' });
     }
     const before = origin.count();
-    expect(before).toBe(40);
+    expect(before, origin.requests.map((r) => `${r.url} ${r.headers['accept-language']}`).join('\n')).toBe(40);
     await waitFor(
       async () => {
         const r = await get(b.url, paths.at(-1)!, { ...host, 'accept-language': 'de' });

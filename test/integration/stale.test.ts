@@ -102,6 +102,23 @@ describe('stale-while-revalidate', () => {
     expect(origin.count()).toBe(2);
   });
 
+  it('stores a response that is stale on arrival but has a stale-while-revalidate window (max-age=0)', async () => {
+    const clock = new ManualClock(Date.now());
+    origin = await startOrigin(
+      (_req, res, n) => {
+        res.setHeader('cache-control', 'max-age=0, stale-while-revalidate=600');
+        res.end(`v${n}`);
+      },
+      { clock },
+    );
+    proxy = await startLarder(origin.url, {}, { clock });
+    const first = await get(proxy.url, '/swr0');
+    expect(first.h('cache-status')).toContain('stored');
+    const second = await get(proxy.url, '/swr0');
+    expect([second.body, second.h('x-cache')]).toEqual(['v1', 'STALE']);
+    await until(async () => (origin.count() === 2 ? true : undefined));
+  });
+
   it('uses the route default window when the response has none', async () => {
     const clock = new ManualClock(Date.now());
     origin = await startOrigin((_req, res, n) => {
