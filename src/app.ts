@@ -299,7 +299,8 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
       if (differs(next.listen, current.listen)) needsRestart.push('listen');
       if (differs(next.admin, current.admin)) needsRestart.push('admin');
       if (differs(next.timeouts, current.timeouts)) needsRestart.push('timeouts');
-      if (differs(next.cache.memory, current.cache.memory)) needsRestart.push('cache.memory');
+      if (next.cache.memory.maxSize !== current.cache.memory.maxSize) needsRestart.push('cache.memory.maxSize');
+      if (next.log.level !== current.log.level) needsRestart.push('log.level');
       if (differs(next.cache.redis, current.cache.redis)) needsRestart.push('cache.redis');
       if (next.cache.hitForPass !== current.cache.hitForPass) needsRestart.push('cache.hitForPass');
       if (next.cache.maxVariants !== current.cache.maxVariants) needsRestart.push('cache.maxVariants');

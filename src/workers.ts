@@ -29,7 +29,7 @@ type Msg =
   | { t: 'invalidate'; primary: string }
   | { t: 'rule'; rule: PurgeRule }
   | { t: 'rules'; rules: PurgeRule[] }
-  | { t: 'ask'; id: number; what: 'purge' | 'explain' | 'ready' | 'reload'; body?: unknown }
+  | { t: 'ask'; id: number; what: 'purge' | 'explain' | 'ready' | 'reload' | 'warm'; body?: unknown }
   | { t: 'answer'; id: number; body: unknown }
   | { t: 'listening' };
 
@@ -210,6 +210,8 @@ async function answer(larder: Larder, o: { file: string; log: Logger }, m: Extra
         return await larder.ready();
       case 'reload':
         return reloadFrom(o.file, larder, o.log);
+      case 'warm':
+        return (await larder.warm()) ?? { error: 'nothing to warm: add warm.urls or warm.file to the rules' };
     }
   } catch (err) {
     return { error: String(err) };
@@ -321,9 +323,16 @@ export async function runPrimary(o: { config: Config; file: string; workers: num
         const each = (await Promise.all(ws.map((w) => ask(w, 'ready')))) as { ready?: boolean }[];
         return { ready: !stopping && ws.length > 0 && each.every((r) => r.ready === true), workers: each.length, each };
       },
+      // One worker carries out a purge; its invalidations and rules reach the others through
+      // Redis or the primary's relay, so each rule exists once per worker, not once per asker.
       purge: async (p) => {
-        const replies = (await Promise.all(live().map((w) => ask(w, 'purge', p)))) as Partial<PurgeAnswer>[];
-        return { purged: replies.reduce((n, r) => n + (r.purged ?? 0), 0), soft: p.soft, urls: p.urls.length, prefixes: p.prefixes.length, tags: p.tags.length };
+        const w = live()[0];
+        if (w === undefined) return { purged: 0, soft: p.soft, urls: p.urls.length, prefixes: p.prefixes.length, tags: p.tags.length };
+        return (await ask(w, 'purge', p)) as PurgeAnswer;
+      },
+      warm: async () => {
+        const w = live()[0];
+        return w === undefined ? { error: 'no worker is running' } : ask(w, 'warm');
       },
       explain: async (url, headers) => {
         const w = live()[0];

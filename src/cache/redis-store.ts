@@ -163,7 +163,11 @@ export class RedisStore implements CacheStore {
     const r = await this.run('set', async () => {
       await this.client.zadd(key, until, json);
       await this.client.zremrangebyscore(key, '-inf', String(until - ttl));
-      return this.client.pexpire(key, Math.max(1, Math.ceil(ttl)));
+      // The set lives as long as its longest rule: set a TTL when there is none (NX), and
+      // only ever lengthen it (GT), so a short-lived rule cannot cut a long one's life.
+      const px = Math.max(1, Math.ceil(ttl));
+      await this.client.pexpire(key, px, 'NX');
+      return this.client.pexpire(key, px, 'GT');
     });
     return r !== FAILED;
   }

@@ -89,13 +89,13 @@ async function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerRe
     }
     case '/warm': {
       if (method !== 'POST') throw new HttpError(405, 'LARDER_METHOD', 'use POST /warm');
-      authorise(d.token, req.headers.authorization);
+      authorise(d.token, req.headers.authorization, 'warm');
       if (d.warm === undefined) throw new HttpError(404, 'LARDER_NOT_FOUND', 'warming is not available here');
       return json(res, 200, await d.warm());
     }
     case '/purge': {
       if (method !== 'POST') throw new HttpError(405, 'LARDER_METHOD', 'use POST /purge with a JSON body');
-      authorise(d.token, req.headers.authorization);
+      authorise(d.token, req.headers.authorization, 'purge');
       const body = parsePurge(await readBody(req));
       return json(res, 200, await d.purge(body));
     }
@@ -104,9 +104,9 @@ async function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerRe
   }
 }
 
-function authorise(token: string | undefined, header: string | undefined): void {
+function authorise(token: string | undefined, header: string | undefined, what: 'purge' | 'warm'): void {
   if (token === undefined) {
-    throw new HttpError(403, 'LARDER_PURGE_DISABLED', 'the purge API is off: set admin.token (e.g. ${LARDER_ADMIN_TOKEN}) to turn it on');
+    throw new HttpError(403, `LARDER_${what.toUpperCase()}_DISABLED`, `the ${what} API is off: set admin.token (e.g. \${LARDER_ADMIN_TOKEN}) to turn it on`);
   }
   const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
   const a = Buffer.from(given ?? '');

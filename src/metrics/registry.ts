@@ -29,7 +29,7 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     }),
     cacheHits: new Counter({
       name: 'larder_cache_hits_total',
-      help: 'Requests answered from a stored entry (hit or stale), by the tier that held it.',
+      help: 'Requests answered from a stored entry (a hit, or stale within stale-while-revalidate or max-stale), by the tier that held it.',
       labelNames: ['route', 'tier'] as const,
       registers,
     }),
@@ -95,7 +95,9 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     redisUp: new Gauge({
       name: 'larder_redis_up',
       help: '1 when the shared tier answers, 0 when it is down or skipped; absent without Redis.',
-      registers,
+      registers: sources.redis ? registers : [],
+      // Across --workers, one worker without Redis makes the whole 0.
+      aggregator: 'min',
       collect() {
         if (sources.redis) this.set(sources.redis() === 'up' ? 1 : 0);
       },
@@ -104,19 +106,20 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
       name: 'larder_redis_errors_total',
       help: 'Failed Redis operations, absorbed as cache misses, by operation.',
       labelNames: ['op'] as const,
-      registers,
+      registers: sources.redis ? registers : [],
     }),
     breakerOpen: new Gauge({
       name: 'larder_redis_breaker_open',
-      help: '1 while the circuit breaker skips Redis.',
-      registers,
+      help: '1 while the circuit breaker skips Redis; absent without Redis.',
+      registers: sources.redis ? registers : [],
+      aggregator: 'max',
       collect() {
         if (sources.redis) this.set(sources.redis() === 'breaker-open' ? 1 : 0);
       },
     }),
     purges: new Counter({
       name: 'larder_purges_total',
-      help: 'Purge requests carried out, by kind (url, prefix, tag, and the soft variants).',
+      help: 'Purged items (each URL, path, prefix or tag in a purge request, hard or soft), by kind: url, path, prefix, tag.',
       labelNames: ['kind'] as const,
       registers,
     }),

@@ -150,6 +150,8 @@ describe('metrics', () => {
     expect(sample(m, 'larder_memory_bytes')).toBeGreaterThan(3000);
     expect(m).toContain('process_cpu_user_seconds_total');
     expect(m).not.toContain('/slow');
+    // Without Redis the Redis metrics are absent, not a misleading 0.
+    expect(m).not.toContain('larder_redis_up');
   });
 
   it('counts evictions, purges, reloads and Redis health', async () => {
@@ -231,9 +233,13 @@ describe('purge across instances', () => {
       }
       expect((await get(b.url, '/keep', { host })).h('x-cache')).toBe('HIT');
     }
+    // A later short-lived URL rule must not cut the stored rules' lifetime (7 days by default).
+    await purge(a.admin, { urls: ['http://shop.test/keep-not'] });
+    expect(Number(await redis.cli('PTTL', 'larder:purges'))).toBeGreaterThan(6 * 86_400_000);
     // A third instance started after the purge obeys it too (the rules are kept in Redis).
     const c = await withAdmin({ cache: { redis: { url: redis.url } } });
     expect((await get(c.url, '/keep', H)).h('x-cache')).toBe('HIT');
+    expect((await get(c.url, '/api/items/1', { host: 'other.test' })).h('x-cache')).toBe('MISS');
   });
 
   it('soft-purges: the entry is served stale while it refreshes, on both instances', async () => {
