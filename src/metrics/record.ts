@@ -18,14 +18,22 @@ const CACHE_LABEL = { HIT: 'hit', MISS: 'miss', STALE: 'stale', REVALIDATED: 're
  */
 export class Recorder {
   private readonly children = new Map<string, unknown>();
+  /** route → X-Cache label → the bound request counter and duration histogram: no string building per request. */
+  private readonly perRoute = new Map<string, Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>>();
 
   constructor(readonly metrics: Metrics) {}
 
   request(f: RequestFacts): void {
     const cache = CACHE_LABEL[f.result];
-    const key = f.route + '\u0000' + cache;
-    this.child(key + '\u0000r', () => this.metrics.requests.labels(f.route, cache)).inc();
-    this.child(key + '\u0000d', () => this.metrics.requestDuration.labels(f.route, cache)).observe(f.ms / 1000);
+    let byResult = this.perRoute.get(f.route);
+    if (byResult === undefined) this.perRoute.set(f.route, (byResult = new Map()));
+    let c = byResult.get(cache);
+    if (c === undefined) {
+      c = { count: this.metrics.requests.labels(f.route, cache), duration: this.metrics.requestDuration.labels(f.route, cache) };
+      byResult.set(cache, c);
+    }
+    c.count.inc();
+    c.duration.observe(f.ms / 1000);
     if (f.tier !== undefined && (f.result === 'HIT' || f.result === 'STALE')) {
       this.child(f.route + '\u0000t' + f.tier, () => this.metrics.cacheHits.labels(f.route, f.tier!)).inc();
     }

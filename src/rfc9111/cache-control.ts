@@ -198,8 +198,13 @@ export interface RequestDirectives {
   staleIfError?: number;
 }
 
+/** What a request without Cache-Control or Pragma asks for: nothing. Shared, never mutated. */
+const NO_REQUEST_DIRECTIVES: RequestDirectives = Object.freeze({ noCache: false, noStore: false, onlyIfCached: false });
+
 export function requestDirectives(headers: RequestInfo['headers']): RequestDirectives {
   const cc = headers['cache-control'];
+  // Most requests carry neither field; they should cost nothing to read.
+  if (cc === undefined && headers['pragma'] === undefined) return NO_REQUEST_DIRECTIVES;
   const d = parseCacheControl(cc);
   const out: RequestDirectives = {
     noCache: d.has('no-cache'),
