@@ -159,7 +159,7 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     },
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
-  const server = createProxyServer(handler);
+  const server = createProxyServer(handler, getConfig);
   let admin: http.Server | undefined;
 
   const purge = async (p: PurgeRequest): Promise<PurgeAnswer> => {

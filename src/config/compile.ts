@@ -9,7 +9,8 @@
 import { parseListen, parseOrigin } from './addresses.js';
 import type { KeyPath, ProblemList } from './problems.js';
 import { makeDefaultRoute, makeMatcher } from './routes.js';
-import type { AdminSettings, Config, KeyRule, ListenAddress, RedisSettings, Route } from './types.js';
+import { DEFAULT_STRIP_REQUEST_HEADERS } from './schema.js';
+import type { AdminSettings, Config, KeyRule, ListenAddress, RedisSettings, Route, SecuritySettings } from './types.js';
 import { parseDuration, parseSize, quote } from './units.js';
 
 type Dict = Record<string, unknown>;
@@ -92,6 +93,7 @@ export function compile(input: unknown, problems: ProblemList): Config {
       targeted: stringList(get(cache, 'targetedCacheControl'), ['larder-cache-control', 'cdn-cache-control']).map((n) => n.toLowerCase()),
       ...(redis === undefined ? {} : { redis }),
     },
+    security: compileSecurity(get(input, 'security'), problems, convert),
     ...compileAdmin(get(input, 'admin'), convert),
     log: {
       level: (get(get(input, 'log'), 'level') as Config['log']['level'] | undefined) ?? 'info',
@@ -101,6 +103,26 @@ export function compile(input: unknown, problems: ProblemList): Config {
     ...compileWarm(get(input, 'warm')),
     routes: compileRoutes(get(input, 'routes'), origin, problems, convert),
     defaultRoute: makeDefaultRoute(origin),
+  };
+}
+
+function compileSecurity(input: unknown, problems: ProblemList, convert: Convert): SecuritySettings {
+  const t = get(input, 'clientTimeouts');
+  const at = (name: string): KeyPath => ['security', 'clientTimeouts', name];
+  const headers = convert(at('headers'), get(t, 'headers'), parseTimeout, 10_000);
+  const request = convert(at('request'), get(t, 'request'), parseTimeout, 60_000);
+  if (request < headers) {
+    problems.add({
+      path: at('request'),
+      message: `must be at least security.clientTimeouts.headers (${quote(get(t, 'headers'))}), got ${quote(get(t, 'request'))}; a request cannot finish before its headers do`,
+    });
+  }
+  return {
+    maxHeaderSize: convert(['security', 'maxHeaderSize'], get(input, 'maxHeaderSize'), parsePositiveSize, 16 * 1024),
+    maxHeaders: numberOr(get(input, 'maxHeaders'), 100),
+    clientTimeouts: { headers, request, keepAlive: convert(at('keepAlive'), get(t, 'keepAlive'), parseTimeout, 5_000) },
+    stripRequestHeaders: sortedUnique(stringList(get(input, 'stripRequestHeaders'), [...DEFAULT_STRIP_REQUEST_HEADERS]).map((h) => h.toLowerCase().replaceAll('_', '-'))),
+    getWithBody: get(input, 'getWithBody') === 'reject' ? 'reject' : 'drop',
   };
 }
 

@@ -268,6 +268,119 @@ export const CacheSchema = Type.Object(
   { additionalProperties: false, default: {}, description: 'Cache storage and tuning.' },
 );
 
+/**
+ * Request headers that change what an origin answers without being part of the cache key:
+ * removed from every client request before anything else reads it (docs/security.md).
+ */
+export const DEFAULT_STRIP_REQUEST_HEADERS = [
+  'x-forwarded-*',
+  'forwarded',
+  'x-original-url',
+  'x-original-uri',
+  'x-rewrite-url',
+  'x-override-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-host',
+  'x-http-host-override',
+  'x-original-host',
+  'x-real-ip',
+  'true-client-ip',
+  'x-client-ip',
+  'x-originating-ip',
+];
+
+/** `security`: limits on client requests and the fields stripped before forwarding. */
+export const SecuritySchema = Type.Object(
+  {
+    /** Largest request line + header section. Default 16kb. */
+    maxHeaderSize: Type.Optional(
+      size(
+        'Largest request line plus header section a client may send; larger requests get 431 and the ' +
+          'connection is closed. Default 16kb (1kb = 1024 bytes; a bare number is bytes).',
+        '16kb',
+      ),
+    ),
+    /** Most header fields in one request. Default 100. */
+    maxHeaders: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10000,
+        default: 100,
+        description: 'Most header field lines in one request; more get 431 and the connection is closed. Default 100.',
+      }),
+    ),
+    /** Client-side timeouts (slowloris, idle keep-alive). */
+    clientTimeouts: Type.Optional(
+      Type.Object(
+        {
+          headers: Type.Optional(
+            duration(
+              'Longest a client may take to send a request\'s line and headers, counted from its first byte ' +
+                '(or from the connection, for the first request); past it the client gets 408 and the connection ' +
+                'is closed. Bounds slowloris clients. Default 10s.',
+              '10s',
+            ),
+          ),
+          request: Type.Optional(
+            duration(
+              'Longest a client may take to send a whole request, body included; past it 408 and the connection ' +
+                'is closed. Must be at least headers. Default 60s.',
+              '60s',
+            ),
+          ),
+          keepAlive: Type.Optional(
+            duration('How long an idle keep-alive connection is kept open between requests. Default 5s.', '5s'),
+          ),
+        },
+        {
+          additionalProperties: false,
+          default: {},
+          description:
+            'Timeouts on the client side (origin timeouts are under timeouts:). Expiry is checked every headers/4, ' +
+            'between 100ms and 1s; node keeps an idle keep-alive socket up to 1s past keepAlive.',
+        },
+      ),
+    ),
+    /** Request fields removed before anything reads or forwards them. */
+    stripRequestHeaders: Type.Optional(
+      Type.Array(
+        expects(
+          'a header name such as x-forwarded-host, or a prefix ending in *, such as x-forwarded-*',
+          Type.String({ pattern: "^[!#$%&'+.^_`|~0-9A-Za-z-]+\\*?$" }),
+        ),
+        {
+          default: DEFAULT_STRIP_REQUEST_HEADERS,
+          description:
+            'Request header fields removed from every client request (cached and passed-through alike) before the ' +
+            'key is built or anything is forwarded, because an origin may answer differently to them while they are ' +
+            'not part of the cache key (cache poisoning). Case-insensitive; "_" matches "-"; a trailing "*" matches ' +
+            'a prefix. larder then sets its own X-Forwarded-For, -Proto and -Host. [] strips nothing. Default: the ' +
+            'X-Forwarded-* family, Forwarded, URL and method overrides (X-Original-URL, X-Rewrite-URL, ' +
+            'X-HTTP-Method-Override, ...), host overrides (X-Host, ...) and client-IP claims (X-Real-IP, ...); see ' +
+            'docs/security.md.',
+        },
+      ),
+    ),
+    /** What happens to a body sent with GET or HEAD. Default drop. */
+    getWithBody: Type.Optional(
+      Type.Union([Type.Literal('drop'), Type.Literal('reject')], {
+        default: 'drop',
+        description:
+          'A GET or HEAD request that carries a body (Content-Length above 0 or Transfer-Encoding): "drop" reads ' +
+          'and discards the body and forwards the request without one; "reject" answers 400 and closes the ' +
+          'connection. The body is never forwarded. Default drop.',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description: 'Limits on client requests and fields stripped before forwarding. Reference: docs/security.md.',
+  },
+);
+
 /** `match.path`: a picomatch glob on the request path. */
 const PathGlobSchema = expects(
   'a path glob starting with "/", such as /api/products/**',
@@ -455,6 +568,7 @@ export const RulesSchema = Type.Object(
     origin: Type.Optional(OriginSchema),
     timeouts: Type.Optional(TimeoutsSchema),
     cache: Type.Optional(CacheSchema),
+    security: Type.Optional(SecuritySchema),
     /** The admin listener: metrics, health, purge, explain. Absent: no admin listener. */
     admin: Type.Optional(
       Type.Object(

@@ -99,6 +99,26 @@ export interface CacheSettings {
   redis?: RedisSettings;
 }
 
+/** `security`: limits on client requests and what is stripped before forwarding. */
+export interface SecuritySettings {
+  /** Largest request line + header section (bytes); larger gets 431. */
+  maxHeaderSize: number;
+  /** Most header field lines in one request; more gets 431. */
+  maxHeaders: number;
+  clientTimeouts: {
+    /** Longest wait for a request's line and headers (ms). */
+    headers: number;
+    /** Longest wait for a whole request (ms). */
+    request: number;
+    /** Idle time allowed between requests on a keep-alive connection (ms). */
+    keepAlive: number;
+  };
+  /** Lower-case request field names removed at the door; a trailing `*` is a prefix, `_` is read as `-`. */
+  stripRequestHeaders: readonly string[];
+  /** A GET or HEAD with a body: read and discard it, or answer 400. */
+  getWithBody: 'drop' | 'reject';
+}
+
 export interface AdminSettings {
   listen: ListenAddress;
   /** Bearer token for state-changing endpoints; absent: those endpoints are off. */
@@ -113,6 +133,8 @@ export interface Config {
   origin: string;
   timeouts: Timeouts;
   cache: CacheSettings;
+  /** Client request limits and stripped fields. */
+  security: SecuritySettings;
   /** The admin listener; absent: none. */
   admin?: AdminSettings;
   log: {

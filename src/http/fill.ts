@@ -224,6 +224,9 @@ export class Filler {
     });
     // Stale on arrival, no stale window to serve it in (RFC 5861), and nothing to revalidate
     // it with: storing it could never help.
+    // An error status that is already stale is never kept for a route's stale windows: only
+    // the origin's own freshness may make an error reusable.
+    if (r.status >= 400 && entry.freshUntil <= r.responseTime) return this.pass(f, r, 'no-freshness');
     const usable = Math.max(entry.freshUntil, entry.staleWhileRevalidateUntil, entry.staleIfErrorUntil);
     if (usable <= r.responseTime && entry.etag === undefined && entry.lastModified === undefined) {
       return this.pass(f, r, 'no-freshness');

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import type { Config, SecuritySettings } from '../config/types.js';
 import type { Handler } from './handler.js';
 
 export interface ServerLimits {
@@ -9,8 +10,10 @@ export interface ServerLimits {
   headersTimeout: number;
   /** Time allowed to receive a whole request (ms). */
   requestTimeout: number;
-  /** Largest request header section (bytes). */
+  /** Largest request line + header section (bytes). */
   maxHeaderSize: number;
+  /** Most header field lines in one request. */
+  maxHeaders: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -18,27 +21,246 @@ export const DEFAULT_LIMITS: ServerLimits = {
   headersTimeout: 10_000,
   requestTimeout: 60_000,
   maxHeaderSize: 16 * 1024,
+  maxHeaders: 100,
 };
 
-/** The proxy listener: node:http in front of the handler, upgrades to the pass-through. */
-export function createProxyServer(handler: Handler, limits = DEFAULT_LIMITS): http.Server {
+/** What the server reads from `security:` (config/schema.ts). */
+export function serverLimits(s: SecuritySettings): ServerLimits {
+  return {
+    keepAliveTimeout: s.clientTimeouts.keepAlive,
+    headersTimeout: s.clientTimeouts.headers,
+    requestTimeout: s.clientTimeouts.request,
+    maxHeaderSize: s.maxHeaderSize,
+    maxHeaders: s.maxHeaders,
+  };
+}
+
+/**
+ * The proxy listener: node:http in front of the handler, upgrades to the pass-through.
+ *
+ * `getConfig` gives the live config: limits follow a reload for new connections, the stripped
+ * fields and the GET-body policy for new requests.
+ */
+export function createProxyServer(handler: Handler, getConfig: () => Config): http.Server {
+  const limits = (): ServerLimits => serverLimits(getConfig().security);
+  const security = (): SecuritySettings => getConfig().security;
+  const initial = limits();
+  /** Sockets that sent a request larder refused: nothing more is read from them. */
+  const refused = new WeakSet<Socket>();
+
   const server = http.createServer(
     {
-      keepAliveTimeout: limits.keepAliveTimeout,
-      headersTimeout: limits.headersTimeout,
-      requestTimeout: limits.requestTimeout,
-      maxHeaderSize: limits.maxHeaderSize,
+      keepAliveTimeout: initial.keepAliveTimeout,
+      headersTimeout: initial.headersTimeout,
+      requestTimeout: initial.requestTimeout,
+      maxHeaderSize: initial.maxHeaderSize,
+      // How often node looks for connections past headersTimeout / requestTimeout (default 30 s,
+      // which would let a slowloris client hold a connection for up to 40 s).
+      connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(initial.headersTimeout / 4))),
+      // Lenient parsing accepts the framing ambiguities request smuggling is built on.
+      insecureHTTPParser: false,
+      // Checked below instead: node's own check answers 400 but still serves a request
+      // pipelined behind the bad one.
+      requireHostHeader: false,
     },
-    handler.handle,
+    (req, res) => {
+      const socket = req.socket;
+      if (refused.has(socket)) return; // pipelined behind a refused request: never served
+      const problem = checkRequest(req, security(), limits().maxHeaders);
+      if (problem !== undefined) {
+        refused.add(socket);
+        return refuse(res, problem);
+      }
+      stripRequestHeaders(req, security().stripRequestHeaders);
+      handler.handle(req, res);
+    },
   );
-  server.on('upgrade', handler.upgrade);
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+  // One extra so that a request over the limit can be told from one at it (node drops the rest silently).
+  server.maxHeadersCount = initial.maxHeaders + 1;
+  // Runs before node's own connection listener, which reads maxHeaderSize for the new parser.
+  server.prependListener('connection', () => {
+    const l = limits();
+    // Not in @types/node, but read by node for each new connection's parser.
+    (server as unknown as { maxHeaderSize: number }).maxHeaderSize = l.maxHeaderSize;
+    server.maxHeadersCount = l.maxHeaders + 1;
+    server.headersTimeout = l.headersTimeout;
+    server.requestTimeout = l.requestTimeout;
+    server.keepAliveTimeout = l.keepAliveTimeout;
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    const problem = checkRequest(req, security(), limits().maxHeaders);
+    if (problem !== undefined) {
+      socket.on('error', () => socket.destroy());
+      socket.end(statusLine(problem));
+      return;
+    }
+    stripRequestHeaders(req, security().stripRequestHeaders);
+    handler.upgrade(req, socket, head);
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
     if (!socket.writable) {
       socket.destroy();
       return;
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    socket.on('error', () => socket.destroy());
+    if (refused.has(socket)) {
+      socket.end();
+      return;
+    }
+    refused.add(socket);
+    const line = statusLine({ status: clientErrorStatus(err.code, err.rawPacket), message: '' });
+    // A broken body is found after node handed the request over: its response may be under way.
+    const current = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    if (current) {
+      if (current.headersSent) {
+        // Mid-response: the client must see an aborted connection, never a complete-looking answer.
+        current.destroy();
+        return;
+      }
+      // Answer for it, then abort whatever the handler or the pass-through still does with it.
+      socket.end(line, () => current.destroy());
+      return;
+    }
+    socket.end(line);
   });
   return server;
 }
+
+/** A request larder refuses before the handler sees it. */
+interface Problem {
+  status: 400 | 408 | 431 | 501 | 505;
+  message: string;
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+  501: 'Not Implemented',
+  505: 'HTTP Version Not Supported',
+};
+
+/** A well-formed request line (RFC 9112 §3) naming a version other than 1.0 / 1.1. */
+const OTHER_VERSION = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \r\n]+ HTTP\/[0-9]\.[0-9]\r\n/;
+
+/** llhttp error codes that mean something other than a plain 400. */
+function clientErrorStatus(code: string | undefined, raw: Buffer | undefined): Problem['status'] {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 431;
+    case 'HPE_INVALID_VERSION':
+      // Also raised for a request line ending in a bare LF: only a clean line is a version problem.
+      return raw !== undefined && OTHER_VERSION.test(raw.toString('latin1', 0, Math.min(raw.length, 8192))) ? 505 : 400;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408;
+    default:
+      return 400;
+  }
+}
+
+function statusLine(p: Problem): string {
+  const body = p.message === '' ? '' : `LARDER_BAD_REQUEST: ${p.message}\n`;
+  return (
+    `HTTP/1.1 ${p.status} ${REASONS[p.status]}\r\nconnection: close\r\ncache-control: no-store\r\n` +
+    `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
+/** Answers and closes: whatever follows on the connection is not to be trusted. */
+function refuse(res: http.ServerResponse, p: Problem): void {
+  const body = `LARDER_BAD_REQUEST: ${p.message}\n`;
+  res.shouldKeepAlive = false;
+  res.writeHead(p.status, {
+    connection: 'close',
+    'cache-control': 'no-store',
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-cache': 'BYPASS',
+  });
+  // With connection: close node ends the socket once this is written; nothing after it is served.
+  res.end(body);
+}
+
+/**
+ * RFC 3986 §3.2.2/§3.2.3 host [":" port]: an IP literal, or a reg-name (unreserved,
+ * pct-encoded, sub-delims). No "/", "?", "#", "@" or spaces: the key is host + target,
+ * and a Host with a "/" in it could otherwise make two different requests share a key.
+ */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
+
+/**
+ * RFC 9112 §3.2: origin-form, absolute-form, or "*". A fragment is never sent (RFC 9110
+ * §7.1), "\" is read as "/" by some origins, and a "%" that does not start an escape is
+ * decoded differently by different servers: each could make one key name two resources.
+ */
+const TARGET_BAD = /[#\\\x80-\xff]|%(?![0-9A-Fa-f]{2})/;
+
+/** Every check node's parser does not do itself. */
+function checkRequest(req: http.IncomingMessage, s: SecuritySettings, maxHeaders: number): Problem | undefined {
+  // llhttp accepts "HTTP/2.0" and a bare HTTP/0.9 request line.
+  if (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1)) {
+    return { status: 505, message: 'only HTTP/1.0 and HTTP/1.1 are supported' };
+  }
+  const raw = req.rawHeaders;
+  if (raw.length / 2 > maxHeaders) return { status: 431, message: `more than ${maxHeaders} header fields` };
+  let hosts = 0;
+  let host = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') {
+      hosts++;
+      host = raw[i + 1]!;
+    }
+  }
+  // RFC 9112 §3.2: 400 for a missing Host in HTTP/1.1, more than one, or an invalid one.
+  if (hosts > 1) return { status: 400, message: 'more than one Host header field' };
+  if (hosts === 0 && req.httpVersionMinor === 1) return { status: 400, message: 'HTTP/1.1 requires a Host header field' };
+  if (!HOST.test(host)) return { status: 400, message: 'invalid Host header field' };
+  const url = req.url ?? '';
+  if (!(url.startsWith('/') || /^https?:\/\//i.test(url) || (url === '*' && req.method === 'OPTIONS'))) {
+    return { status: 400, message: 'the request target must be a path or an absolute http URL' };
+  }
+  if (TARGET_BAD.test(url)) return { status: 400, message: 'invalid character or escape in the request target' };
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) {
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing.
+    if (req.httpVersionMinor === 0) return { status: 400, message: 'Transfer-Encoding in an HTTP/1.0 request' };
+    const codings = te.toLowerCase().split(',').map((c) => c.trim());
+    // RFC 9112 §6.3: chunked not last leaves the body length unknown: 400. (llhttp notices this
+    // only once it reads the body, after the request has been handed over.)
+    if (codings[codings.length - 1] !== 'chunked') return { status: 400, message: 'chunked must be the last transfer coding' };
+    // RFC 9112 §6.1: a transfer coding larder does not implement: 501.
+    if (codings.length > 1) return { status: 501, message: 'only the chunked transfer coding is supported' };
+  }
+  if (s.getWithBody === 'reject' && (req.method === 'GET' || req.method === 'HEAD') && hasBody(req)) {
+    return { status: 400, message: `a ${req.method} request must not carry a body` };
+  }
+  return undefined;
+}
+
+export function hasBody(req: http.IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
+
+/** Whether `name` (lower case) is on the list: exact, or by a prefix ending in "*"; "_" counts as "-". */
+export function isStripped(name: string, list: readonly string[]): boolean {
+  const n = name.includes('_') ? name.replaceAll('_', '-') : name;
+  for (const entry of list) {
+    if (entry.endsWith('*') ? n.startsWith(entry.slice(0, -1)) : n === entry) return true;
+  }
+  return false;
+}
+
+/**
+ * Removes the fields on `security.stripRequestHeaders` before anything reads the request:
+ * the key, the Vary match, the fill and the pass-through all see the request without them.
+ */
+export function stripRequestHeaders(req: http.IncomingMessage, list: readonly string[]): void {
+  if (list.length === 0) return;
+  const headers = req.headers;
+  for (const name of Object.keys(headers)) {
+    if (isStripped(name, list)) delete headers[name];
+  }
+}
+
+

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 
 /** What the caller learns about a passed-through response, before it is written. */
@@ -18,6 +18,9 @@ export interface PassOptions {
   /** Called when the proxy could not reach the upstream, with the status written (if any). */
   onError?: (err: Error) => void;
 }
+
+/** Framing fields of a request body. */
+const BODY_FIELDS = ['content-length', 'transfer-encoding', 'expect'];
 
 /**
  * Streams requests that the cache does not handle (uncacheable routes, methods with a
@@ -52,6 +55,14 @@ export class PassThrough {
 
   web(req: http.IncomingMessage, res: http.ServerResponse, opts: PassOptions): void {
     this.pending.set(req, opts);
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      // A body on GET or HEAD is never forwarded: an origin that ignores it would read it as
+      // the next request on the shared upstream connection (smuggling). node reads and
+      // discards it from the client connection after the response.
+      for (const name of BODY_FIELDS) delete req.headers[name];
+      this.proxy.web(req, res, { target: opts.target, buffer: Readable.from([]) });
+      return;
+    }
     this.proxy.web(req, res, { target: opts.target });
   }
 

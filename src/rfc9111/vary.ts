@@ -10,17 +10,22 @@ function lines(value: unknown): string[] {
   return [];
 }
 
+/** RFC 9110 §5.1: field-name = token. */
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+
 /**
  * RFC 9110 §12.5.5: Vary is `*` or a list of case-insensitive field names; `*` means the
- * response varies on something beyond the request's fields.
+ * response varies on something beyond the request's fields. A member that is not a field
+ * name ("Accept-Encoding Accept-Language", a control character) cannot be matched against a
+ * request, so it counts as `*`: never reused, rather than shared across what it meant to split.
  */
 export function parseVary(value: string | string[] | undefined): { star: boolean; names: string[] } {
   const names = new Set<string>();
   let star = false;
   for (const part of lines(value).join(',').split(',')) {
-    const name = part.trim().toLowerCase();
+    const name = part.replace(/^[ \t]+|[ \t]+$/g, '').toLowerCase();
     if (name === '') continue;
-    if (name === '*') star = true;
+    if (name === '*' || !FIELD_NAME.test(name)) star = true;
     else names.add(name);
   }
   return { star, names: [...names].sort() };
