@@ -5,6 +5,7 @@ import type { CacheEntry } from './types.js';
 import type { Logger } from './log.js';
 import { createAdminServer, type PurgeAnswer, type PurgeRequest } from './http/admin.js';
 import { decode, encode } from './cache/codec.js';
+import { FillWaiters } from './cache/fill-waiters.js';
 import type { LocalCache, Peers } from './cache/peers.js';
 import { isRule, type PurgeRule } from './cache/purge-rules.js';
 import type { LockResult } from './cache/redis-store.js';
@@ -47,7 +48,7 @@ export class IpcPeers implements Peers {
   private local: LocalCache | undefined;
   private seq = 0;
   private readonly pendingLocks = new Map<number, (r: LockResult) => void>();
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new FillWaiters();
   private rules: PurgeRule[] = [];
 
   constructor(private readonly send: (m: Msg) => void) {}
@@ -64,7 +65,7 @@ export class IpcPeers implements Peers {
           const value = decode(Buffer.from(m.entry, 'base64'));
           if (value !== undefined && !('kind' in value)) this.local?.storeFromPeer(m.primary, value);
         }
-        for (const wake of [...(this.waiters.get(m.key) ?? [])]) wake();
+        this.waiters.wake(m.key);
         return;
       }
       case 'invalidate':
@@ -120,25 +121,7 @@ export class IpcPeers implements Peers {
   }
 
   waitForFill(key: string, ms: number): { done: Promise<void>; cancel(): void } {
-    let wake!: () => void;
-    const done = new Promise<void>((resolve) => (wake = resolve));
-    let set = this.waiters.get(key);
-    if (set === undefined) {
-      set = new Set();
-      this.waiters.set(key, set);
-    }
-    set.add(wake);
-    const timer = setTimeout(wake, ms);
-    timer.unref();
-    const cancel = (): void => {
-      clearTimeout(timer);
-      const s = this.waiters.get(key);
-      s?.delete(wake);
-      if (s?.size === 0) this.waiters.delete(key);
-      wake();
-    };
-    void done.then(cancel);
-    return { done, cancel };
+    return this.waiters.wait(key, ms);
   }
 
   async announceFilled(key: string, primary: string, entry: CacheEntry | undefined): Promise<boolean> {
@@ -156,8 +139,7 @@ export class IpcPeers implements Peers {
   }
 
   async close(): Promise<void> {
-    for (const set of this.waiters.values()) for (const wake of set) wake();
-    this.waiters.clear();
+    this.waiters.wakeAll();
   }
 }
 

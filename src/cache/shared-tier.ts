@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisBus } from './redis-bus.js';
 import type { Clock } from '../types.js';
+import { FillWaiters } from './fill-waiters.js';
 import type { LocalCache, Peers } from './peers.js';
 import { isRule, type PurgeRule } from './purge-rules.js';
 import { filledChannel, invalidateChannel, purgeChannel } from './redis-keys.js';
@@ -17,7 +18,7 @@ import type { LockResult, RedisStore } from './redis-store.js';
 export class SharedTier implements Peers {
   /** Distinguishes this process's messages from the others'. */
   readonly instanceId = randomUUID();
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new FillWaiters();
   private local: LocalCache | undefined;
   private seq = 0;
 
@@ -35,7 +36,7 @@ export class SharedTier implements Peers {
       if (space === -1 || message.slice(0, space) === this.instanceId) return;
       this.local?.invalidateLocal(message.slice(space + 1));
     });
-    void this.bus.subscribe(filledChannel(this.store.prefix), (key) => this.wake(key));
+    void this.bus.subscribe(filledChannel(this.store.prefix), (key) => this.waiters.wake(key));
     void this.bus.subscribe(purgeChannel(this.store.prefix), (message) => {
       const space = message.indexOf(' ');
       if (space === -1 || message.slice(0, space) === this.instanceId) return;
@@ -99,38 +100,13 @@ export class SharedTier implements Peers {
    * looking at Redis, so an announcement between the look and the wait is not missed.
    */
   waitForFill(key: string, ms: number): { done: Promise<void>; cancel(): void } {
-    let wake!: () => void;
-    const done = new Promise<void>((resolve) => (wake = resolve));
-    let set = this.waiters.get(key);
-    if (set === undefined) {
-      set = new Set();
-      this.waiters.set(key, set);
-    }
-    set.add(wake);
-    const timer = setTimeout(wake, ms);
-    timer.unref();
-    const cancel = (): void => {
-      clearTimeout(timer);
-      const s = this.waiters.get(key);
-      s?.delete(wake);
-      if (s?.size === 0) this.waiters.delete(key);
-      wake();
-    };
-    void done.then(cancel);
-    return { done, cancel };
+    return this.waiters.wait(key, ms);
   }
 
   async close(): Promise<void> {
-    for (const set of this.waiters.values()) for (const wake of set) wake();
-    this.waiters.clear();
+    this.waiters.wakeAll();
     await this.bus.close();
     this.store.dispose();
-  }
-
-  private wake(key: string): void {
-    const set = this.waiters.get(key);
-    if (set === undefined) return;
-    for (const wake of [...set]) wake();
   }
 }
 
