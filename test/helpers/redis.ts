@@ -1,5 +1,5 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,10 +27,14 @@ export interface RedisServer {
 }
 
 export interface RedisCluster {
-  /** redis://127.0.0.1:port of every master. */
+  /** redis://127.0.0.1:port of every node (masters first). */
   nodes: string[];
   ports: number[];
   stop(): Promise<void>;
+  /** SIGKILLs the node on `port`. */
+  kill(port: number): Promise<void>;
+  /** Runs redis-cli against the node on `port`. */
+  cli(port: number, ...args: string[]): Promise<string>;
 }
 
 const START_TIMEOUT = 5000;
@@ -211,8 +215,11 @@ export async function startRedis(): Promise<RedisServer> {
   };
 }
 
-/** A Redis Cluster of `n` masters without replicas, ready (cluster_state:ok on every node). */
-export async function startCluster(n = 3): Promise<RedisCluster> {
+/**
+ * A Redis Cluster of `n` masters, each with `replicas` replicas, ready (cluster_state:ok on
+ * every node). `nodeTimeout` is how long a silent master takes to be failed over (ms).
+ */
+export async function startCluster(n = 3, replicas = 0, nodeTimeout = 2000): Promise<RedisCluster> {
   requireRedis();
   const dir = mkdtempSync(join(tmpdir(), 'larder-cluster-'));
   const procs: ChildProcess[] = [];
@@ -222,8 +229,15 @@ export async function startCluster(n = 3): Promise<RedisCluster> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (let i = 0; i < n; i++) {
-      const { proc, port } = await spawnOnFreePort(dir, (p, busPort) => [
+    for (let i = 0; i < n * (1 + replicas); i++) {
+      // A directory of its own per node: replicas and masters must not share dump files.
+      const nodeDir = join(dir, `node-${i}`);
+      mkdirSync(nodeDir);
+      const { proc, port } = await spawnOnFreePort(nodeDir, (p, busPort) => [
+        '--repl-diskless-sync',
+        'yes',
+        '--repl-diskless-sync-delay',
+        '0',
         '--cluster-enabled',
         'yes',
         '--cluster-config-file',
@@ -232,7 +246,7 @@ export async function startCluster(n = 3): Promise<RedisCluster> {
         '--cluster-port',
         String(busPort),
         '--cluster-node-timeout',
-        '2000',
+        String(nodeTimeout),
       ]);
       procs.push(proc);
       ports.push(port);
@@ -240,7 +254,7 @@ export async function startCluster(n = 3): Promise<RedisCluster> {
     await new Promise<void>((resolve, reject) => {
       execFile(
         'redis-cli',
-        ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+        ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
         { timeout: 15_000 },
         (err, stdout, stderr) => (err ? reject(new Error(`cluster create failed: ${err.message}\n${stdout}\n${stderr}`)) : resolve()),
       );
@@ -248,7 +262,13 @@ export async function startCluster(n = 3): Promise<RedisCluster> {
     const deadline = Date.now() + 10_000;
     for (;;) {
       const infos = await Promise.all(ports.map((p) => cli(p, ['cluster', 'info'])));
-      if (infos.every((i) => i.includes('cluster_state:ok'))) break;
+      const synced = await Promise.all(
+        ports.map(async (p) => {
+          const r = await cli(p, ['info', 'replication']);
+          return !r.includes('role:slave') || r.includes('master_link_status:up');
+        }),
+      );
+      if (infos.every((i) => i.includes('cluster_state:ok')) && synced.every(Boolean)) break;
       if (Date.now() > deadline) throw new Error(`cluster did not reach cluster_state:ok:\n${infos.join('\n')}`);
       await sleep(100);
     }
@@ -256,7 +276,17 @@ export async function startCluster(n = 3): Promise<RedisCluster> {
     await stop();
     throw err;
   }
-  return { nodes: ports.map((p) => `redis://127.0.0.1:${p}`), ports, stop };
+  const byPort = new Map(ports.map((p, i) => [p, procs[i]!]));
+  return {
+    nodes: ports.map((p) => `redis://127.0.0.1:${p}`),
+    ports,
+    stop,
+    kill: async (port) => {
+      const proc = byPort.get(port);
+      if (proc !== undefined) await killHard(proc);
+    },
+    cli: (port, ...args) => cli(port, args),
+  };
 }
 
 export function sleep(ms: number): Promise<void> {
