@@ -20,7 +20,11 @@ function run(args: string[], env: Record<string, string> = {}) {
 }
 
 let origin: Origin | undefined;
+let started: ReturnType<typeof spawn> | undefined;
 afterEach(async () => {
+  // A failed assertion must not leave a larder process behind.
+  if (started && started.exitCode === null && started.signalCode === null) started.kill('SIGKILL');
+  started = undefined;
   await origin?.close();
   origin = undefined;
 });
@@ -66,6 +70,7 @@ describe('larder command line', () => {
     const child = spawn(process.execPath, [BIN, '--config', cfg], {
       env: { ...process.env, LARDER_LISTEN: '127.0.0.1:0', LARDER_ORIGIN: origin.url },
     });
+    started = child;
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
