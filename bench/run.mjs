@@ -309,6 +309,10 @@ async function main() {
   const bareChild = start(process.execPath, ['bench/lib/bare.mjs', String(barePort)]);
   const bare = { label: 'bare node:http', url: `http://127.0.0.1:${barePort}`, pid: () => bareChild.pid };
   await waitHttp(bare.url + '/b/1/ready');
+  const fwdPort = await freePort();
+  const fwdChild = start(process.execPath, ['bench/lib/forwarder.mjs', String(fwdPort), originUrl]);
+  const forwarder = { label: 'undici pool.stream forwarder', url: `http://127.0.0.1:${fwdPort}`, pid: () => fwdChild.pid };
+  await waitHttp(forwarder.url + '/__count');
   const redis = await startRedis();
 
   const mem = await startLarder(LARDER_BASE(originUrl) + `cache:\n  memory: { maxSize: 256mb }\n`);
@@ -393,15 +397,18 @@ async function main() {
   ]) {
     if (!wanted(id)) continue;
     progress(title);
-    const targets = withNginx([larder, bare]).map((t) => ({ ...t, path: p }));
+    const targets = withNginx([larder, forwarder, bare]).map((t) => ({ ...t, path: p }));
     const checks = [];
     for (const t of targets) checks.push(await check(t, p));
     const r = await interleave(targets, { countOrigin: true });
     out(`## ${title}`);
     out();
-    out(`${text} The bare server answers from memory, so the ratio is what a proxy hop costs. Checks: ${checks.join('; ')}.`);
+    out(
+      `${text} The bare server answers from memory, so the ratio to it is what a proxy hop costs; the forwarder ` +
+        `(\`bench/lib/forwarder.mjs\`) is a minimal undici \`pool.stream\` proxy, the ceiling for a Node hop. Checks: ${checks.join('; ')}.`,
+    );
     out();
-    table(r, [bare.label]);
+    table(r, [bare.label, forwarder.label]);
   }
 
   // 4. STALE: stale-while-revalidate under load.
@@ -507,12 +514,12 @@ async function main() {
 
   out(`Total bench time: ${f0((Date.now() - t0) / 1000)} s.`);
 
-  for (const c of [mem.child, l2.child, zl.child, bareChild, ngx?.child, redis.child, origin]) if (c) await stop(c);
+  for (const c of [mem.child, l2.child, zl.child, bareChild, fwdChild, ngx?.child, redis.child, origin]) if (c) await stop(c);
   return md.join('\n') + '\n';
 }
 
 // ---------------------------------------------------------------------------------------------
-// --profile: CPU profiles of larder serving L1 and L2 hits.
+// --profile: CPU profiles of larder serving L1 and L2 hits, misses and pass-through.
 
 async function profile() {
   const duration = quick ? 3 : 10;
@@ -535,15 +542,18 @@ async function profile() {
       '/b/1000/hot',
       `cache:\n  memory: { maxSize: 1kb, maxEntrySize: 1kb }\n  redis: { url: ${redis.url}, commandTimeout: 50ms }\n`,
     ],
+    ['MISS, no-store GET on a cacheable route, 1 KB', 'miss', '/nocache/1024/x', `cache:\n  memory: { maxSize: 256mb }\n`, ['MISS']],
+    ['Pass-through, `cache: false` route, 1 KB', 'pass', '/pass/1024/x', `cache:\n  memory: { maxSize: 256mb }\n`, ['BYPASS']],
   ];
-  for (const [title, id, p, cache] of tiers) {
+  for (const [title, id, p, cache, expect = ['HIT']] of tiers) {
+    if (!wanted(id)) continue;
     progress(`profiling ${title}`);
     const dir = `/tmp/larder-prof/${id}-${stamp}`;
     fs.mkdirSync(dir, { recursive: true });
     const l = await startLarder(LARDER_BASE(originUrl) + cache, {
       nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=500'],
     });
-    const c = await check({ label: 'larder', url: l.url }, p, ['HIT']);
+    const c = await check({ label: 'larder', url: l.url }, p, expect);
     const r = await cannon({ url: l.url + p, duration, connections: CONNECTIONS });
     await stop(l.child);
     const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));

@@ -34,7 +34,7 @@ export interface FillRequest {
   /** The stored response being revalidated, if any. */
   stale: CacheEntry | undefined;
   /** Relays interim responses to the client that asked (none for background refreshes). */
-  onInfo?: (status: number, headers: Record<string, string | string[]>) => void;
+  onInfo?: ((status: number, headers: Record<string, string | string[]>) => void) | undefined;
 }
 
 export type FillResult =
@@ -48,6 +48,8 @@ export type FillResult =
   | { kind: 'full'; status: number; statusMessage: string; headers: HeaderMap; body: Buffer; reason: Reason }
   | LargeResponse
   | OriginFailure;
+
+const EMPTY = Buffer.alloc(0);
 
 /** Reasons that say the URL itself is uncacheable, so its next requests should not queue. */
 const PASS_REASONS = new Set<Reason>(['private', 'no-store', 'set-cookie', 'vary-star', 'no-freshness', 'too-large', 'must-understand']);
@@ -194,6 +196,15 @@ export class Filler {
   }
 
   private storeResponse(f: FillRequest, r: FullResponse): FillResult {
+    const verdict = this.assess(f, r, r.body);
+    if (typeof verdict === 'string') return this.pass(f, r, verdict);
+    const persisted = this.d.store.store(f.primary, verdict, f.route.jitter);
+    this.d.hitForPass.clear(f.key);
+    return { kind: 'stored', entry: verdict, status: r.status, persisted };
+  }
+
+  /** The entry a response would make, or the reason it must not be stored. */
+  private assess(f: FillRequest, r: Omit<FullResponse, 'kind' | 'body'>, body: Buffer): CacheEntry | Reason {
     const directives = responseDirectives(r.headers, f.settings.targeted);
     const verdict = checkStorable({
       method: 'GET',
@@ -204,9 +215,9 @@ export class Filler {
       unsafeShareSetCookie: f.route.unsafeShareSetCookie,
       ...(f.route.ttl === undefined ? {} : { routeTtl: f.route.ttl }),
     });
-    if (!verdict.ok) return this.pass(f, r, verdict.reason);
+    if (!verdict.ok) return verdict.reason;
     // A good entry is never replaced by an error: the caller may still serve it stale.
-    if (f.stale !== undefined && r.status >= 500) return notStored(r, 'origin-error');
+    if (f.stale !== undefined && r.status >= 500) return 'origin-error';
     const names = mergeNames(f.route.key.headers, parseVary(r.headers['vary']).names);
     const entry = createEntry({
       route: f.route,
@@ -215,25 +226,41 @@ export class Filler {
       statusMessage: r.statusMessage,
       headers: r.headers,
       directives,
-      body: r.body,
+      body,
       requestTime: r.requestTime,
       responseTime: r.responseTime,
       varyNames: names,
       varyValues: varyValues(names, f.req.headers),
       keepSetCookie: f.route.unsafeShareSetCookie,
     });
-    // Stale on arrival, no stale window to serve it in (RFC 5861), and nothing to revalidate
-    // it with: storing it could never help.
     // An error status that is already stale is never kept for a route's stale windows: only
     // the origin's own freshness may make an error reusable.
-    if (r.status >= 400 && entry.freshUntil <= r.responseTime) return this.pass(f, r, 'no-freshness');
+    if (r.status >= 400 && entry.freshUntil <= r.responseTime) return 'no-freshness';
+    // Stale on arrival, no stale window to serve it in (RFC 5861), and nothing to revalidate
+    // it with: storing it could never help.
     const usable = Math.max(entry.freshUntil, entry.staleWhileRevalidateUntil, entry.staleIfErrorUntil);
-    if (usable <= r.responseTime && entry.etag === undefined && entry.lastModified === undefined) {
-      return this.pass(f, r, 'no-freshness');
+    if (usable <= r.responseTime && entry.etag === undefined && entry.lastModified === undefined) return 'no-freshness';
+    return entry;
+  }
+
+  /**
+   * For a response relayed as it streams, without being stored (Handler.forwardMiss): the
+   * reason it is not stored, keeping the key's hit-for-pass mark current. A response that
+   * could now be stored clears the mark, so the key's next request fills the cache.
+   */
+  passReason(f: FillRequest, status: number, headers: HeaderMap, requestTime: number, responseTime: number): Reason {
+    if (f.head) return 'method';
+    const verdict = this.assess(f, { status, statusMessage: '', headers, requestTime, responseTime }, EMPTY);
+    if (typeof verdict === 'string') {
+      if (PASS_REASONS.has(verdict)) this.d.hitForPass.mark(f.key);
+      return verdict;
     }
-    const persisted = this.d.store.store(f.primary, entry, f.route.jitter);
+    if (Number(headers['content-length']) > f.settings.memory.maxEntrySize) {
+      this.d.hitForPass.mark(f.key);
+      return 'too-large';
+    }
     this.d.hitForPass.clear(f.key);
-    return { kind: 'stored', entry, status: r.status, persisted };
+    return 'hit-for-pass';
   }
 
   private pass(f: FillRequest, r: FullResponse, reason: Reason): FillResult {

@@ -93,6 +93,25 @@ export function writeFetched(
   else res.end(body);
 }
 
+/**
+ * Writes the head of a response relayed as it streams: the origin's end-to-end fields and its
+ * Content-Length (the body that follows is the origin's, byte for byte), then larder's report.
+ */
+export function writeForwardedHead(
+  res: ServerResponse,
+  status: number,
+  originHeaders: HeaderMap,
+  xCache: CacheResult,
+  cacheStatus: string,
+  consumed: readonly string[] = [],
+): void {
+  const headers = flatten(responseHeaders(originHeaders, consumed));
+  const length = originHeaders['content-length'];
+  if (typeof length === 'string') headers.push('content-length', length);
+  headers.push('x-cache', xCache, 'cache-status', cacheStatus);
+  res.writeHead(status, STATUS_CODES[status] ?? '', headers);
+}
+
 /** The origin's end-to-end fields, ready to relay: framing and cache-report fields are larder's. */
 export function responseHeaders(h: HeaderMap, consumed: readonly string[] = []): HeaderMap {
   const out = stripHopByHop(h);

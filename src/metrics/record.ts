@@ -10,6 +10,8 @@ export interface RequestFacts {
   ms: number;
 }
 
+const STATUS_CLASS: readonly string[] = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
 const CACHE_LABEL = { HIT: 'hit', MISS: 'miss', STALE: 'stale', REVALIDATED: 'revalidated', BYPASS: 'bypass' } as const;
 
 /**
@@ -43,9 +45,9 @@ export class Recorder {
 
   /** One request to the origin: `status` undefined when it failed without a response. */
   origin(route: string, status: number | undefined, ms: number): void {
-    const cls = status === undefined ? 'error' : `${Math.floor(status / 100)}xx`;
-    this.metrics.originRequests.labels(route, cls).inc();
-    if (status !== undefined) this.metrics.originDuration.labels(route).observe(ms / 1000);
+    const cls = status === undefined ? 'error' : STATUS_CLASS[Math.floor(status / 100)] ?? 'error';
+    this.child(route + '\u0000o' + cls, () => this.metrics.originRequests.labels(route, cls)).inc();
+    if (status !== undefined) this.child(route + '\u0000d', () => this.metrics.originDuration.labels(route)).observe(ms / 1000);
   }
 
   earlyRefresh(route: string): void {

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { Pool } from 'undici';
 import type { Timeouts } from '../config/types.js';
 import type { Clock, HeaderMap } from '../types.js';
@@ -40,6 +40,29 @@ export interface LargeResponse extends Received {
 }
 
 export type OriginResult = FullResponse | LargeResponse | OriginFailure;
+
+/** A request relayed as it streams, nothing buffered: see OriginClient.forward. */
+export interface ForwardRequest {
+  origin: string;
+  method: 'GET' | 'HEAD';
+  target: string;
+  headers: Record<string, string | string[]>;
+  onInfo?: ((status: number, headers: Record<string, string | string[]>) => void) | undefined;
+}
+
+/** Where a forwarded response goes. */
+export interface ForwardSink {
+  /**
+   * The final response head arrived: write it and return the stream the body is written
+   * to, which is ended when the body is complete. Times are the clock's, in ms.
+   */
+  open(status: number, headers: HeaderMap, requestTime: number, responseTime: number): Writable;
+  /**
+   * The origin failed before a response head arrived. Failures after open() destroy the
+   * stream open() returned, so a truncated body never looks complete.
+   */
+  failed(failure: OriginFailure): void;
+}
 
 /** One keep-alive undici pool per upstream origin. */
 export class OriginClient {
@@ -88,6 +111,32 @@ export class OriginClient {
       responseTime: this.clock.now(),
     };
     return readBody(received, res.body, req.maxBodySize);
+  }
+
+  /**
+   * Relays a response with undici's stream API: the body is written to the sink's stream
+   * chunk by chunk, with back-pressure, and nothing is buffered or copied. Used where the
+   * response will not be stored. Never throws.
+   */
+  forward(req: ForwardRequest, sink: ForwardSink): void {
+    const t0 = this.clock.now();
+    let opened = false;
+    this.pool(req.origin).stream(
+      {
+        path: req.target,
+        method: req.method,
+        headers: req.headers,
+        ...(req.onInfo === undefined ? {} : { onInfo: (info: { statusCode: number; headers: Record<string, string | string[]> }) => req.onInfo!(info.statusCode, info.headers) }),
+      },
+      (data) => {
+        const out = sink.open(data.statusCode, data.headers as HeaderMap, t0, this.clock.now());
+        opened = true;
+        return out;
+      },
+      (err) => {
+        if (err !== null && !opened) sink.failed(classifyOriginError(err, 'headers'));
+      },
+    );
   }
 
   /** Closes every pool, aborting requests still in flight. */

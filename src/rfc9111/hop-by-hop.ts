@@ -31,17 +31,24 @@ export function connectionOptions(value: unknown): Set<string> {
 /**
  * RFC 9110 §7.6.1: an intermediary removes the hop-by-hop fields and every field named in
  * Connection before forwarding a message. Returns a new object; the input is untouched.
+ * This runs on every forwarded request and response, so it makes one pass over the names
+ * and parses Connection only when it names more than keep-alive or close.
  */
 export function stripHopByHop<T extends Record<string, unknown>>(headers: T): T {
   const out: Record<string, unknown> = {};
-  const listed = new Set<string>();
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.toLowerCase() === 'connection') for (const n of connectionOptions(value)) listed.add(n);
+  const names = Object.keys(headers);
+  let listed: Set<string> | undefined;
+  for (const name of names) {
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    const value = headers[name];
+    if (value === 'keep-alive' || value === 'close') continue;
+    listed ??= new Set();
+    for (const n of connectionOptions(value)) listed.add(n);
   }
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name of names) {
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed.has(lower)) continue;
-    out[name] = value;
+    if (HOP_BY_HOP.has(lower) || (listed !== undefined && listed.has(lower))) continue;
+    out[name] = headers[name];
   }
   return out as T;
 }
