@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { cannon, freePort, rssMiB, sleep, start, startLarder, startRedis, stop, waitHttp } from './lib/procs.mjs';
+import { cannon, cpuMs, freePort, rssMiB, sleep, start, startLarder, startRedis, stop, waitHttp } from './lib/procs.mjs';
 import { startNginx } from './lib/nginx.mjs';
 import { aggregate, formatMarkdown } from './lib/cpuprofile.mjs';
 
@@ -133,7 +133,7 @@ function ratioCell(runsA, runsB, key = 'rps') {
 
 /** One markdown table: a row per target, ratio columns against the given references. */
 function table(results, refs) {
-  const head = ['target', 'req/s', 'p50 ms', 'p99 ms', ...refs.map((r) => `÷ ${r}`), 'client req', 'origin req', 'RSS MiB', 'non-2xx / err'];
+  const head = ['target', 'req/s', 'p50 ms', 'p99 ms', ...refs.map((r) => `÷ ${r}`), 'CPU µs/req', 'client req', 'origin req', 'RSS MiB', 'non-2xx / err'];
   out(`| ${head.join(' | ')} |`);
   out(`|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
   for (const [label, runs] of results) {
@@ -143,6 +143,7 @@ function table(results, refs) {
       fms(mean(runs.map((r) => r.p50))),
       fms(mean(runs.map((r) => r.p99))),
       ...refs.map((ref) => (ref === label ? '1' : results.has(ref) ? ratioCell(runs, results.get(ref)) : '–')),
+      f0(median(runs.map((r) => r.cpuUs))),
       f0(runs.reduce((s, r) => s + r.total, 0)),
       runs.every((r) => r.origin === undefined) ? '–' : f0(runs.reduce((s, r) => s + (r.origin ?? 0), 0)),
       f1(Math.max(...runs.map((r) => r.rss))),
@@ -200,7 +201,9 @@ async function interleave(targets, { countOrigin = false, xcache = false, before
       const { base, counts } = opts(t, DURATION);
       const extra = beforeRun ? await beforeRun(t) : undefined;
       if (countOrigin) await originReset();
+      const cpu0 = cpuMs(t.pid());
       const r = await cannon(base);
+      r.cpuUs = ((cpuMs(t.pid()) - cpu0) * 1000) / r.total;
       if (countOrigin) r.origin = await originSettled(t.quietMs);
       if (afterRun) Object.assign(r, await afterRun(t, extra, r));
       r.rss = rssMiB(t.pid());
@@ -341,6 +344,8 @@ async function main() {
     `autocannon in the bench process, ${CONNECTIONS} connections, ${ROUNDS} interleaved round(s) of ${DURATION} s per target ` +
       `(order A B C, then C B A, ...) after a ${WARMUP} s warm-up. req/s, p50 and p99 are means over rounds; ` +
       '"÷ X" is the median over rounds of (req/s ÷ X\'s req/s in the same round), with the range. ' +
+      'CPU µs/req is the target process\'s own CPU time (user + system, from /proc) per request served, median over rounds: ' +
+      'unlike req/s it does not depend on what else the 2 cores were doing. ' +
       'RSS is the largest VmRSS seen after a round (nginx: its worker).',
   );
   out();

@@ -98,6 +98,25 @@ export function rssMiB(pid) {
   }
 }
 
+/**
+ * CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat; NaN when
+ * it cannot be read. The difference over a run divided by the requests served is the
+ * process's own cost per request, whatever else the machine was busy with.
+ */
+export function cpuMs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+    return (ticks * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
 /** One autocannon run; resolves to req/s, p50, p99 (ms), non-2xx count and errors. */
 export function cannon(opts) {
   return new Promise((resolve, reject) => {

@@ -80,8 +80,9 @@ export function validateIndex(m: unknown): VaryIndex | undefined {
 }
 
 /**
- * An entry built only from fields that check out, or undefined. `body` is copied so the
- * entry does not pin the (possibly much larger) buffer it was read from.
+ * An entry built only from fields that check out, or undefined. `body` is used as it is: it
+ * may be a view into a larger read buffer, so whoever keeps the entry (the memory tier) must
+ * copy it first (see ownBody).
  */
 export function validateEntry(m: unknown, body: Buffer): CacheEntry | undefined {
   if (!isRecord(m) || m['v'] !== 1) return undefined;
@@ -140,7 +141,7 @@ export function validateEntry(m: unknown, body: Buffer): CacheEntry | undefined 
     statusMessage,
     headers,
     rawHeaders,
-    body: exactCopy(body),
+    body,
     requestTime,
     responseTime,
     initialAge,
@@ -165,8 +166,13 @@ export function validateEntry(m: unknown, body: Buffer): CacheEntry | undefined 
   return entry;
 }
 
-/** A copy in its own allocation: Buffer.from would place small bodies in a shared 8 KB pool slab. */
-function exactCopy(src: Buffer): Buffer {
+/**
+ * The body in an allocation of its own, copied only when it is a view into a larger buffer
+ * (a Redis reply is a slice of the socket's read buffer; Buffer.from would place small
+ * bodies in a shared 8 KB pool slab). What the memory tier charges is then what it holds.
+ */
+export function ownBody(src: Buffer): Buffer {
+  if (src.byteOffset === 0 && src.buffer.byteLength === src.length) return src;
   const out = Buffer.allocUnsafeSlow(src.length);
   src.copy(out);
   return out;

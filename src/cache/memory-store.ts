@@ -18,8 +18,10 @@ const INDEX_OVERHEAD = 200;
 export class MemoryStore implements CacheStore {
   readonly tier = 'memory' as const;
   private readonly lru: LRUCache<string, StoredValue>;
+  private readonly maxSize: number;
 
   constructor(opts: MemoryStoreOptions) {
+    this.maxSize = opts.maxSize;
     this.lru = new LRUCache<string, StoredValue>({
       maxSize: opts.maxSize,
       sizeCalculation: sizeOf,
@@ -38,6 +40,11 @@ export class MemoryStore implements CacheStore {
 
   get(key: string): StoredValue | undefined {
     return this.lru.get(key);
+  }
+
+  /** Whether an entry charged `size` bytes can be held at all (lru-cache refuses more than maxSize). */
+  accepts(size: number): boolean {
+    return size <= this.maxSize;
   }
 
   /** Reads without touching recency or expiry: for sweeps, not the request path. */

@@ -52,6 +52,8 @@ export class RedisStore implements CacheStore {
   private readonly client: RedisClient;
   private readonly breaker: Breaker;
   private readonly timeout: number;
+  /** The client enforces a command timeout no longer than `timeout` on each command. */
+  private readonly clientBounded: boolean;
   private readonly onError: ((op: RedisOp, err: unknown) => void) | undefined;
   private readonly stateListeners = new Set<(state: RedisState, previous: RedisState) => void>();
   private lastState: RedisState;
@@ -62,7 +64,11 @@ export class RedisStore implements CacheStore {
     this.client = opts.client;
     this.prefix = opts.prefix;
     this.breaker = opts.breaker;
-    this.timeout = opts.timeout ?? clientCommandTimeout(opts.client) ?? DEFAULT_TIMEOUT;
+    const own = clientCommandTimeout(opts.client);
+    this.timeout = opts.timeout ?? own ?? DEFAULT_TIMEOUT;
+    // A single-server client times each command out itself; a Cluster client may retry a
+    // command across a failover, so only the store's own timer bounds the whole call.
+    this.clientBounded = !(opts.client instanceof Cluster) && own !== undefined && own <= this.timeout;
     this.onError = opts.onError;
     this.lastState = this.state();
     const refresh = (): void => this.refreshState();
@@ -168,7 +174,7 @@ export class RedisStore implements CacheStore {
       const px = Math.max(1, Math.ceil(ttl));
       await this.client.pexpire(key, px, 'NX');
       return this.client.pexpire(key, px, 'GT');
-    });
+    }, true);
     return r !== FAILED;
   }
 
@@ -198,15 +204,16 @@ export class RedisStore implements CacheStore {
   /**
    * Runs one Redis call under the breaker and the time bound. WRONGTYPE is Redis
    * answering about foreign data under our key, not Redis failing, so it is reported as
-   * 'decode' and counts as a success.
+   * 'decode' and counts as a success. A `compound` call sends several commands and is always
+   * bounded as a whole; a single command is bounded by the client when it can (clientBounded).
    */
-  private async run<T>(op: RedisOp, call: () => Promise<T>): Promise<T | typeof FAILED> {
+  private async run<T>(op: RedisOp, call: () => Promise<T>, compound = false): Promise<T | typeof FAILED> {
     if (!this.breaker.allow()) {
       this.refreshState();
       return FAILED;
     }
     try {
-      const value = await bounded(call(), this.timeout, op);
+      const value = await (this.clientBounded && !compound ? call() : bounded(call(), this.timeout, op));
       this.breaker.success();
       return value;
     } catch (err) {

@@ -1,3 +1,4 @@
+import { ownBody } from './codec.js';
 import type { CacheEntry, Clock, RequestInfo, StoredValue, Tier, VaryIndex } from '../types.js';
 import { isVaryIndex } from '../types.js';
 import { variantId, varyValues } from '../rfc9111/index.js';
@@ -110,8 +111,10 @@ export class TieredStore {
       if (verdict === 'hard') return { entry: undefined, tier: undefined, key: found.key };
       if (verdict === 'soft') return { entry: markedStale(found.entry, this.rules.softAt(found.entry, primary)), tier: 'redis', key: found.key };
     }
-    this.storeLocal(primary, found.entry);
-    return { ...found, tier: 'redis' };
+    // Backfill memory, with the body copied out of the Redis reply's read buffer; an entry
+    // memory cannot hold is served without the copy.
+    if (this.memory.accepts(found.entry.size)) this.storeLocal(primary, { ...found.entry, body: ownBody(found.entry.body) });
+    return { entry: found.entry, tier: 'redis', key: found.key };
   }
 
   /**

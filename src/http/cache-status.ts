@@ -10,7 +10,7 @@ export interface CacheStatusInfo {
   /** Remaining freshness in seconds; negative when stale. */
   ttl?: number;
   collapsed?: boolean;
-  detail?: Reason | 'stale-while-revalidate' | 'max-stale' | 'stale-if-error' | 'early-refresh';
+  detail?: Reason | 'stale-while-revalidate' | 'max-stale' | 'stale-if-error' | 'early-refresh' | undefined;
 }
 
 export const CACHE_NAME = 'larder';

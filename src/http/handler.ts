@@ -187,10 +187,7 @@ export class Handler {
 
   private serveHit(ctx: Ctx, entry: CacheEntry, tier: Tier | undefined, key: string): void {
     const early = (ctx.route.earlyRefresh > 0 || ctx.route.jitter > 0) && this.refreshEarly(ctx, entry, key);
-    const cs = formatCacheStatus(
-      { hit: true, ttl: ttlSeconds(entry.freshUntil, ctx.now), ...(early ? { detail: 'early-refresh' as const } : {}) },
-      entry.headers['cache-status'],
-    );
+    const cs = formatCacheStatus({ hit: true, ttl: ttlSeconds(entry.freshUntil, ctx.now), detail: early ? 'early-refresh' : undefined }, entry.headers['cache-status']);
     this.serveEntry(ctx, entry, 'HIT', cs, tier);
   }
 

@@ -66,12 +66,13 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
     (req, res) => {
       const socket = req.socket;
       if (refused.has(socket)) return; // pipelined behind a refused request: never served
-      const problem = checkRequest(req, security(), limits().maxHeaders);
+      const s = getConfig().security;
+      const problem = checkRequest(req, s, s.maxHeaders);
       if (problem !== undefined) {
         refused.add(socket);
         return refuse(res, problem);
       }
-      stripRequestHeaders(req, security().stripRequestHeaders);
+      stripRequestHeaders(req, s.stripRequestHeaders);
       handler.handle(req, res);
     },
   );
@@ -242,23 +243,44 @@ export function hasBody(req: http.IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
 
+/** A stripRequestHeaders list split once into exact names and prefixes. */
+interface StripMatcher {
+  exact: ReadonlySet<string>;
+  prefixes: readonly string[];
+}
+
+const matchers = new WeakMap<readonly string[], StripMatcher>();
+
+function matcher(list: readonly string[]): StripMatcher {
+  let m = matchers.get(list);
+  if (m === undefined) {
+    m = {
+      exact: new Set(list.filter((e) => !e.endsWith('*'))),
+      prefixes: list.filter((e) => e.endsWith('*')).map((e) => e.slice(0, -1)),
+    };
+    matchers.set(list, m);
+  }
+  return m;
+}
+
 /** Whether `name` (lower case) is on the list: exact, or by a prefix ending in "*"; "_" counts as "-". */
 export function isStripped(name: string, list: readonly string[]): boolean {
   const n = name.includes('_') ? name.replaceAll('_', '-') : name;
-  for (const entry of list) {
-    if (entry.endsWith('*') ? n.startsWith(entry.slice(0, -1)) : n === entry) return true;
-  }
+  const m = matcher(list);
+  if (m.exact.has(n)) return true;
+  for (const p of m.prefixes) if (n.startsWith(p)) return true;
   return false;
 }
 
 /**
  * Removes the fields on `security.stripRequestHeaders` before anything reads the request:
  * the key, the Vary match, the fill and the pass-through all see the request without them.
+ * The list is compiled once per config (a set and a few prefixes): this runs on every request.
  */
 export function stripRequestHeaders(req: http.IncomingMessage, list: readonly string[]): void {
   if (list.length === 0) return;
   const headers = req.headers;
-  for (const name of Object.keys(headers)) {
+  for (const name in headers) {
     if (isStripped(name, list)) delete headers[name];
   }
 }

@@ -99,6 +99,9 @@ export function varyMatches(
   const names = Array.isArray(entry.varyNames) ? entry.varyNames : [];
   const stored = Array.isArray(entry.varyValues) ? entry.varyValues : [];
   if (names.length !== stored.length) return false;
+  // Most entries vary on nothing: no allocation on that path, which every hit takes.
+  if (names.length === 0) return true;
   const current = varyValues(names, reqHeaders);
-  return current.every((v, i) => v === stored[i]);
+  for (let i = 0; i < current.length; i++) if (current[i] !== stored[i]) return false;
+  return true;
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decode, encode, FORMAT_VERSION, isValidStoredValue } from '../../../src/cache/codec.js';
+import { decode, encode, FORMAT_VERSION, isValidStoredValue, ownBody } from '../../../src/cache/codec.js';
 import { entrySize } from '../../../src/cache/entry.js';
 import type { CacheEntry, StoredValue } from '../../../src/types.js';
 import { ALL_BYTES, entryArb, indexArb, sampleEntry, sampleIndex } from './entries.js';
@@ -51,13 +51,23 @@ describe('codec round trip', () => {
     expect('lastModified' in d).toBe(false);
   });
 
-  it('copies the body out of the buffer it was read from', () => {
+  it('reads the body in place; ownBody gives a view its own exact-size allocation', () => {
     const buf = encode(sampleEntry());
     const d = decode(buf) as CacheEntry;
-    expect(d.body.buffer).not.toBe(buf.buffer);
-    // Its own exact-size allocation, not a slice of a shared pool slab.
-    expect(d.body.byteOffset).toBe(0);
-    expect(d.body.buffer.byteLength).toBe(d.body.length);
+    expect(d.body.equals(sampleEntry().body)).toBe(true);
+    // A view into the frame: nothing is copied for a response that is only written out.
+    expect(d.body.buffer).toBe(buf.buffer);
+    const own = ownBody(d.body);
+    expect(own.equals(d.body)).toBe(true);
+    expect(own.buffer).not.toBe(buf.buffer);
+    expect(own.byteOffset).toBe(0);
+    expect(own.buffer.byteLength).toBe(own.length);
+    // A buffer that already is its own allocation is kept.
+    expect(ownBody(own)).toBe(own);
+    // Small Buffer.from results live in a shared pool slab: they are copied too.
+    const pooled = Buffer.from('abc');
+    expect(pooled.buffer.byteLength).toBeGreaterThan(3);
+    expect(ownBody(pooled).buffer.byteLength).toBe(3);
   });
 
   it('recomputes size instead of trusting it', () => {
