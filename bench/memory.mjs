@@ -5,10 +5,9 @@
 //   npm run build && node --expose-gc bench/memory.mjs [--entries 100000] [--body 1024] [--max-size 256mb]
 import { parseArgs } from 'node:util';
 import { buildConfig } from '../dist/config/load.js';
-import { createEntry } from '../dist/cache/entry.js';
+import { benchEntry } from './lib/entries.mjs';
 import { MemoryStore } from '../dist/cache/memory-store.js';
 import { TieredStore } from '../dist/cache/tiered-store.js';
-import { responseDirectives } from '../dist/rfc9111/index.js';
 
 if (typeof globalThis.gc !== 'function') {
   console.error('run with: node --expose-gc bench/memory.mjs');
@@ -44,21 +43,7 @@ for (let i = 0; i < n; i++) {
     date: new Date(now).toUTCString(),
     etag: `"${i.toString(16).padStart(8, '0')}"`,
   };
-  const body = Buffer.allocUnsafeSlow(bodySize).fill(97 + (i % 26));
-  const entry = createEntry({
-    route: config.defaultRoute,
-    settings: config.cache,
-    status: 200,
-    statusMessage: 'OK',
-    headers,
-    directives: responseDirectives(headers),
-    body,
-    requestTime: now,
-    responseTime: now,
-    varyNames: [],
-    varyValues: [],
-    keepSetCookie: false,
-  });
+  const entry = benchEntry(config, headers, bodySize, 97 + (i % 26), now);
   store.store(`bench.example/api/items/${i}?page=1`, entry);
 }
 const after = used();

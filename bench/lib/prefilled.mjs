@@ -5,8 +5,7 @@
 // external growth around the fill, then listens and prints one JSON line on stdout.
 import { buildConfig } from '../../dist/config/load.js';
 import { createLarder } from '../../dist/app.js';
-import { createEntry } from '../../dist/cache/entry.js';
-import { responseDirectives } from '../../dist/rfc9111/index.js';
+import { benchEntry } from './entries.mjs';
 
 const [port, keys, bodySize] = process.argv.slice(2).map(Number);
 const config = buildConfig(
@@ -34,21 +33,7 @@ let headerBytes = 0;
 let keyBytes = 0;
 for (let i = 0; i < keys; i++) {
   const headers = { 'content-type': 'application/octet-stream', 'cache-control': 'max-age=86400', date };
-  const body = Buffer.allocUnsafeSlow(bodySize).fill(97 + (i % 26));
-  const entry = createEntry({
-    route: config.defaultRoute,
-    settings: config.cache,
-    status: 200,
-    statusMessage: 'OK',
-    headers,
-    directives: responseDirectives(headers),
-    body,
-    requestTime: now,
-    responseTime: now,
-    varyNames: [],
-    varyValues: [],
-    keepSetCookie: false,
-  });
+  const entry = benchEntry(config, headers, bodySize, 97 + (i % 26), now);
   const key = `${host}/b/${bodySize}/k${i}`;
   if (i === 0) for (const h of entry.rawHeaders) headerBytes += h.length;
   keyBytes += key.length;

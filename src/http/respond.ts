@@ -84,18 +84,15 @@ export function writeFetched(
   head: boolean,
   consumed: readonly string[] = [],
 ): void {
-  const headers = flatten(responseHeaders(originHeaders, consumed));
-  if (body !== undefined) headers.push('content-length', String(body.length));
-  else if (typeof originHeaders['content-length'] === 'string') headers.push('content-length', originHeaders['content-length']);
-  headers.push('x-cache', xCache, 'cache-status', cacheStatus);
-  res.writeHead(status, statusMessage, headers);
+  writeForwardedHead(res, status, originHeaders, xCache, cacheStatus, consumed, statusMessage, body?.length);
   if (head || body === undefined) res.end();
   else res.end(body);
 }
 
 /**
- * Writes the head of a response relayed as it streams: the origin's end-to-end fields and its
- * Content-Length (the body that follows is the origin's, byte for byte), then larder's report.
+ * Writes the head of a response that was not stored: the origin's end-to-end fields, a
+ * Content-Length (`bodyLength` when larder holds the body, else the origin's, for a body
+ * relayed byte for byte as it streams), then larder's report.
  */
 export function writeForwardedHead(
   res: ServerResponse,
@@ -104,12 +101,14 @@ export function writeForwardedHead(
   xCache: CacheResult,
   cacheStatus: string,
   consumed: readonly string[] = [],
+  statusMessage = STATUS_CODES[status] ?? '',
+  bodyLength?: number,
 ): void {
   const headers = flatten(responseHeaders(originHeaders, consumed));
-  const length = originHeaders['content-length'];
+  const length = bodyLength === undefined ? originHeaders['content-length'] : String(bodyLength);
   if (typeof length === 'string') headers.push('content-length', length);
   headers.push('x-cache', xCache, 'cache-status', cacheStatus);
-  res.writeHead(status, STATUS_CODES[status] ?? '', headers);
+  res.writeHead(status, statusMessage, headers);
 }
 
 /** The origin's end-to-end fields, ready to relay: framing and cache-report fields are larder's. */
