@@ -133,7 +133,8 @@ export const CacheSchema = Type.Object(
     hitForPass: Type.Optional(
       duration(
         'After the origin answers a key with an uncacheable response, requests for that key go straight ' +
-          'to the origin for this long instead of queueing behind one fetch ("hit-for-pass"). 0s disables it. Default 10s.',
+          'to the origin for this long instead of queueing behind one fetch ("hit-for-pass"); their answers are relayed ' +
+          'and not stored, and one that could be stored ends the window. 0s disables it. Default 10s.',
         '10s',
       ),
     ),

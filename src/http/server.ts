@@ -265,8 +265,11 @@ function matcher(list: readonly string[]): StripMatcher {
 
 /** Whether `name` (lower case) is on the list: exact, or by a prefix ending in "*"; "_" counts as "-". */
 export function isStripped(name: string, list: readonly string[]): boolean {
+  return matches(name, matcher(list));
+}
+
+function matches(name: string, m: StripMatcher): boolean {
   const n = name.includes('_') ? name.replaceAll('_', '-') : name;
-  const m = matcher(list);
   if (m.exact.has(n)) return true;
   for (const p of m.prefixes) if (n.startsWith(p)) return true;
   return false;
@@ -280,8 +283,9 @@ export function isStripped(name: string, list: readonly string[]): boolean {
 export function stripRequestHeaders(req: http.IncomingMessage, list: readonly string[]): void {
   if (list.length === 0) return;
   const headers = req.headers;
+  const m = matcher(list);
   for (const name in headers) {
-    if (isStripped(name, list)) delete headers[name];
+    if (matches(name, m)) delete headers[name];
   }
 }
 

@@ -45,7 +45,7 @@ export class Recorder {
 
   /** One request to the origin: `status` undefined when it failed without a response. */
   origin(route: string, status: number | undefined, ms: number): void {
-    const cls = status === undefined ? 'error' : STATUS_CLASS[Math.floor(status / 100)] ?? 'error';
+    const cls = status === undefined ? 'error' : STATUS_CLASS[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`;
     this.child(route + '\u0000o' + cls, () => this.metrics.originRequests.labels(route, cls)).inc();
     if (status !== undefined) this.child(route + '\u0000d', () => this.metrics.originDuration.labels(route)).observe(ms / 1000);
   }

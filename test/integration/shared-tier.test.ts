@@ -65,6 +65,11 @@ describe('several instances on one Redis', () => {
     expect(b.outcomes.at(-1)?.tier).toBe('redis');
     await get(b.url, '/shared', HOST);
     expect(b.outcomes.at(-1)?.tier).toBe('memory');
+    // The backfilled body is its own allocation, not a view pinning the Redis reply's read buffer.
+    const kept = b.larder.memory.peek('shop.test/shared') as { body: Buffer } | undefined;
+    expect(kept?.body.toString()).toBe('v1');
+    expect(kept?.body.byteOffset).toBe(0);
+    expect(kept?.body.buffer.byteLength).toBe(2);
     expect(origin.count()).toBe(1);
   });
 
