@@ -2,14 +2,13 @@ import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
 import net from 'node:net';
 import type { Config, RedisSettings } from './config/types.js';
-import { matchRoute } from './config/routes.js';
+import { resolveRequest } from './http/target.js';
 import type { Clock } from './types.js';
 import { systemClock } from './clock.js';
 import { MemoryStore } from './cache/memory-store.js';
 import { TieredStore } from './cache/tiered-store.js';
 import { Coalescer } from './cache/coalescer.js';
 import { HitForPass } from './cache/hit-for-pass.js';
-import { buildKey } from './cache/key.js';
 import { OriginClient } from './origin/client.js';
 import { PassThrough } from './passthrough/proxy.js';
 import { VIA } from './cache/entry.js';
@@ -165,18 +164,17 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   const purge = async (p: PurgeRequest): Promise<PurgeAnswer> => {
     let purged = 0;
     for (const u of p.urls) {
+      // The same resolver as a request's: a purge finds exactly the key a GET of the URL stored.
+      const r = resolveRequest(current, 'GET', '', u);
+      // A target larder refuses to route can have nothing stored under it.
+      if ('problem' in r) continue;
       if (u.startsWith('/')) {
-        const path = u.split('?')[0]!;
-        const route = matchRoute(current, 'GET', '', path);
-        purged += await store.purgeRule(store.rule('path', buildKey(route.key, '', u).target, p.soft));
+        purged += await store.purgeRule(store.rule('path', r.key.target, p.soft));
         rec.purge('path');
-        continue;
+      } else {
+        purged += await store.purgeUrl(r.key.primary, p.soft);
+        rec.purge('url');
       }
-      const parsed = new URL(u);
-      const host = parsed.host.toLowerCase();
-      const route = matchRoute(current, 'GET', parsed.hostname.toLowerCase(), parsed.pathname);
-      purged += await store.purgeUrl(buildKey(route.key, host, parsed.pathname + parsed.search).primary, p.soft);
-      rec.purge('url');
     }
     for (const prefix of p.prefixes) {
       purged += await store.purgeRule(store.rule('prefix', prefix, p.soft));
@@ -191,10 +189,9 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
 
   const explain = async (target: string, headers: Record<string, string>): Promise<unknown> => {
     const absolute = /^https?:\/\//i.test(target);
-    const u = new URL(target, 'http://any-host');
-    const host = absolute ? u.host.toLowerCase() : '';
-    const route = matchRoute(current, 'GET', absolute ? u.hostname.toLowerCase() : '', u.pathname);
-    const key = buildKey(route.key, host, u.pathname + u.search);
+    const r = resolveRequest(current, 'GET', '', target);
+    if ('problem' in r) return { url: target, wouldBe: `400 (${r.problem})` };
+    const { route, key, host } = r;
     const now = clock.now();
     const describe = (e: Awaited<ReturnType<typeof store.lookupShared>>['entry']) =>
       e === undefined

@@ -13,6 +13,8 @@ export const ErrorCodes = {
   ORIGIN_TIMEOUT: 'LARDER_ORIGIN_TIMEOUT',
   /** The origin's body ended early or did not match its Content-Length. */
   ORIGIN_INCOMPLETE: 'LARDER_ORIGIN_INCOMPLETE',
+  /** The client's request was refused before routing: bad framing, target, Host or Connection. */
+  BAD_REQUEST: 'LARDER_BAD_REQUEST',
   /** only-if-cached was asked and nothing usable is stored (RFC 9111 §5.2.1.7). */
   NOT_CACHED: 'LARDER_NOT_CACHED',
   /** The pass-through proxy failed. */

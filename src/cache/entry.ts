@@ -34,6 +34,11 @@ export interface EntryInput {
   responseTime: number;
   varyNames: string[];
   varyValues: string[];
+  /**
+   * The route's default lifetime when it may apply to this request, else undefined (a request
+   * with Cookie or Authorization: see http/fill.ts routeTtlFor).
+   */
+  routeTtl: number | undefined;
   /** Store Set-Cookie along with the entry (only when the route opts in). */
   keepSetCookie: boolean;
 }
@@ -48,7 +53,7 @@ export function createEntry(input: EntryInput): CacheEntry {
     headers: input.headers,
     directives: d,
     responseTime: input.responseTime,
-    routeTtl: input.route.ttl,
+    ...(input.routeTtl === undefined ? {} : { routeTtl: input.routeTtl }),
     heuristicFraction: input.settings.heuristicFraction,
     heuristicMax: input.settings.heuristicMax,
   });

@@ -123,6 +123,8 @@ function compileSecurity(input: unknown, problems: ProblemList, convert: Convert
     clientTimeouts: { headers, request, keepAlive: convert(at('keepAlive'), get(t, 'keepAlive'), parseTimeout, 5_000) },
     stripRequestHeaders: sortedUnique(stringList(get(input, 'stripRequestHeaders'), [...DEFAULT_STRIP_REQUEST_HEADERS]).map((h) => h.toLowerCase().replaceAll('_', '-'))),
     getWithBody: get(input, 'getWithBody') === 'reject' ? 'reject' : 'drop',
+    encodedSlashes: get(input, 'encodedSlashes') === 'keep' ? 'keep' : 'reject',
+    invalidateOnUnknownMethods: get(input, 'invalidateOnUnknownMethods') !== false,
   };
 }
 

@@ -290,6 +290,12 @@ export const DEFAULT_STRIP_REQUEST_HEADERS = [
   'true-client-ip',
   'x-client-ip',
   'x-originating-ip',
+  // Scheme claims some frameworks trust to build absolute URLs and redirects.
+  'x-scheme',
+  'x-url-scheme',
+  'x-forwarded-scheme',
+  'x-forwarded-ssl',
+  'front-end-https',
 ];
 
 /** `security`: limits on client requests and the fields stripped before forwarding. */
@@ -372,6 +378,28 @@ export const SecuritySchema = Type.Object(
           'A GET or HEAD request that carries a body (Content-Length above 0 or Transfer-Encoding): "drop" reads ' +
           'and discards the body and forwards the request without one; "reject" answers 400 and closes the ' +
           'connection. The body is never forwarded. Default drop.',
+      }),
+    ),
+    /** Whether a method of unknown safety (PURGE, M-SEARCH) invalidates like POST. Default true. */
+    invalidateOnUnknownMethods: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description:
+          'RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the target URI, "including methods ' +
+          'whose safety is unknown". true follows it: POST, PUT, DELETE, PATCH and any method that is not known to ' +
+          'be safe (PURGE, M-SEARCH, ...) invalidate. false: only POST, PUT, DELETE and PATCH do, so a client cannot ' +
+          'evict entries by sending PURGE through the proxy to an origin that answers 200 to anything (purges then ' +
+          'go through the admin API only). Default true.',
+      }),
+    ),
+    /** What happens to %2F or %5C in a request path. Default reject. */
+    encodedSlashes: Type.Optional(
+      Type.Union([Type.Literal('reject'), Type.Literal('keep')], {
+        default: 'reject',
+        description:
+          'A request path holding an encoded "/" or "\\" (%2F, %5C), which some origins decode and others do not: ' +
+          '"reject" answers 400; "keep" forwards it as it is, and answers 400 only when the path decoded would ' +
+          'match another route. Default reject.',
       }),
     ),
   },

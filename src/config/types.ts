@@ -117,6 +117,10 @@ export interface SecuritySettings {
   stripRequestHeaders: readonly string[];
   /** A GET or HEAD with a body: read and discard it, or answer 400. */
   getWithBody: 'drop' | 'reject';
+  /** A path with %2F or %5C: refuse it, or keep it when its decoded reading picks the same route. */
+  encodedSlashes: 'reject' | 'keep';
+  /** Methods of unknown safety invalidate too (RFC 9111 §4.4); false: only POST, PUT, DELETE, PATCH. */
+  invalidateOnUnknownMethods: boolean;
 }
 
 export interface AdminSettings {

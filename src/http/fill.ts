@@ -189,6 +189,7 @@ export class Filler {
       responseTime: r.responseTime,
       varyNames: stored.varyNames,
       varyValues: stored.varyValues,
+      routeTtl: routeTtlFor(f),
       keepSetCookie: f.route.unsafeShareSetCookie,
     });
     const persisted = this.d.store.store(f.primary, entry, f.route.jitter);
@@ -213,7 +214,7 @@ export class Filler {
       headers: r.headers,
       directives,
       unsafeShareSetCookie: f.route.unsafeShareSetCookie,
-      ...(f.route.ttl === undefined ? {} : { routeTtl: f.route.ttl }),
+      ...(routeTtlFor(f) === undefined ? {} : { routeTtl: routeTtlFor(f) }),
     });
     if (!verdict.ok) return verdict.reason;
     // A good entry is never replaced by an error: the caller may still serve it stale.
@@ -231,6 +232,7 @@ export class Filler {
       responseTime: r.responseTime,
       varyNames: names,
       varyValues: varyValues(names, f.req.headers),
+      routeTtl: routeTtlFor(f),
       keepSetCookie: f.route.unsafeShareSetCookie,
     });
     // An error status that is already stale is never kept for a route's stale windows: only
@@ -271,6 +273,17 @@ export class Filler {
 
 function notStored(r: FullResponse, reason: Reason): FillResult {
   return { kind: 'full', status: r.status, statusMessage: r.statusMessage, headers: r.headers, body: r.body, reason };
+}
+
+/**
+ * A route's default `ttl` stands in for freshness the origin did not give. A request carrying
+ * Cookie or Authorization may get an answer made for that user alone, and an origin that did
+ * not mark it cacheable has not said it may be shared: the default does not apply to it.
+ * Freshness the origin declares (public, s-maxage, max-age, Expires) still does (RFC 9111).
+ */
+function routeTtlFor(f: FillRequest): number | undefined {
+  const h = f.req.headers;
+  return h.cookie !== undefined || h.authorization !== undefined ? undefined : f.route.ttl;
 }
 
 /** Route key headers and the response's Vary fields, sorted and without repeats. */

@@ -13,7 +13,7 @@ const NO_BODY = ['content-length', 'transfer-encoding', 'expect'];
 
 /**
  * The headers sent to the origin for a cacheable GET or HEAD: the client's end-to-end
- * fields, X-Forwarded-For appended to, X-Forwarded-Proto and X-Forwarded-Host set by
+ * fields, Host as resolved, X-Forwarded-For appended to, X-Forwarded-Proto and X-Forwarded-Host set by
  * larder (a client cannot choose them), and Via.
  */
 export function originHeaders(req: IncomingMessage, host: string, fill: boolean): Record<string, string | string[]> {
@@ -24,6 +24,8 @@ export function originHeaders(req: IncomingMessage, host: string, fill: boolean)
     if (v !== undefined) out[name] = v;
   }
   for (const name of NO_BODY) delete out[name];
+  // The authority the request was routed and keyed on (an absolute-form target's, RFC 9112 §3.2.2).
+  out['host'] = host;
   if (fill) for (const name of FILL_DROP) delete out[name];
   const client = req.socket.remoteAddress ?? '';
   const xff = out['x-forwarded-for'];

@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Config, Route } from '../config/types.js';
-import { matchRoute } from '../config/routes.js';
 import type { CacheEntry, CacheResult, Clock, Reason, Tier } from '../types.js';
-import { buildKey, type RequestKey } from '../cache/key.js';
+import type { RequestKey } from '../cache/key.js';
 import { jitterOffset, shouldRefreshEarly } from '../cache/refresh-ahead.js';
 import { VIA } from '../cache/entry.js';
 import type { Lookup, TieredStore } from '../cache/tiered-store.js';
@@ -17,6 +16,7 @@ import {
   usableOnError,
   varyMatches,
   invalidationTargets,
+  invalidates,
   type RequestDirectives,
 } from '../rfc9111/index.js';
 import { ErrorCodes } from '../errors.js';
@@ -24,6 +24,7 @@ import { formatCacheStatus, ttlSeconds, type CacheStatusInfo } from './cache-sta
 import { writeEntry, writeError, writeFetched, writeForwardedHead, writeInterim, writeNotModified, responseHeaders, flatten } from './respond.js';
 import { originHeaders } from './forward-headers.js';
 import type { Filler, FillRequest, FillResult } from './fill.js';
+import { resolveRequest, type ResolvedRequest } from './target.js';
 
 /** One value per request: what happened, for headers, metrics and logs. */
 export interface Outcome {
@@ -79,9 +80,6 @@ interface Ctx {
   t0: number;
 }
 
-/** Methods that never change state; everything else invalidates on success (RFC 9111 §4.4). */
-const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
-
 /**
  * The request state machine: recv → key → lookup → decide → HIT | STALE | REVALIDATE | MISS,
  * or PASS for what the cache does not handle. Each step is a method below.
@@ -93,26 +91,25 @@ export class Handler {
     const t0 = performance.now();
     const config = this.d.config();
     const method = req.method ?? 'GET';
-    const target = originForm(req.url ?? '/');
-    if (target === undefined) {
-      writeError(res, 400, 'LARDER_BAD_REQUEST', 'the request target must be a path', 'BYPASS', formatCacheStatus({ fwd: 'bypass' }));
-      return;
+    const r = resolveRequest(config, method, req.headers.host ?? '', req.url ?? '/');
+    if ('problem' in r) {
+      // Nothing is routed yet: the refusal is counted under the default route.
+      const refused = { route: config.defaultRoute, req, t0 };
+      return this.finish(refused, 'BYPASS', 400, () =>
+        writeError(res, 400, ErrorCodes.BAD_REQUEST, r.problem, 'BYPASS', formatCacheStatus({ fwd: 'bypass' })),
+      );
     }
-    const host = (req.headers.host ?? '').toLowerCase();
-    const q = target.indexOf('?');
-    const path = q === -1 ? target : target.slice(0, q);
-    const route = matchRoute(config, method, hostOnly(host), path);
-
-    if (method !== 'GET' && method !== 'HEAD') return this.pass(req, res, route, 'method', host, t0);
-    if (!route.cache) return this.pass(req, res, route, 'route-off', host, t0);
+    const route = r.route;
+    if (method !== 'GET' && method !== 'HEAD') return this.pass(req, res, r, 'method', t0);
+    if (!route.cache) return this.pass(req, res, r, 'route-off', t0);
 
     const ctx: Ctx = {
       req,
       res,
       config,
       route,
-      host,
-      key: buildKey(route.key, host, target),
+      host: r.host,
+      key: r.key,
       head: method === 'HEAD',
       cc: requestDirectives(req.headers),
       now: this.d.clock.now(),
@@ -123,10 +120,14 @@ export class Handler {
 
   /** Protocol upgrades (WebSocket) always pass through, to the origin of the matching route. */
   readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const target = originForm(req.url ?? '/') ?? '/';
-    const q = target.indexOf('?');
-    const route = matchRoute(this.d.config(), req.method ?? 'GET', hostOnly((req.headers.host ?? '').toLowerCase()), q === -1 ? target : target.slice(0, q));
-    this.d.pass.upgrade(req, socket, head, route.origin);
+    const r = resolveRequest(this.d.config(), req.method ?? 'GET', req.headers.host ?? '', req.url ?? '/');
+    if ('problem' in r) {
+      socket.on('error', () => socket.destroy());
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    asResolved(req, r);
+    this.d.pass.upgrade(req, socket, head, r.route.origin);
   };
 
   /** Looks the key up in memory, then (on a miss) in the shared tier. */
@@ -397,7 +398,7 @@ export class Handler {
     result.rest.pipe(res);
   }
 
-  private finish(ctx: Ctx, result: CacheResult, status: number, write: () => void, reason?: Reason): void {
+  private finish(ctx: Pick<Ctx, 'route' | 'req' | 't0'>, result: CacheResult, status: number, write: () => void, reason?: Reason): void {
     write();
     this.d.onOutcome?.({
       route: ctx.route.name,
@@ -410,21 +411,23 @@ export class Handler {
   }
 
   /** Streams what the cache does not handle; invalidates after a successful unsafe method. */
-  private pass(req: IncomingMessage, res: ServerResponse, route: Route, reason: Reason, host: string, t0: number): void {
+  private pass(req: IncomingMessage, res: ServerResponse, r: ResolvedRequest, reason: Reason, t0: number): void {
     const method = req.method ?? 'GET';
-    if (method === 'GET' || method === 'HEAD') return this.forwardPass(req, res, route, reason, host, t0, method);
+    const route = r.route;
+    if (method === 'GET' || method === 'HEAD') return this.forwardPass(req, res, r, reason, t0, method);
+    asResolved(req, r);
     const cs = (status: number): string => formatCacheStatus({ fwd: 'bypass', fwdStatus: status, detail: reason });
     this.d.pass.web(req, res, {
       target: route.origin,
-      responseHeaders: (r) => {
+      responseHeaders: (resp) => {
         // RFC 9110 §7.6.3: a proxy adds its Via member to what it forwards, both ways.
-        const via = r.headers.via;
-        return { 'x-cache': 'BYPASS', 'cache-status': cs(r.status), via: via === undefined ? VIA : `${via}, ${VIA}` };
+        const via = resp.headers.via;
+        return { 'x-cache': 'BYPASS', 'cache-status': cs(resp.status), via: via === undefined ? VIA : `${via}, ${VIA}` };
       },
-      onResponse: (r) => {
-        this.d.onOrigin?.(route.name, r.status, performance.now() - t0);
-        if (!SAFE.has(method)) this.invalidateAfter(req, host, r.status, r.headers as Record<string, string | string[]>);
-        this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status: r.status, ms: performance.now() - t0, method });
+      onResponse: (resp) => {
+        this.d.onOrigin?.(route.name, resp.status, performance.now() - t0);
+        if (invalidates(method, this.d.config().security.invalidateOnUnknownMethods)) this.invalidateAfter(r, resp.status, resp.headers as Record<string, string | string[]>);
+        this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status: resp.status, ms: performance.now() - t0, method });
       },
       onError: () => this.d.onOrigin?.(route.name, undefined, performance.now() - t0),
     });
@@ -434,9 +437,10 @@ export class Handler {
    * GET and HEAD on a route that does not cache: relayed with undici's stream API, which is
    * several times cheaper than http-proxy-3 (see bench/). Bodies and upgrades still go there.
    */
-  private forwardPass(req: IncomingMessage, res: ServerResponse, route: Route, reason: Reason, host: string, t0: number, method: 'GET' | 'HEAD'): void {
+  private forwardPass(req: IncomingMessage, res: ServerResponse, r: ResolvedRequest, reason: Reason, t0: number, method: 'GET' | 'HEAD'): void {
+    const route = r.route;
     this.d.origin.forward(
-      { origin: route.origin, method, target: originForm(req.url ?? '/') ?? '/', headers: originHeaders(req, host, false) },
+      { origin: route.origin, method, target: r.target, headers: originHeaders(req, r.host, false) },
       {
         open: (status, headers, sent, received) => {
           this.d.onOrigin?.(route.name, status, received - sent);
@@ -455,45 +459,27 @@ export class Handler {
     );
   }
 
-  /** RFC 9111 §4.4: invalidate the target URI, and Location / Content-Location on the same origin. */
-  private invalidateAfter(req: IncomingMessage, host: string, status: number, headers: Record<string, string | string[]>): void {
-    let base: URL;
-    try {
-      base = new URL(req.url ?? '/', `http://${host || 'localhost'}`);
-    } catch {
-      return;
-    }
+  /**
+   * RFC 9111 §4.4: invalidate the target URI, and Location / Content-Location on the same
+   * origin. Each goes through the resolver, so it finds exactly the key a GET of it stored.
+   */
+  private invalidateAfter(r: ResolvedRequest, status: number, headers: Record<string, string | string[]>): void {
     const config = this.d.config();
-    for (const u of invalidationTargets(base, status, headers)) {
-      const route = matchRoute(config, 'GET', hostOnly(host), u.pathname);
-      const key = buildKey(route.key, host, u.pathname + u.search);
-      this.d.store.invalidate(key.primary);
+    for (const t of invalidationTargets({ host: r.host, target: r.target }, status, headers)) {
+      const resolved = t.target === r.target ? r : resolveRequest(config, 'GET', t.host, t.target);
+      if ('problem' in resolved) continue;
+      this.d.store.invalidate(resolved.key.primary);
     }
   }
 }
 
-/** Accepts origin-form targets, and absolute-form ones reduced to their path (RFC 9112 §3.2). */
-function originForm(url: string): string | undefined {
-  if (url.startsWith('/')) return url;
-  if (url.startsWith('http://') || url.startsWith('https://')) {
-    try {
-      const u = new URL(url);
-      return u.pathname + u.search;
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
-}
-
-/** Host without port: routes match on the name alone. */
-function hostOnly(host: string): string {
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end === -1 ? host : host.slice(0, end + 1);
-  }
-  const colon = host.indexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
+/**
+ * What the pass-through (http-proxy-3) forwards is read from the request itself: point it at
+ * the resolved target and authority, so the origin acts on what was routed and keyed.
+ */
+function asResolved(req: IncomingMessage, r: ResolvedRequest): void {
+  req.url = r.target;
+  req.headers.host = r.host;
 }
 
 function single(v: string | string[] | undefined): string | undefined {

@@ -2,6 +2,8 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Config, SecuritySettings } from '../config/types.js';
 import type { Handler } from './handler.js';
+import { HOST } from './target.js';
+import { connectionOptions } from '../rfc9111/hop-by-hop.js';
 
 export interface ServerLimits {
   /** Idle time allowed between requests on a keep-alive connection (ms). */
@@ -72,6 +74,7 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
         refused.add(socket);
         return refuse(res, problem);
       }
+      dropConnectionFields(req, false);
       stripRequestHeaders(req, s.stripRequestHeaders);
       handler.handle(req, res);
     },
@@ -95,6 +98,7 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
       socket.end(statusLine(problem));
       return;
     }
+    dropConnectionFields(req, true);
     stripRequestHeaders(req, security().stripRequestHeaders);
     handler.upgrade(req, socket, head);
   });
@@ -183,13 +187,6 @@ function refuse(res: http.ServerResponse, p: Problem): void {
 }
 
 /**
- * RFC 3986 §3.2.2/§3.2.3 host [":" port]: an IP literal, or a reg-name (unreserved,
- * pct-encoded, sub-delims). No "/", "?", "#", "@" or spaces: the key is host + target,
- * and a Host with a "/" in it could otherwise make two different requests share a key.
- */
-const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
-
-/**
  * RFC 9112 §3.2: origin-form, absolute-form, or "*". A fragment is never sent (RFC 9110
  * §7.1), "\" is read as "/" by some origins, and a "%" that does not start an escape is
  * decoded differently by different servers: each could make one key name two resources.
@@ -221,6 +218,8 @@ function checkRequest(req: http.IncomingMessage, s: SecuritySettings, maxHeaders
     return { status: 400, message: 'the request target must be a path or an absolute http URL' };
   }
   if (TARGET_BAD.test(url)) return { status: 400, message: 'invalid character or escape in the request target' };
+  const named = connectionNamesNeeded(req.headers.connection);
+  if (named !== undefined) return { status: 400, message: `Connection must not name ${named}` };
   const te = req.headers['transfer-encoding'];
   if (te !== undefined) {
     // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing.
@@ -236,6 +235,35 @@ function checkRequest(req: http.IncomingMessage, s: SecuritySettings, maxHeaders
     return { status: 400, message: `a ${req.method} request must not carry a body` };
   }
   return undefined;
+}
+
+/**
+ * Fields larder needs from the client and that an intermediary cannot drop without changing
+ * what the request means: its target host and its framing.
+ */
+const NEEDED = new Set(['host', 'content-length', 'transfer-encoding']);
+
+/** The first field on NEEDED that Connection lists, if any. */
+function connectionNamesNeeded(value: string | undefined): string | undefined {
+  if (value === undefined || value === 'close' || value === 'keep-alive') return undefined;
+  for (const name of connectionOptions(value)) if (NEEDED.has(name)) return name;
+  return undefined;
+}
+
+/**
+ * RFC 9110 §7.6.1: the fields a client lists in Connection apply to this hop only, and an
+ * intermediary removes them before forwarding. They are removed here, at the door, so that
+ * the route, the key and the Vary values are computed from the request the origin will
+ * receive: a field named there can no longer reach the key while missing upstream.
+ * For an upgrade, Upgrade itself stays: the pass-through needs it to forward the handshake.
+ */
+export function dropConnectionFields(req: http.IncomingMessage, upgrade: boolean): void {
+  const value = req.headers.connection;
+  if (value === undefined || value === 'close' || value === 'keep-alive') return;
+  for (const name of connectionOptions(value)) {
+    if (name === 'connection' || (upgrade && name === 'upgrade')) continue;
+    delete req.headers[name];
+  }
 }
 
 export function hasBody(req: http.IncomingMessage): boolean {

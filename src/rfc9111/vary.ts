@@ -54,25 +54,16 @@ export function varyValues(names: readonly string[], reqHeaders: RequestInfo['he
   });
 }
 
-const LANGUAGE_RANGE = /^(\*|[a-z]{1,8}(?:-[a-z0-9]{1,8})*)(?:\s*;\s*q\s*=\s*(0(?:\.\d{0,3})?|1(?:\.0{0,3})?))?$/;
-
 /**
  * RFC 9111 §4.1: a cache may normalise Vary'd fields using knowledge of their semantics.
- * Accept-Language (RFC 9110 §12.5.4) lists case-insensitive language ranges with weights;
- * ranges of equal weight carry no order. So "en, FR" and "fr, en" select the same variant.
- * Anything that does not parse is left as it is (only whitespace-normalised).
+ * Accept-Language (RFC 9110 §12.5.4) is case-insensitive, so case is dropped, and so is the
+ * whitespace around ";" and "=". The order of the list is kept: an origin may pick the first
+ * language it has among equal weights, so "fr, en" and "en, fr" can select different
+ * representations and must not share a variant.
  */
 function normaliseLanguages(value: string): string {
   if (value === ABSENT || value === '') return value;
-  const ranges: { tag: string; q: number; i: number }[] = [];
-  const parts = value.toLowerCase().split(',');
-  for (let i = 0; i < parts.length; i++) {
-    const m = LANGUAGE_RANGE.exec(parts[i]!.trim());
-    if (m === null) return value;
-    ranges.push({ tag: m[1]!, q: m[2] === undefined ? 1 : Number(m[2]), i });
-  }
-  ranges.sort((a, b) => b.q - a.q || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : a.i - b.i));
-  return ranges.map((r) => (r.q === 1 ? r.tag : `${r.tag};q=${r.q}`)).join(', ');
+  return value.toLowerCase().replace(/[ \t]*([;=])[ \t]*/g, '$1');
 }
 
 /**

@@ -29,12 +29,13 @@ describe('rfc9111 index', () => {
       'validatorMatches',
       'stripHopByHop',
       'invalidationTargets',
+      'resolveReference',
       'decide',
       'usableOnError',
     ]) {
       expect(typeof (rfc as Record<string, unknown>)[name], name).toBe('function');
     }
-    for (const name of ['HEURISTIC_STATUSES', 'DEFAULT_TTL_STATUSES', 'UNDERSTOOD_STATUSES', 'HOP_BY_HOP']) {
+    for (const name of ['HEURISTIC_STATUSES', 'DEFAULT_TTL_STATUSES', 'UNDERSTOOD_STATUSES', 'HOP_BY_HOP', 'INVALIDATING_METHODS']) {
       expect((rfc as Record<string, unknown>)[name], name).toBeInstanceOf(Set);
     }
   });
@@ -84,7 +85,8 @@ describe('robustness', () => {
         rfc.update304(h, h);
         rfc.validatorMatches(h, h);
         rfc.stripHopByHop(h);
-        rfc.invalidationTargets(new URL('http://a/'), 200, h);
+        rfc.invalidationTargets({ host: 'a', target: '/' }, 200, h);
+        if (typeof v === 'string') rfc.resolveReference({ host: 'a', target: '/b?c' }, v);
         rfc.decide(
           { initialAge: NaN, responseTime: NaN, lifetime: NaN, freshUntil: NaN, staleWhileRevalidateUntil: NaN, mustRevalidate: false, noCache: false },
           rq,

@@ -88,17 +88,18 @@ describe('varyMatches', () => {
 });
 
 describe('Accept-Language normalisation', () => {
-  it('ignores the order of equally weighted ranges and their case', () => {
-    const en = varyValues(['accept-language'], { 'accept-language': 'en, FR' });
-    expect(varyValues(['accept-language'], { 'accept-language': 'fr,en' })).toEqual(en);
-    expect(varyValues(['accept-language'], { 'accept-language': 'FR, En' })).toEqual(en);
+  it('drops case and whitespace but keeps the order: an origin may prefer the first listed', () => {
+    const enFr = varyValues(['accept-language'], { 'accept-language': 'en, FR' });
+    expect(enFr).toEqual(['en, fr']);
+    expect(varyValues(['accept-language'], { 'accept-language': 'EN,fr' })).toEqual(enFr);
+    expect(varyValues(['accept-language'], { 'accept-language': 'fr, en' })).not.toEqual(enFr);
   });
 
-  it('keeps weights apart, and leaves what it cannot parse alone', () => {
-    const a = varyValues(['accept-language'], { 'accept-language': 'en;q=0.5, fr' });
+  it('keeps weights apart, and normalises the space around them', () => {
+    const a = varyValues(['accept-language'], { 'accept-language': 'en ; q = 0.5, fr' });
     const b = varyValues(['accept-language'], { 'accept-language': 'en, fr;q=0.5' });
     expect(a).not.toEqual(b);
-    expect(a).toEqual(['fr, en;q=0.5']);
+    expect(a).toEqual(['en;q=0.5, fr']);
     expect(varyValues(['accept-language'], { 'accept-language': 'en;;q' })).toEqual(['en;;q']);
     expect(varyValues(['accept-language'], {})).not.toEqual(varyValues(['accept-language'], { 'accept-language': '' }));
   });
