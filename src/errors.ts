@@ -13,6 +13,8 @@ export const ErrorCodes = {
   ORIGIN_TIMEOUT: 'LARDER_ORIGIN_TIMEOUT',
   /** The origin's body ended early or did not match its Content-Length. */
   ORIGIN_INCOMPLETE: 'LARDER_ORIGIN_INCOMPLETE',
+  /** The origin framed its response with a transfer coding other than chunked (e.g. Transfer-Encoding: gzip). */
+  ORIGIN_UNSUPPORTED: 'LARDER_ORIGIN_UNSUPPORTED',
   /** only-if-cached was asked and nothing usable is stored (RFC 9111 §5.2.1.7). */
   NOT_CACHED: 'LARDER_NOT_CACHED',
   /** The pass-through proxy failed. */

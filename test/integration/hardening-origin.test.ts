@@ -4,54 +4,13 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLarder, type Running } from '../helpers/larder.js';
 import { get, sleep } from '../helpers/client.js';
+import { pathOf, rawOrigin, type RawOrigin } from '../helpers/raw-origin.js';
 
 /**
  * Broken origins, played by raw TCP servers: the client gets the correct full body, a clean
  * error, or an aborted connection, never a complete-looking wrong answer, and nothing
  * partial is stored.
  */
-
-interface RawOrigin {
-  url: string;
-  /** TCP connections accepted. */
-  connections: number;
-  /** Request heads received (first line), in order. */
-  requests: string[];
-  close(): Promise<void>;
-}
-
-/** A TCP server: `answer` is called with each request head and writes whatever it likes. */
-async function rawOrigin(answer: (sock: net.Socket, head: string, n: number) => void): Promise<RawOrigin> {
-  const sockets = new Set<net.Socket>();
-  const o: RawOrigin = { url: '', connections: 0, requests: [], close: async () => undefined };
-  const server = net.createServer((sock) => {
-    o.connections++;
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    sock.on('error', () => undefined);
-    let buf = '';
-    sock.on('data', (d) => {
-      buf += d.toString('latin1');
-      let end;
-      while ((end = buf.indexOf('\r\n\r\n')) !== -1) {
-        const head = buf.slice(0, end);
-        buf = buf.slice(end + 4);
-        o.requests.push(head.split('\r\n')[0]!);
-        answer(sock, head, o.requests.length);
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  o.url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-  o.close = () =>
-    new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    });
-  return o;
-}
-
-const pathOf = (head: string): string => head.split(' ')[1]!;
 
 let origin: RawOrigin | undefined;
 let proxy: Running | undefined;
