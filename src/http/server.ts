@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Config, SecuritySettings } from '../config/types.js';
 import type { Handler } from './handler.js';
+import { RequestFramingScanner } from './body-framing.js';
 
 export interface ServerLimits {
   /** Idle time allowed between requests on a keep-alive connection (ms). */
@@ -98,7 +99,8 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
     stripRequestHeaders(req, security().stripRequestHeaders);
     handler.upgrade(req, socket, head);
   });
-  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+  /** Answers a broken request on the socket itself and closes the connection. */
+  const closeWith = (socket: Socket, problem: Problem): void => {
     if (!socket.writable) {
       socket.destroy();
       return;
@@ -109,7 +111,7 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
       return;
     }
     refused.add(socket);
-    const line = statusLine({ status: clientErrorStatus(err.code, err.rawPacket), message: '' });
+    const line = statusLine(problem);
     // A broken body is found after node handed the request over: its response may be under way.
     const current = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
     if (current) {
@@ -123,19 +125,44 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
       return;
     }
     socket.end(line);
+  };
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+    closeWith(socket, { status: clientErrorStatus(err.code, err.rawPacket), message: '' });
+  });
+  // Appended after node's own connection listener, which the 'data' listener below turns from
+  // reading the socket natively to reading it through 'data' events (see body-framing.ts).
+  server.on('connection', (socket: Socket) => {
+    const l = limits();
+    const scanner = new RequestFramingScanner(getConfig().security.maxRequestBodySize, l.maxHeaderSize + 1024);
+    const watch = (data: Buffer): void => {
+      const v = scanner.feed(data);
+      if (v === undefined) {
+        if (!scanner.active) socket.removeListener('data', watch);
+        return;
+      }
+      socket.removeListener('data', watch);
+      closeWith(
+        socket,
+        v.kind === 'chunk-size'
+          ? { status: 400, message: 'a chunk size over the request body limit (security.maxRequestBodySize)' }
+          : { status: 413, message: 'the request body is over the limit (security.maxRequestBodySize)' },
+      );
+    };
+    socket.prependListener('data', watch);
   });
   return server;
 }
 
 /** A request larder refuses before the handler sees it. */
 interface Problem {
-  status: 400 | 408 | 431 | 501 | 505;
+  status: 400 | 408 | 413 | 431 | 501 | 505;
   message: string;
 }
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   408: 'Request Timeout',
+  413: 'Content Too Large',
   431: 'Request Header Fields Too Large',
   501: 'Not Implemented',
   505: 'HTTP Version Not Supported',
@@ -160,7 +187,7 @@ function clientErrorStatus(code: string | undefined, raw: Buffer | undefined): P
 }
 
 function statusLine(p: Problem): string {
-  const body = p.message === '' ? '' : `LARDER_BAD_REQUEST: ${p.message}\n`;
+  const body = p.message === '' ? '' : `${p.status === 413 ? 'LARDER_TOO_LARGE' : 'LARDER_BAD_REQUEST'}: ${p.message}\n`;
   return (
     `HTTP/1.1 ${p.status} ${REASONS[p.status]}\r\nconnection: close\r\ncache-control: no-store\r\n` +
     `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
@@ -169,7 +196,7 @@ function statusLine(p: Problem): string {
 
 /** Answers and closes: whatever follows on the connection is not to be trusted. */
 function refuse(res: http.ServerResponse, p: Problem): void {
-  const body = `LARDER_BAD_REQUEST: ${p.message}\n`;
+  const body = `${p.status === 413 ? 'LARDER_TOO_LARGE' : 'LARDER_BAD_REQUEST'}: ${p.message}\n`;
   res.shouldKeepAlive = false;
   res.writeHead(p.status, {
     connection: 'close',
@@ -231,6 +258,10 @@ function checkRequest(req: http.IncomingMessage, s: SecuritySettings, maxHeaders
     if (codings[codings.length - 1] !== 'chunked') return { status: 400, message: 'chunked must be the last transfer coding' };
     // RFC 9112 §6.1: a transfer coding larder does not implement: 501.
     if (codings.length > 1) return { status: 501, message: 'only the chunked transfer coding is supported' };
+  }
+  const cl = req.headers['content-length'];
+  if (cl !== undefined && Number(cl) > s.maxRequestBodySize) {
+    return { status: 413, message: `the request body is over the limit of ${s.maxRequestBodySize} bytes (security.maxRequestBodySize)` };
   }
   if (s.getWithBody === 'reject' && (req.method === 'GET' || req.method === 'HEAD') && hasBody(req)) {
     return { status: 400, message: `a ${req.method} request must not carry a body` };
