@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import { ErrorCodes } from '../errors.js';
 
 /** What POST /purge accepts. */
 export interface PurgeRequest {
@@ -131,7 +132,7 @@ function authorise(token: string | undefined, header: string | undefined, what: 
  * answer reaches the client instead of a reset.
  */
 function readBody(req: http.IncomingMessage): Promise<string> {
-  const tooLarge = (): HttpError => new HttpError(413, 'LARDER_TOO_LARGE', `a purge body is at most ${MAX_BODY} bytes; split the purge`, true);
+  const tooLarge = (): HttpError => new HttpError(413, ErrorCodes.TOO_LARGE, `a purge body is at most ${MAX_BODY} bytes; split the purge`, true);
   const declared = Number(req.headers['content-length']);
   if (declared > DRAIN_LIMIT) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {

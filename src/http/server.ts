@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Config, SecuritySettings } from '../config/types.js';
 import type { Handler } from './handler.js';
+import { ErrorCodes } from '../errors.js';
 import { RequestFramingScanner } from './body-framing.js';
 
 export interface ServerLimits {
@@ -187,7 +188,7 @@ function clientErrorStatus(code: string | undefined, raw: Buffer | undefined): P
 }
 
 function statusLine(p: Problem): string {
-  const body = p.message === '' ? '' : `${p.status === 413 ? 'LARDER_TOO_LARGE' : 'LARDER_BAD_REQUEST'}: ${p.message}\n`;
+  const body = p.message === '' ? '' : `${p.status === 413 ? ErrorCodes.TOO_LARGE : 'LARDER_BAD_REQUEST'}: ${p.message}\n`;
   return (
     `HTTP/1.1 ${p.status} ${REASONS[p.status]}\r\nconnection: close\r\ncache-control: no-store\r\n` +
     `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
@@ -196,7 +197,7 @@ function statusLine(p: Problem): string {
 
 /** Answers and closes: whatever follows on the connection is not to be trusted. */
 function refuse(res: http.ServerResponse, p: Problem): void {
-  const body = `${p.status === 413 ? 'LARDER_TOO_LARGE' : 'LARDER_BAD_REQUEST'}: ${p.message}\n`;
+  const body = `${p.status === 413 ? ErrorCodes.TOO_LARGE : 'LARDER_BAD_REQUEST'}: ${p.message}\n`;
   res.shouldKeepAlive = false;
   res.writeHead(p.status, {
     connection: 'close',
