@@ -15,6 +15,10 @@ export const ErrorCodes = {
   ORIGIN_INCOMPLETE: 'LARDER_ORIGIN_INCOMPLETE',
   /** The client's request was refused before routing: bad framing, target, Host or Connection. */
   BAD_REQUEST: 'LARDER_BAD_REQUEST',
+  /** The origin framed its response with a transfer coding other than chunked (e.g. Transfer-Encoding: gzip). */
+  ORIGIN_UNSUPPORTED: 'LARDER_ORIGIN_UNSUPPORTED',
+  /** A client's request body is over security.maxRequestBodySize (413), or an admin purge body over 1 MB. */
+  TOO_LARGE: 'LARDER_TOO_LARGE',
   /** only-if-cached was asked and nothing usable is stored (RFC 9111 §5.2.1.7). */
   NOT_CACHED: 'LARDER_NOT_CACHED',
   /** The pass-through proxy failed. */

@@ -27,6 +27,7 @@ export type Reason =
   | 'set-cookie' // the response carried Set-Cookie and the route does not opt in
   | 'authorization' // the request carried Authorization and the response did not allow sharing
   | 'vary-star' // the response carried Vary: *
+  | 'vary-changed' // a 304 named other Vary fields than the response it was to freshen
   | 'no-freshness' // no explicit freshness, no heuristic allowed, no route ttl, no validator
   | 'too-large' // the body exceeds maxEntrySize
   | 'incomplete' // the body was truncated or its length did not match

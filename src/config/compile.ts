@@ -120,6 +120,7 @@ function compileSecurity(input: unknown, problems: ProblemList, convert: Convert
   return {
     maxHeaderSize: convert(['security', 'maxHeaderSize'], get(input, 'maxHeaderSize'), parsePositiveSize, 16 * 1024),
     maxHeaders: numberOr(get(input, 'maxHeaders'), 100),
+    maxRequestBodySize: convert(['security', 'maxRequestBodySize'], get(input, 'maxRequestBodySize'), parsePositiveSize, 100 * 1024 * 1024),
     clientTimeouts: { headers, request, keepAlive: convert(at('keepAlive'), get(t, 'keepAlive'), parseTimeout, 5_000) },
     stripRequestHeaders: sortedUnique(stringList(get(input, 'stripRequestHeaders'), [...DEFAULT_STRIP_REQUEST_HEADERS]).map((h) => h.toLowerCase().replaceAll('_', '-'))),
     getWithBody: get(input, 'getWithBody') === 'reject' ? 'reject' : 'drop',

@@ -309,6 +309,15 @@ export const SecuritySchema = Type.Object(
         '16kb',
       ),
     ),
+    /** Largest request body. Default 100mb. */
+    maxRequestBodySize: Type.Optional(
+      size(
+        'Largest request body a client may send (forwarded on pass-through routes): a larger Content-Length, or chunks ' +
+          'adding up to more, get 413; a single chunk announcing more gets 400 as soon as its size line arrives. The ' +
+          'connection is closed. Default 100mb.',
+        '100mb',
+      ),
+    ),
     /** Most header fields in one request. Default 100. */
     maxHeaders: Type.Optional(
       Type.Integer({

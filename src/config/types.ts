@@ -105,6 +105,8 @@ export interface SecuritySettings {
   maxHeaderSize: number;
   /** Most header field lines in one request; more gets 431. */
   maxHeaders: number;
+  /** Largest request body (bytes): a larger Content-Length or chunked total gets 413, a larger chunk size 400. */
+  maxRequestBodySize: number;
   clientTimeouts: {
     /** Longest wait for a request's line and headers (ms). */
     headers: number;

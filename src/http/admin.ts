@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import { ErrorCodes } from '../errors.js';
 
 /** What POST /purge accepts. */
 export interface PurgeRequest {
@@ -32,6 +33,12 @@ export interface AdminDeps {
 
 /** Longest purge body accepted; bigger purges are split by the caller. */
 const MAX_BODY = 1024 * 1024;
+/**
+ * How much of an oversized body is read and thrown away before answering 413. Closing a
+ * connection with unread bytes makes the kernel send a reset, which can destroy the answer
+ * before the client reads it; past this, larder answers at once and closes anyway.
+ */
+const DRAIN_LIMIT = 8 * MAX_BODY;
 /** Most items in one purge list. */
 const MAX_ITEMS = 10_000;
 
@@ -40,6 +47,8 @@ class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Answer with Connection: close: the rest of the connection cannot be trusted. */
+    readonly close = false,
   ) {
     super(message);
   }
@@ -53,7 +62,7 @@ class HttpError extends Error {
 export function createAdminServer(d: AdminDeps): http.Server {
   const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
     route(d, req, res).catch((err: unknown) => {
-      if (err instanceof HttpError) return json(res, err.status, { error: err.message, code: err.code });
+      if (err instanceof HttpError) return json(res, err.status, { error: err.message, code: err.code }, err.close);
       d.onError?.(err);
       json(res, 500, { error: 'the admin request failed inside larder', code: 'LARDER_INTERNAL' });
     });
@@ -117,20 +126,29 @@ function authorise(token: string | undefined, header: string | undefined, what: 
   }
 }
 
+/**
+ * Reads a purge body of at most MAX_BODY bytes. A larger one gets 413 and a closed
+ * connection, after the rest of it (up to DRAIN_LIMIT) has been read and dropped, so the
+ * answer reaches the client instead of a reset.
+ */
 function readBody(req: http.IncomingMessage): Promise<string> {
+  const tooLarge = (): HttpError => new HttpError(413, ErrorCodes.TOO_LARGE, `a purge body is at most ${MAX_BODY} bytes; split the purge`, true);
+  const declared = Number(req.headers['content-length']);
+  if (declared > DRAIN_LIMIT) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new HttpError(413, 'LARDER_TOO_LARGE', `a purge body is at most ${MAX_BODY} bytes; split the purge`));
-        req.destroy();
+      if (size > DRAIN_LIMIT) {
+        req.removeAllListeners('data');
+        reject(tooLarge());
         return;
       }
-      chunks.push(c);
+      if (size > MAX_BODY) chunks.length = 0;
+      else chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => (size > MAX_BODY ? reject(tooLarge()) : resolve(Buffer.concat(chunks).toString('utf8'))));
     req.on('error', reject);
   });
 }
@@ -171,9 +189,12 @@ export function parsePurge(text: string): PurgeRequest {
   return { urls, prefixes, tags, soft: o['soft'] === true };
 }
 
-function json(res: http.ServerResponse, status: number, body: unknown): void {
+function json(res: http.ServerResponse, status: number, body: unknown, close = false): void {
   if (res.headersSent) return void res.destroy();
   const text = JSON.stringify(body, null, 2) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' };
+  // node ends the connection once an answer with Connection: close is written.
+  if (close) headers['connection'] = 'close';
+  res.writeHead(status, headers);
   res.end(text);
 }

@@ -51,6 +51,9 @@ export type FillResult =
 
 const EMPTY = Buffer.alloc(0);
 
+/** Reasons not to store that come from the request rather than from the response. */
+const REQUEST_REASONS = new Set<Reason>(['request-no-store', 'authorization']);
+
 /** Reasons that say the URL itself is uncacheable, so its next requests should not queue. */
 const PASS_REASONS = new Set<Reason>(['private', 'no-store', 'set-cookie', 'vary-star', 'no-freshness', 'too-large', 'must-understand']);
 
@@ -174,16 +177,39 @@ export class Filler {
     return this.storeResponse(f, r);
   }
 
-  /** RFC 9111 §4.3.4: update the stored response with the 304's fields and new times. */
+  /**
+   * RFC 9111 §4.3.4: update the stored response with the 304's fields and new times. A 304
+   * cannot widen sharing: when the updated response could no longer be stored (the 304 says
+   * private or no-store, or Vary: *) or it varies on other fields than the stored one, the
+   * entry is removed, and this client alone gets the updated response.
+   */
   private freshen(f: FillRequest, stored: CacheEntry, r: FullResponse): FillResult {
     const headers = update304(stored.headers, r.headers, { shareSetCookie: f.route.unsafeShareSetCookie });
+    const directives = responseDirectives(headers, f.settings.targeted);
+    const verdict = checkStorable({
+      method: 'GET',
+      requestHeaders: f.req.headers,
+      status: stored.status,
+      headers,
+      directives,
+      unsafeShareSetCookie: f.route.unsafeShareSetCookie,
+      ...(f.route.ttl === undefined ? {} : { routeTtl: f.route.ttl }),
+    });
+    const reason: Reason | undefined = !verdict.ok ? verdict.reason : varyChanged(stored.headers, r.headers) ? 'vary-changed' : undefined;
+    if (reason !== undefined) {
+      // What the request forbids (its no-store, its Authorization) leaves the entry as it
+      // was; what the origin now says about the response removes it.
+      if (!REQUEST_REASONS.has(reason)) void this.d.store.invalidate(f.primary).catch((err: unknown) => this.d.onBackgroundError?.(err));
+      if (PASS_REASONS.has(reason)) this.d.hitForPass.mark(f.key);
+      return { kind: 'full', status: stored.status, statusMessage: stored.statusMessage, headers, body: stored.body, reason };
+    }
     const entry = createEntry({
       route: f.route,
       settings: f.settings,
       status: stored.status,
       statusMessage: stored.statusMessage,
       headers,
-      directives: responseDirectives(headers, f.settings.targeted),
+      directives,
       body: stored.body,
       requestTime: r.requestTime,
       responseTime: r.responseTime,
@@ -284,6 +310,15 @@ function notStored(r: FullResponse, reason: Reason): FillResult {
 function routeTtlFor(f: FillRequest): number | undefined {
   const h = f.req.headers;
   return h.cookie !== undefined || h.authorization !== undefined ? undefined : f.route.ttl;
+}
+
+/** A 304 that names Vary fields other than the stored response's (RFC 9111 §4.1 keys on them). */
+function varyChanged(stored: HeaderMap, notModified: HeaderMap): boolean {
+  if (notModified['vary'] === undefined) return false;
+  const before = parseVary(stored['vary']);
+  const after = parseVary(notModified['vary']);
+  if (before.star !== after.star || before.names.length !== after.names.length) return true;
+  return before.names.some((n, i) => n !== after.names[i]);
 }
 
 /** Route key headers and the response's Vary fields, sorted and without repeats. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { stripHopByHop } from '../rfc9111/index.js';
 import { VIA } from '../cache/entry.js';
+import { acceptsTrailers } from './respond.js';
 
 /**
  * Fields a cache fill must not forward: the fill asks for the full representation so it can
@@ -26,6 +27,9 @@ export function originHeaders(req: IncomingMessage, host: string, fill: boolean)
   for (const name of NO_BODY) delete out[name];
   // The authority the request was routed and keyed on (an absolute-form target's, RFC 9112 §3.2.2).
   out['host'] = host;
+  // TE is hop-by-hop, but larder can take trailer fields itself, and relays them to a client
+  // that asked for them (RFC 9110 §10.1.4): say so to the origin on its behalf.
+  if (acceptsTrailers(req.headers.te)) out['te'] = 'trailers';
   if (fill) for (const name of FILL_DROP) delete out[name];
   const client = req.socket.remoteAddress ?? '';
   const xff = out['x-forwarded-for'];

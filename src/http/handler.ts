@@ -21,7 +21,7 @@ import {
 } from '../rfc9111/index.js';
 import { ErrorCodes } from '../errors.js';
 import { formatCacheStatus, ttlSeconds, type CacheStatusInfo } from './cache-status.js';
-import { writeEntry, writeError, writeFetched, writeForwardedHead, writeInterim, writeNotModified, responseHeaders, flatten } from './respond.js';
+import { writeEntry, writeError, writeFetched, writeForwardedHead, writeInterim, writeNotModified, writeTrailers, responseHeaders, flatten } from './respond.js';
 import { originHeaders } from './forward-headers.js';
 import type { Filler, FillRequest, FillResult } from './fill.js';
 import { resolveRequest, type ResolvedRequest } from './target.js';
@@ -221,7 +221,7 @@ export class Handler {
     stale?: Outcome['stale'],
     collapsed?: boolean,
   ): void {
-    const notModified = clientNotModified(ctx.req.headers, entry.headers, entry.responseTime);
+    const notModified = clientNotModified(ctx.req.headers, entry.status, entry.headers, entry.responseTime);
     if (notModified) writeNotModified(ctx.res, entry, ctx.now, result, cs);
     else writeEntry(ctx.res, entry, ctx.now, result, cs, ctx.head, single(ctx.req.headers.range), single(ctx.req.headers['if-range']));
     // One plain object per request, no spreads: this runs on every hit.
@@ -293,6 +293,7 @@ export class Handler {
           this.finish(ctx, 'MISS', status, () => writeForwardedHead(res, status, headers, 'MISS', cs, ctx.config.cache.targeted), reason);
           return res;
         },
+        trailers: (fields) => writeTrailers(res, fields),
         failed: (failure) => {
           this.d.onOrigin?.(route.name, undefined, 0);
           if (!res.destroyed) this.respondFill(ctx, failure, undefined, false);
@@ -449,6 +450,7 @@ export class Handler {
           this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status, ms: performance.now() - t0, method });
           return res;
         },
+        trailers: (fields) => writeTrailers(res, fields),
         failed: (f) => {
           this.d.onOrigin?.(route.name, undefined, performance.now() - t0);
           if (res.destroyed) return;

@@ -22,7 +22,7 @@ export function writeEntry(
     const answer = selectRange(range, entry.body.length);
     if (answer.kind !== 'full') return writeRange(res, entry, now, xCache, cacheStatus, head, answer);
   }
-  const headers = entry.rawHeaders.slice();
+  const headers = entry.status === 204 ? withoutContentLength(entry.rawHeaders) : entry.rawHeaders.slice();
   headers.push('age', ageHeader(entry, now), 'x-cache', xCache, 'cache-status', cacheStatus);
   res.writeHead(entry.status, entry.statusMessage, headers);
   if (head) res.end();
@@ -106,7 +106,8 @@ export function writeForwardedHead(
 ): void {
   const headers = flatten(responseHeaders(originHeaders, consumed));
   const length = bodyLength === undefined ? originHeaders['content-length'] : String(bodyLength);
-  if (typeof length === 'string') headers.push('content-length', length);
+  // RFC 9110 §8.6: a 204 has no Content-Length, and a 304's would describe a body it does not have.
+  if (typeof length === 'string' && status !== 204 && status !== 304) headers.push('content-length', length);
   headers.push('x-cache', xCache, 'cache-status', cacheStatus);
   res.writeHead(status, statusMessage, headers);
 }
@@ -121,6 +122,53 @@ export function responseHeaders(h: HeaderMap, consumed: readonly string[] = []):
   const via = out['via'];
   out['via'] = via === undefined ? VIA : `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}`;
   return out;
+}
+
+/** A 204 is written without Content-Length (RFC 9110 §8.6), whatever was prepared for the entry. */
+function withoutContentLength(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i] !== 'content-length') out.push(raw[i]!, raw[i + 1]!);
+  return out;
+}
+
+/**
+ * Fields never relayed in a trailer section (RFC 9110 §6.5.1): framing, routing, request
+ * modifiers, authentication, response control and content metadata belong in the head,
+ * and a recipient could not act on them at the end of the body.
+ */
+const NOT_TRAILERS = new Set([
+  'age', 'authorization', 'cache-control', 'connection', 'content-encoding', 'content-length', 'content-location',
+  'content-range', 'content-type', 'date', 'expect', 'expires', 'host', 'keep-alive', 'last-modified', 'location',
+  'max-forwards', 'pragma', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'range', 'retry-after',
+  'set-cookie', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'vary', 'warning', 'www-authenticate', 'etag',
+]);
+
+/** Whether the client said it accepts trailer fields (RFC 9110 §10.1.4, TE: trailers). */
+export function acceptsTrailers(te: string | string[] | undefined): boolean {
+  if (te === undefined) return false;
+  for (const part of (Array.isArray(te) ? te.join(',') : te).split(',')) {
+    const coding = part.split(';')[0]!.trim().toLowerCase();
+    if (coding === 'trailers') return true;
+  }
+  return false;
+}
+
+/**
+ * Relays the trailer section of a response relayed as it streams, when the client sent
+ * TE: trailers and the response goes out chunked (an HTTP/1.0 client gets a body delimited
+ * by the connection close, which has no room for trailers). Otherwise the fields are dropped.
+ */
+export function writeTrailers(res: ServerResponse, fields: HeaderMap): void {
+  const names = Object.keys(fields);
+  if (names.length === 0 || !res.chunkedEncoding || res.writableEnded || !acceptsTrailers(res.req.headers.te)) return;
+  const out: Array<[string, string]> = [];
+  for (const name of names) {
+    if (NOT_TRAILERS.has(name) || !TOKEN.test(name)) continue;
+    const value = fields[name];
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) if (FIELD_VALUE.test(v)) out.push([name, v]);
+  }
+  if (out.length > 0) res.addTrailers(out);
 }
 
 /** A short plain-text error naming its stable code. */

@@ -3,7 +3,9 @@ import type { Socket } from 'node:net';
 import type { Config, SecuritySettings } from '../config/types.js';
 import type { Handler } from './handler.js';
 import { HOST } from './target.js';
-import { connectionOptions } from '../rfc9111/hop-by-hop.js';
+import { connectionOptions, HOP_BY_HOP } from '../rfc9111/hop-by-hop.js';
+import { ErrorCodes } from '../errors.js';
+import { RequestFramingScanner } from './body-framing.js';
 
 export interface ServerLimits {
   /** Idle time allowed between requests on a keep-alive connection (ms). */
@@ -74,7 +76,7 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
         refused.add(socket);
         return refuse(res, problem);
       }
-      dropConnectionFields(req, false);
+      dropConnectionFields(req);
       stripRequestHeaders(req, s.stripRequestHeaders);
       handler.handle(req, res);
     },
@@ -98,11 +100,12 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
       socket.end(statusLine(problem));
       return;
     }
-    dropConnectionFields(req, true);
+    dropConnectionFields(req);
     stripRequestHeaders(req, security().stripRequestHeaders);
     handler.upgrade(req, socket, head);
   });
-  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+  /** Answers a broken request on the socket itself and closes the connection. */
+  const closeWith = (socket: Socket, problem: Problem): void => {
     if (!socket.writable) {
       socket.destroy();
       return;
@@ -113,7 +116,7 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
       return;
     }
     refused.add(socket);
-    const line = statusLine({ status: clientErrorStatus(err.code, err.rawPacket), message: '' });
+    const line = statusLine(problem);
     // A broken body is found after node handed the request over: its response may be under way.
     const current = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
     if (current) {
@@ -127,19 +130,44 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
       return;
     }
     socket.end(line);
+  };
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+    closeWith(socket, { status: clientErrorStatus(err.code, err.rawPacket), message: '' });
+  });
+  // Appended after node's own connection listener, which the 'data' listener below turns from
+  // reading the socket natively to reading it through 'data' events (see body-framing.ts).
+  server.on('connection', (socket: Socket) => {
+    const l = limits();
+    const scanner = new RequestFramingScanner(getConfig().security.maxRequestBodySize, l.maxHeaderSize + 1024);
+    const watch = (data: Buffer): void => {
+      const v = scanner.feed(data);
+      if (v === undefined) {
+        if (!scanner.active) socket.removeListener('data', watch);
+        return;
+      }
+      socket.removeListener('data', watch);
+      closeWith(
+        socket,
+        v.kind === 'chunk-size'
+          ? { status: 400, message: 'a chunk size over the request body limit (security.maxRequestBodySize)' }
+          : { status: 413, message: 'the request body is over the limit (security.maxRequestBodySize)' },
+      );
+    };
+    socket.prependListener('data', watch);
   });
   return server;
 }
 
 /** A request larder refuses before the handler sees it. */
 interface Problem {
-  status: 400 | 408 | 431 | 501 | 505;
+  status: 400 | 408 | 413 | 431 | 501 | 505;
   message: string;
 }
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   408: 'Request Timeout',
+  413: 'Content Too Large',
   431: 'Request Header Fields Too Large',
   501: 'Not Implemented',
   505: 'HTTP Version Not Supported',
@@ -164,7 +192,7 @@ function clientErrorStatus(code: string | undefined, raw: Buffer | undefined): P
 }
 
 function statusLine(p: Problem): string {
-  const body = p.message === '' ? '' : `LARDER_BAD_REQUEST: ${p.message}\n`;
+  const body = p.message === '' ? '' : `${p.status === 413 ? ErrorCodes.TOO_LARGE : 'LARDER_BAD_REQUEST'}: ${p.message}\n`;
   return (
     `HTTP/1.1 ${p.status} ${REASONS[p.status]}\r\nconnection: close\r\ncache-control: no-store\r\n` +
     `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
@@ -173,7 +201,7 @@ function statusLine(p: Problem): string {
 
 /** Answers and closes: whatever follows on the connection is not to be trusted. */
 function refuse(res: http.ServerResponse, p: Problem): void {
-  const body = `LARDER_BAD_REQUEST: ${p.message}\n`;
+  const body = `${p.status === 413 ? ErrorCodes.TOO_LARGE : 'LARDER_BAD_REQUEST'}: ${p.message}\n`;
   res.shouldKeepAlive = false;
   res.writeHead(p.status, {
     connection: 'close',
@@ -231,6 +259,10 @@ function checkRequest(req: http.IncomingMessage, s: SecuritySettings, maxHeaders
     // RFC 9112 §6.1: a transfer coding larder does not implement: 501.
     if (codings.length > 1) return { status: 501, message: 'only the chunked transfer coding is supported' };
   }
+  const cl = req.headers['content-length'];
+  if (cl !== undefined && Number(cl) > s.maxRequestBodySize) {
+    return { status: 413, message: `the request body is over the limit of ${s.maxRequestBodySize} bytes (security.maxRequestBodySize)` };
+  }
   if (s.getWithBody === 'reject' && (req.method === 'GET' || req.method === 'HEAD') && hasBody(req)) {
     return { status: 400, message: `a ${req.method} request must not carry a body` };
   }
@@ -255,14 +287,14 @@ function connectionNamesNeeded(value: string | undefined): string | undefined {
  * intermediary removes them before forwarding. They are removed here, at the door, so that
  * the route, the key and the Vary values are computed from the request the origin will
  * receive: a field named there can no longer reach the key while missing upstream.
- * For an upgrade, Upgrade itself stays: the pass-through needs it to forward the handshake.
+ * The standard hop-by-hop fields stay for larder to read (TE: trailers, Upgrade for the
+ * pass-through); they are never in a key and are removed from everything forwarded.
  */
-export function dropConnectionFields(req: http.IncomingMessage, upgrade: boolean): void {
+export function dropConnectionFields(req: http.IncomingMessage): void {
   const value = req.headers.connection;
   if (value === undefined || value === 'close' || value === 'keep-alive') return;
   for (const name of connectionOptions(value)) {
-    if (name === 'connection' || (upgrade && name === 'upgrade')) continue;
-    delete req.headers[name];
+    if (!HOP_BY_HOP.has(name)) delete req.headers[name];
   }
 }
 

@@ -12,6 +12,11 @@ export interface OriginFailure {
 const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 const INCOMPLETE = new Set(['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_ABORTED', 'ECONNRESET', 'UND_ERR_SOCKET']);
 
+/** A response framed with a transfer coding other than chunked (RFC 9112 §6.1). */
+export function unsupportedCoding(): OriginFailure {
+  return { kind: 'error', status: 502, code: ErrorCodes.ORIGIN_UNSUPPORTED, message: 'the origin used a transfer coding other than chunked' };
+}
+
 /** Maps an undici or socket error onto the status and stable code a client sees. */
 export function classifyOriginError(err: unknown, phase: 'headers' | 'body'): OriginFailure {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';

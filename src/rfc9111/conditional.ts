@@ -67,11 +67,14 @@ const strongMatch = (a: EntityTag, b: EntityTag): boolean => !a.weak && !b.weak 
 
 /**
  * RFC 9111 §4.3.2: a cache answers a conditional GET/HEAD from the stored response, 304 when
- * the stored response passes the condition. The caller handles only GET/HEAD requests here.
+ * the stored response (`status`, `entryHeaders`) passes the condition. The caller handles only GET/HEAD requests here.
  * If-Match / If-Unmodified-Since are left to the origin (RFC 9111 §4.3.2: such preconditions
  * are likely intended for an inbound server).
  */
-export function clientNotModified(reqHeaders: RequestInfo['headers'], entryHeaders: HeaderMap, storedAt: number): boolean {
+export function clientNotModified(reqHeaders: RequestInfo['headers'], status: number, entryHeaders: HeaderMap, storedAt: number): boolean {
+  // RFC 9110 §13.2.1: preconditions are evaluated only when the response would otherwise be
+  // 2xx; a stored 404 or 301 is served as it is, never turned into a 304.
+  if (status < 200 || status > 299) return false;
   const inm = joined(reqHeaders['if-none-match']);
   // RFC 9110 §13.1.3: If-Modified-Since is ignored when If-None-Match is present.
   if (inm !== undefined) {

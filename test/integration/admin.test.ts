@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOrigin, type Origin } from '../helpers/origin.js';
 import { startLarder, type Running } from '../helpers/larder.js';
@@ -107,6 +108,41 @@ describe('admin listener', () => {
     expect(r['memory'].stored).toBe(true);
     expect(r['memory'].lifetimeFrom).toBe('max-age');
     expect(r['wouldBe']).toBe('HIT (fresh)');
+  });
+
+  it('answers an oversized purge body with 413 and closes the connection (no reset before the answer)', async () => {
+    origin = await startOrigin();
+    const a = await withAdmin();
+    const port = Number(new URL(a.admin).port);
+    const big = Buffer.alloc(1024 * 1024 + 100, 'a');
+    const chunked = `${big.length.toString(16)}\r\n`;
+    const cases: Array<[string, Array<string | Buffer>]> = [
+      ['Content-Length', [`POST /purge HTTP/1.1\r\nhost: a\r\nauthorization: Bearer ${TOKEN}\r\ncontent-length: ${big.length}\r\n\r\n`, big]],
+      ['chunked', [`POST /purge HTTP/1.1\r\nhost: a\r\nauthorization: Bearer ${TOKEN}\r\ntransfer-encoding: chunked\r\n\r\n${chunked}`, big, '\r\n0\r\n\r\n']],
+      ['a Content-Length far over the limit, body not sent', [`POST /purge HTTP/1.1\r\nhost: a\r\nauthorization: Bearer ${TOKEN}\r\ncontent-length: ${100 * 1024 * 1024}\r\n\r\n`]],
+    ];
+    for (const [name, pieces] of cases) {
+      const text = await new Promise<string>((resolve, reject) => {
+        const sock = net.connect(port, '127.0.0.1');
+        let got = '';
+        const timer = setTimeout(() => reject(new Error(`${name}: the connection was not closed`)), 5_000);
+        sock.setEncoding('latin1');
+        sock.on('data', (d: string) => (got += d));
+        sock.on('error', (e) => reject(new Error(`${name}: ${String(e)} after ${JSON.stringify(got.slice(0, 40))}`)));
+        sock.on('close', () => {
+          clearTimeout(timer);
+          resolve(got);
+        });
+        sock.on('connect', () => {
+          for (const p of pieces) sock.write(p);
+        });
+      });
+      expect(text, name).toMatch(/^HTTP\/1\.1 413 /);
+      expect(text.toLowerCase(), name).toContain('connection: close');
+      expect(text, name).toContain('"code": "LARDER_TOO_LARGE"');
+    }
+    // A purge at the limit is still accepted.
+    expect((await purge(a.admin, { urls: ['/x'], tags: ['t'.repeat(1000)] })).status).toBe(200);
   });
 });
 

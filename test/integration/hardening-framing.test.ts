@@ -28,7 +28,7 @@ beforeAll(async () => {
   });
   proxy = await startLarder(origin.url, {
     routes: [{ name: 'pass', match: '/pass/**', cache: false }],
-    security: { maxHeaders: 50, maxHeaderSize: '8kb' },
+    security: { maxHeaders: 50, maxHeaderSize: '8kb', maxRequestBodySize: '1mb' },
   });
   port = Number(new URL(proxy.url).port);
 });
@@ -95,6 +95,14 @@ const cases: Array<[string, string, number, 'body'?]> = [
   ['a vertical tab in Transfer-Encoding', `POST /pass/a HTTP/1.1\r\n${H}Transfer-Encoding: \x0bchunked\r\n\r\n0\r\n\r\n`, 400],
   ['a chunk size that is not hex', `POST /pass/partial HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`, 400, 'body'],
   ['an overflowing chunk size', `POST /pass/partial HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\nabc\r\n0\r\n\r\n`, 400, 'body'],
+  // llhttp takes any 64-bit chunk size and would wait for that many bytes (until the request timeout).
+  ['a chunk size of FFFFFFFFFFFFFFED', `POST /pass/partial HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFED\r\nabc`, 400, 'body'],
+  ['a chunk size of FFFFFFFFFFFFFFFF', `POST /pass/partial HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nFFFFFFFFFFFFFFFF\r\nabc`, 400, 'body'],
+  ['a chunk size with leading zeros, then FFFFFFFFFFFFFFF0', `POST /pass/partial HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n0000FFFFFFFFFFFFFFF0;x=1\r\nabc`, 400, 'body'],
+  ['a chunk size over maxRequestBodySize (1mb)', `POST /pass/partial HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n100001\r\nabc`, 400, 'body'],
+  ['a GET with a chunk size over the limit', `GET /c HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\nabc`, 400, 'body'],
+  ['chunks adding up to more than maxRequestBodySize', `POST /pass/partial HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n80000\r\n${'a'.repeat(0x80000)}\r\n80001\r\nabc`, 413, 'body'],
+  ['a Content-Length over maxRequestBodySize', `POST /pass/a HTTP/1.1\r\n${H}Content-Length: 1048577\r\n\r\nabc`, 413],
   ['a negative chunk size', `POST /pass/partial HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n-3\r\nabc\r\n0\r\n\r\n`, 400, 'body'],
   ['chunk data longer than its size', `POST /pass/partial HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabcX0\r\n\r\n`, 400, 'body'],
   ['bare LF in chunked framing', `POST /pass/partial HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n`, 400, 'body'],

@@ -90,6 +90,19 @@ describe('fields named in Connection are removed at the door', () => {
     expect(origin.count()).toBe(2);
   });
 
+  it('hop-by-hop fields larder reads stay: TE: trailers listed in Connection still gets the trailers', async () => {
+    origin = await startOrigin((req, res) => {
+      res.setHeader('cache-control', 'no-store');
+      res.setHeader('trailer', 'x-checksum');
+      res.write('hello');
+      res.addTrailers({ 'x-checksum': req.headers.te === 'trailers' ? 'abc' : 'none' });
+      res.end();
+    });
+    proxy = await startLarder(origin.url, { routes: [{ name: 'off', match: '/off/**', cache: false }] });
+    const r = await raw(proxy.url, 'GET /off/t HTTP/1.1', ['Host: h', 'TE: trailers', 'Connection: TE, close']);
+    expect(r.body).toContain('x-checksum: abc');
+  });
+
   it('the same holds for Vary: Accept and for a route key header', async () => {
     origin = await startOrigin((req, res) => {
       res.setHeader('cache-control', 'max-age=60');

@@ -27,44 +27,53 @@ describe('clientNotModified', () => {
   const stored = { etag: '"v1"', 'last-modified': LM, date: formatHttpDate(NOW) };
 
   it('matches If-None-Match with the weak comparison', () => {
-    expect(clientNotModified({ 'if-none-match': '"v1"' }, stored, NOW)).toBe(true);
-    expect(clientNotModified({ 'if-none-match': 'W/"v1"' }, stored, NOW)).toBe(true);
-    expect(clientNotModified({ 'if-none-match': '"v1"' }, { etag: 'W/"v1"' }, NOW)).toBe(true);
-    expect(clientNotModified({ 'if-none-match': '"x", "v1"' }, stored, NOW)).toBe(true);
-    expect(clientNotModified({ 'if-none-match': '"v2"' }, stored, NOW)).toBe(false);
-    expect(clientNotModified({ 'if-none-match': '"V1"' }, stored, NOW)).toBe(false);
+    expect(clientNotModified({ 'if-none-match': '"v1"' }, 200, stored, NOW)).toBe(true);
+    expect(clientNotModified({ 'if-none-match': 'W/"v1"' }, 200, stored, NOW)).toBe(true);
+    expect(clientNotModified({ 'if-none-match': '"v1"' }, 200, { etag: 'W/"v1"' }, NOW)).toBe(true);
+    expect(clientNotModified({ 'if-none-match': '"x", "v1"' }, 200, stored, NOW)).toBe(true);
+    expect(clientNotModified({ 'if-none-match': '"v2"' }, 200, stored, NOW)).toBe(false);
+    expect(clientNotModified({ 'if-none-match': '"V1"' }, 200, stored, NOW)).toBe(false);
   });
 
   it('treats * as matching any stored response', () => {
-    expect(clientNotModified({ 'if-none-match': ' * ' }, {}, NOW)).toBe(true);
+    expect(clientNotModified({ 'if-none-match': ' * ' }, 200, {}, NOW)).toBe(true);
   });
 
   it('is false when the stored response has no ETag', () => {
-    expect(clientNotModified({ 'if-none-match': '"v1"' }, { 'last-modified': LM }, NOW)).toBe(false);
+    expect(clientNotModified({ 'if-none-match': '"v1"' }, 200, { 'last-modified': LM }, NOW)).toBe(false);
   });
 
   it('gives If-None-Match precedence over If-Modified-Since', () => {
     const req = { 'if-none-match': '"v2"', 'if-modified-since': formatHttpDate(NOW) };
-    expect(clientNotModified(req, stored, NOW)).toBe(false);
+    expect(clientNotModified(req, 200, stored, NOW)).toBe(false);
   });
 
   it('compares If-Modified-Since with Last-Modified', () => {
-    expect(clientNotModified({ 'if-modified-since': LM }, stored, NOW)).toBe(true);
-    expect(clientNotModified({ 'if-modified-since': formatHttpDate(NOW - 3_600_001) }, stored, NOW)).toBe(false);
-    expect(clientNotModified({ 'if-modified-since': formatHttpDate(NOW - 3_599_000) }, stored, NOW)).toBe(true);
+    expect(clientNotModified({ 'if-modified-since': LM }, 200, stored, NOW)).toBe(true);
+    expect(clientNotModified({ 'if-modified-since': formatHttpDate(NOW - 3_600_001) }, 200, stored, NOW)).toBe(false);
+    expect(clientNotModified({ 'if-modified-since': formatHttpDate(NOW - 3_599_000) }, 200, stored, NOW)).toBe(true);
   });
 
   it('falls back to Date, then to the storage time', () => {
     const ims = formatHttpDate(NOW - 60_000);
-    expect(clientNotModified({ 'if-modified-since': ims }, { date: formatHttpDate(NOW - 120_000) }, NOW)).toBe(true);
-    expect(clientNotModified({ 'if-modified-since': ims }, { date: formatHttpDate(NOW) }, NOW - 120_000)).toBe(false);
-    expect(clientNotModified({ 'if-modified-since': ims }, {}, NOW - 120_000)).toBe(true);
-    expect(clientNotModified({ 'if-modified-since': ims }, {}, NOW)).toBe(false);
+    expect(clientNotModified({ 'if-modified-since': ims }, 200, { date: formatHttpDate(NOW - 120_000) }, NOW)).toBe(true);
+    expect(clientNotModified({ 'if-modified-since': ims }, 200, { date: formatHttpDate(NOW) }, NOW - 120_000)).toBe(false);
+    expect(clientNotModified({ 'if-modified-since': ims }, 200, {}, NOW - 120_000)).toBe(true);
+    expect(clientNotModified({ 'if-modified-since': ims }, 200, {}, NOW)).toBe(false);
+  });
+
+  it('evaluates conditions only for a stored 2xx (RFC 9110 §13.2.1)', () => {
+    for (const status of [301, 404, 410, 500]) {
+      expect(clientNotModified({ 'if-none-match': '"v1"' }, status, stored, NOW)).toBe(false);
+      expect(clientNotModified({ 'if-none-match': '*' }, status, stored, NOW)).toBe(false);
+      expect(clientNotModified({ 'if-modified-since': LM }, status, stored, NOW)).toBe(false);
+    }
+    expect(clientNotModified({ 'if-none-match': '"v1"' }, 203, stored, NOW)).toBe(true);
   });
 
   it('ignores an invalid If-Modified-Since and requests without conditions', () => {
-    expect(clientNotModified({ 'if-modified-since': 'yesterday' }, stored, NOW)).toBe(false);
-    expect(clientNotModified({}, stored, NOW)).toBe(false);
+    expect(clientNotModified({ 'if-modified-since': 'yesterday' }, 200, stored, NOW)).toBe(false);
+    expect(clientNotModified({}, 200, stored, NOW)).toBe(false);
   });
 });
 

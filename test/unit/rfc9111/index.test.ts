@@ -79,7 +79,7 @@ describe('robustness', () => {
         rfc.checkStorable({ method: 'GET', requestHeaders: h, status: 200, headers: h, directives: cc, unsafeShareSetCookie: false });
         const names = rfc.parseVary(h['vary']).names;
         rfc.variantId(rfc.varyValues(names, h));
-        rfc.clientNotModified(h, h, 0);
+        rfc.clientNotModified(h, 200, h, 0);
         rfc.revalidationHeaders(h);
         rfc.notModifiedHeaders(h);
         rfc.update304(h, h);
