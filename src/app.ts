@@ -45,6 +45,8 @@ export interface LarderOptions {
   peers?: Peers;
   /** Uniform random numbers in [0, 1) for XFetch early refresh (default Math.random; seed it in tests). */
   random?: () => number;
+  /** Lifetime of a fill lease in ms (default 5 s); tests shorten it. */
+  lockLease?: number;
 }
 
 /** What a reload did: applied for new requests, and the changes that need a restart. */
@@ -83,6 +85,9 @@ export interface Larder {
 
 /** Longest start-up wait for the shared tier's connections (ms). */
 const START_WAIT = 2_000;
+
+/** Lifetime of a fill lease (ms); the holder renews it every third of that while its fill runs. */
+const LOCK_LEASE = 5_000;
 
 /** How long an entry with a validator stays after its stale windows, for conditional refreshes. */
 const KEEP_FOR_REVALIDATION = 60 * 60 * 1000;
@@ -137,7 +142,8 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     clock,
     hitForPass,
     coalescer,
-    lockTtl,
+    lease: opts.lockLease ?? LOCK_LEASE,
+    lockTimeout: () => current.cache.lockTimeout,
     onOrigin,
     ...(opts.onBackgroundError ? { onBackgroundError: opts.onBackgroundError } : {}),
   });

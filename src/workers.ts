@@ -8,7 +8,7 @@ import { decode, encode } from './cache/codec.js';
 import { FillWaiters } from './cache/fill-waiters.js';
 import type { LocalCache, Peers } from './cache/peers.js';
 import { isRule, type PurgeRule } from './cache/purge-rules.js';
-import type { LockResult } from './cache/redis-store.js';
+import type { LeaseAnswer, LockResult } from './cache/redis-store.js';
 import { reloadFrom, runWarm, startLarder, tryLoad, watchConfig } from './cli.js';
 import type { Larder } from './app.js';
 import { systemClock } from './clock.js';
@@ -24,7 +24,8 @@ import { systemClock } from './clock.js';
 /** Messages between the primary (p) and the workers (w). */
 type Msg =
   | { t: 'lock'; id: number; key: string; owner: string; ttl: number }
-  | { t: 'lock-reply'; id: number; result: LockResult }
+  | { t: 'lock-reply'; id: number; result: LockResult; heldFor?: number }
+  | { t: 'renew'; key: string; owner: string; ttl: number }
   | { t: 'unlock'; key: string; owner: string }
   | { t: 'filled'; key: string; primary: string; entry?: string }
   | { t: 'invalidate'; primary: string }
@@ -47,7 +48,7 @@ function isMsg(m: unknown): m is Msg {
 export class IpcPeers implements Peers {
   private local: LocalCache | undefined;
   private seq = 0;
-  private readonly pendingLocks = new Map<number, (r: LockResult) => void>();
+  private readonly pendingLocks = new Map<number, (r: LeaseAnswer) => void>();
   private readonly waiters = new FillWaiters();
   private rules: PurgeRule[] = [];
 
@@ -57,7 +58,7 @@ export class IpcPeers implements Peers {
   receive(m: Msg): void {
     switch (m.t) {
       case 'lock-reply':
-        this.pendingLocks.get(m.id)?.(m.result);
+        this.pendingLocks.get(m.id)?.(m.heldFor === undefined ? { result: m.result } : { result: m.result, heldFor: m.heldFor });
         this.pendingLocks.delete(m.id);
         return;
       case 'filled': {
@@ -99,12 +100,12 @@ export class IpcPeers implements Peers {
     return `${process.pid}:${++this.seq}`;
   }
 
-  tryLock(key: string, owner: string, ttl: number): Promise<LockResult> {
+  tryLock(key: string, owner: string, ttl: number): Promise<LeaseAnswer> {
     const id = ++this.seq;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pendingLocks.delete(id);
-        resolve('unavailable');
+        resolve({ result: 'unavailable' });
       }, LOCK_TIMEOUT);
       timer.unref();
       this.pendingLocks.set(id, (r) => {
@@ -113,6 +114,11 @@ export class IpcPeers implements Peers {
       });
       this.send({ t: 'lock', id, key, owner, ttl });
     });
+  }
+
+  async renew(key: string, owner: string, ttl: number): Promise<boolean> {
+    this.send({ t: 'renew', key, owner, ttl });
+    return true;
   }
 
   async unlock(key: string, owner: string): Promise<boolean> {
@@ -247,10 +253,15 @@ export async function runPrimary(o: { config: Config; file: string; workers: num
           let set = waiting.get(m.key);
           if (set === undefined) waiting.set(m.key, (set = new Set()));
           set.add(w.id);
-          return sendTo(w, { t: 'lock-reply', id: m.id, result: 'held' });
+          return sendTo(w, { t: 'lock-reply', id: m.id, result: 'held', heldFor: held.until - now });
         }
         locks.set(m.key, { owner: m.owner, worker: w.id, until: now + m.ttl });
         return sendTo(w, { t: 'lock-reply', id: m.id, result: 'acquired' });
+      }
+      case 'renew': {
+        const held = locks.get(m.key);
+        if (held?.owner === m.owner) held.until = systemClock.now() + m.ttl;
+        return;
       }
       case 'unlock':
         if (locks.get(m.key)?.owner === m.owner) locks.delete(m.key);

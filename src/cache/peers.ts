@@ -1,6 +1,6 @@
 import type { CacheEntry } from '../types.js';
 import type { PurgeRule } from './purge-rules.js';
-import type { LockResult } from './redis-store.js';
+import type { LeaseAnswer } from './redis-store.js';
 
 /** What other instances (or worker processes) ask of this one's memory tier. */
 export interface LocalCache {
@@ -26,7 +26,13 @@ export interface Peers {
   loadRules(): Promise<void>;
   /** A fresh lock owner token. */
   owner(): string;
-  tryLock(key: string, owner: string, ttl: number): Promise<LockResult>;
+  /**
+   * Takes the fill lease of `key` for `ttl` ms. The holder renews it while its fill runs and
+   * releases it when done, so a lease outlives a dead holder by at most `ttl`.
+   */
+  tryLock(key: string, owner: string, ttl: number): Promise<LeaseAnswer>;
+  /** Extends `owner`'s lease to `ttl` ms from now; false when it no longer holds it. */
+  renew(key: string, owner: string, ttl: number): Promise<boolean>;
   unlock(key: string, owner: string): Promise<boolean>;
   /** Resolves when a peer announces `key` filled, or after `ms`. Register before looking. */
   waitForFill(key: string, ms: number): { done: Promise<void>; cancel(): void };

@@ -16,6 +16,12 @@ export type RedisState = 'up' | 'down' | 'breaker-open';
 
 export type LockResult = 'acquired' | 'held' | 'unavailable';
 
+/** The answer to a lease request: `heldFor` is how long another holder's lease has left (ms), when known. */
+export interface LeaseAnswer {
+  result: LockResult;
+  heldFor?: number;
+}
+
 export interface RedisStoreOptions {
   client: RedisClient;
   /** Prepended to every key and channel, so several larders (or other programs) can share a Redis. */
@@ -33,6 +39,18 @@ export interface RedisStoreOptions {
 
 /** Compare-and-delete: only the owner that took a lock may release it. */
 const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/**
+ * Take the lease (answers ACQUIRED), or say how long the current holder's lease has left in ms
+ * (PTTL: -1 for a key without expiry).
+ */
+const ACQUIRE_SCRIPT = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -10 end
+return redis.call('PTTL', KEYS[1])`;
+
+const ACQUIRED = -10;
+
+/** Compare-and-extend: only the holder may renew its lease. */
+const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
 const DEFAULT_TIMEOUT = 1000;
 
@@ -133,15 +151,34 @@ export class RedisStore implements CacheStore {
   }
 
   /**
-   * Takes the fill lock of `key` for `owner` until it is unlocked or `ttl` ms pass.
-   * 'unavailable' means Redis could not be asked (down, timed out, breaker open).
+   * Takes the fill lease of `key` for `owner` for `ttl` ms (renew it with `renew`, release it
+   * with `unlock`). 'held' comes with how long the holder's lease has left, so a waiter can
+   * try again the moment an abandoned lease lapses. 'unavailable' means Redis could not be
+   * asked or its reply was lost: the lease may then have been taken all the same, so the
+   * caller releases it (compare-and-delete) or leaves it to lapse within `ttl`.
    */
-  async tryLock(key: string, owner: string, ttl: number): Promise<LockResult> {
+  async tryLease(key: string, owner: string, ttl: number): Promise<LeaseAnswer> {
     const lkey = lockKey(this.prefix, key);
     const px = Math.max(1, Math.ceil(Number.isFinite(ttl) ? ttl : DEFAULT_TIMEOUT));
-    const r = await this.run('lock', () => this.client.set(lkey, owner, 'PX', px, 'NX'));
-    if (r === FAILED) return 'unavailable';
-    return r === 'OK' ? 'acquired' : 'held';
+    const r = await this.run('lock', () => this.client.eval(ACQUIRE_SCRIPT, 1, lkey, owner, px));
+    if (r === FAILED) return { result: 'unavailable' };
+    if (r === ACQUIRED) return { result: 'acquired' };
+    // A key with no expiry (-1) or a foreign value is held for no longer than one lease as far
+    // as a waiter knows; it asks again after that, and gives up at cache.lockTimeout.
+    const left = typeof r === 'number' && r >= 0 ? Math.min(r, px) : px;
+    return { result: 'held', heldFor: left };
+  }
+
+  /** Takes the fill lease of `key` (see tryLease). */
+  async tryLock(key: string, owner: string, ttl: number): Promise<LockResult> {
+    return (await this.tryLease(key, owner, ttl)).result;
+  }
+
+  /** Extends `owner`'s lease on `key` to `ttl` ms from now; false when it is no longer the holder. */
+  async renew(key: string, owner: string, ttl: number): Promise<boolean> {
+    const lkey = lockKey(this.prefix, key);
+    const r = await this.run('lock', () => this.client.eval(RENEW_SCRIPT, 1, lkey, owner, Math.max(1, Math.ceil(ttl))));
+    return r === 1;
   }
 
   /**

@@ -5,7 +5,7 @@ import { FillWaiters } from './fill-waiters.js';
 import type { LocalCache, Peers } from './peers.js';
 import { isRule, type PurgeRule } from './purge-rules.js';
 import { filledChannel, invalidateChannel, purgeChannel } from './redis-keys.js';
-import type { LockResult, RedisStore } from './redis-store.js';
+import type { LeaseAnswer, RedisStore } from './redis-store.js';
 
 
 /**
@@ -87,8 +87,12 @@ export class SharedTier implements Peers {
     return `${this.instanceId}:${++this.seq}`;
   }
 
-  tryLock(key: string, owner: string, ttl: number): Promise<LockResult> {
-    return this.store.tryLock(key, owner, ttl);
+  tryLock(key: string, owner: string, ttl: number): Promise<LeaseAnswer> {
+    return this.store.tryLease(key, owner, ttl);
+  }
+
+  renew(key: string, owner: string, ttl: number): Promise<boolean> {
+    return this.store.renew(key, owner, ttl);
   }
 
   unlock(key: string, owner: string): Promise<boolean> {

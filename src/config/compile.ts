@@ -86,6 +86,7 @@ export function compile(input: unknown, problems: ProblemList): Config {
     cache: {
       memory: { maxSize, maxEntrySize },
       hitForPass: duration(['cache', 'hitForPass'], get(cache, 'hitForPass'), 0),
+      lockTimeout: duration(['cache', 'lockTimeout'], get(cache, 'lockTimeout'), 10_000),
       maxVariants: numberOr(get(cache, 'maxVariants'), 16),
       heuristicFraction: numberOr(get(heuristic, 'fraction'), 0),
       heuristicMax: duration(['cache', 'heuristic', 'max'], get(heuristic, 'max'), 0),

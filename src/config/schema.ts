@@ -138,6 +138,16 @@ export const CacheSchema = Type.Object(
         '10s',
       ),
     ),
+    /** How long a request waits for another request's fill of the same key. Default 10s. */
+    lockTimeout: Type.Optional(
+      duration(
+        'How long a request waits for another request\'s fill of the same key (in this process, another worker ' +
+          'or another instance) before it fetches from the origin itself; like nginx\'s proxy_cache_lock_timeout. ' +
+          'A fill holds a lease of a few seconds that it renews while it runs, so a holder that dies is waited ' +
+          'for no longer than that lease. Default 10s.',
+        '10s',
+      ),
+    ),
     /** Most variants per URL when responses carry Vary. Default 16. */
     maxVariants: Type.Optional(
       Type.Integer({

@@ -85,6 +85,8 @@ export interface CacheSettings {
   };
   /** How long an uncacheable answer makes its key skip the coalescing queue (ms). */
   hitForPass: number;
+  /** How long a request waits for another request's fill before fetching itself (ms). */
+  lockTimeout: number;
   /** Most variants kept per URL when responses carry Vary. */
   maxVariants: number;
   /** Heuristic freshness: this fraction of (Date - Last-Modified), RFC 9111 §4.2.2. */
