@@ -63,7 +63,7 @@ export class IpcPeers implements Peers {
         return;
       case 'filled': {
         if (m.entry !== undefined) {
-          const value = decode(Buffer.from(m.entry, 'base64'));
+          const value = decode(Buffer.from(m.entry, 'base64'), m.primary);
           if (value !== undefined && !('kind' in value)) this.local?.storeFromPeer(m.primary, value);
         }
         this.waiters.wake(m.key);
@@ -131,7 +131,7 @@ export class IpcPeers implements Peers {
   }
 
   async announceFilled(key: string, primary: string, entry: CacheEntry | undefined): Promise<boolean> {
-    this.send({ t: 'filled', key, primary, ...(entry === undefined ? {} : { entry: encode(entry).toString('base64') }) });
+    this.send({ t: 'filled', key, primary, ...(entry === undefined ? {} : { entry: encode(entry, primary).toString('base64') }) });
     return true;
   }
 

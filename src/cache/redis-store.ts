@@ -101,8 +101,8 @@ export class RedisStore implements CacheStore {
     const rkey = redisKey(this.prefix, key);
     const buf = await this.run('get', () => this.client.getBuffer(rkey));
     if (buf === FAILED || buf === null) return undefined;
-    const value = decode(buf);
-    if (value === undefined) this.report('decode', new Error(`undecodable value under ${rkey} (${buf.length} bytes)`));
+    const value = decode(buf, key);
+    if (value === undefined) this.report('decode', new Error(`undecodable value under ${rkey} (${buf.length} bytes), or one written for another key`));
     return value;
   }
 
@@ -116,7 +116,7 @@ export class RedisStore implements CacheStore {
     const rkey = redisKey(this.prefix, key);
     let buf: Buffer;
     try {
-      buf = encode(value);
+      buf = encode(value, key);
     } catch (err) {
       // Only a value that is not a StoredValue at all gets here; drop the write, keep serving.
       this.report('set', err);
@@ -140,7 +140,7 @@ export class RedisStore implements CacheStore {
     const buf = await this.run('deletePrimary', () => this.client.getBuffer(ikey));
     if (buf === FAILED) return 0;
     if (buf !== null) {
-      const value = decode(buf);
+      const value = decode(buf, primary);
       if (value === undefined) this.report('decode', new Error(`undecodable value under ${ikey} (${buf.length} bytes)`));
       else if (isVaryIndex(value)) {
         for (const id of value.variants) keys.push(variantRedisKey(this.prefix, primary, id));

@@ -244,11 +244,16 @@ async function select(primary: string, headers: RequestInfo['headers'], get: Get
   const value = await get(primary);
   if (value === undefined) return { entry: undefined, tier: undefined, key: primary };
   if (!isVaryIndex(value)) return { entry: value, tier: undefined, key: primary };
-  const id = variantId(varyValues(value.varyNames, headers));
+  const values = varyValues(value.varyNames, headers);
+  const id = variantId(values);
   const key = variantKey(primary, id);
   if (!value.variants.includes(id)) return { entry: undefined, tier: undefined, key };
   const entry = await get(key);
-  return entry === undefined || isVaryIndex(entry) ? { entry: undefined, tier: undefined, key } : { entry, tier: undefined, key };
+  if (entry === undefined || isVaryIndex(entry)) return { entry: undefined, tier: undefined, key };
+  // The variant must have been stored for this request's values of the index's fields: an
+  // index from elsewhere cannot make one request's variant answer another.
+  if (!sameNames(entry.varyNames, value.varyNames) || !sameNames(entry.varyValues, values)) return { entry: undefined, tier: undefined, key };
+  return { entry, tier: undefined, key };
 }
 
 /**
