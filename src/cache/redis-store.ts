@@ -1,8 +1,9 @@
 import { Cluster, Redis } from 'ioredis';
-import type { Clock, StoredValue } from '../types.js';
+import type { CacheEntry, Clock, StoredValue } from '../types.js';
 import { isVaryIndex } from '../types.js';
 import type { Breaker } from './breaker.js';
-import { decode, encode } from './codec.js';
+import { decode, encode, FORMAT_VERSION } from './codec.js';
+import { variantKey } from './key.js';
 import { checkPrefix, indexKey, lockKey, purgeRulesKey, redisKey, variantRedisKey } from './redis-keys.js';
 import type { CacheStore } from './store.js';
 
@@ -48,6 +49,78 @@ const ACQUIRE_SCRIPT = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[
 return redis.call('PTTL', KEYS[1])`;
 
 const ACQUIRED = -10;
+
+/**
+ * Lua helpers shared by the write scripts: read a vary index frame (see codec.ts) written for
+ * primary ARGV `primary`, and build one. An index is plain JSON metadata after a 10-byte
+ * header, so a script can update it in place; entries may be encrypted and are never parsed.
+ */
+const LUA_INDEX = `
+local function readIndex(raw, version, primary)
+  if type(raw) ~= 'string' or string.len(raw) < 10 or string.sub(raw, 1, 4) ~= 'LRDR' then return nil end
+  if string.byte(raw, 5) ~= version or string.byte(raw, 6) ~= 2 then return nil end
+  local ok, meta = pcall(cjson.decode, string.sub(raw, 11))
+  if not ok or type(meta) ~= 'table' or meta.k ~= primary then return nil end
+  if type(meta.varyNames) ~= 'table' or type(meta.variants) ~= 'table' then return nil end
+  return meta
+end
+local function frameIndex(version, names, variants, primary)
+  local json = cjson.encode({ v = 1, kind = 'vary', varyNames = names, variants = variants, k = primary })
+  local n = string.len(json)
+  return 'LRDR' .. string.char(version, 2, math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256) .. json
+end
+local function sameList(a, b)
+  if #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+`;
+
+/**
+ * Stores a variant and updates its primary's vary index in one step, so concurrent writers
+ * can neither lose each other's ids nor leave variants the index no longer lists.
+ * KEYS: index, variant. ARGV: entry bytes, variant id, maxVariants, ttl (ms), vary names
+ * (JSON), primary, variant key prefix, format version. Answers the index's variant ids.
+ */
+const STORE_VARIANT_SCRIPT = `${LUA_INDEX}
+local version = tonumber(ARGV[8])
+local names = cjson.decode(ARGV[5])
+local current = readIndex(redis.call('GET', KEYS[1]), version, ARGV[6])
+local variants = {}
+local dropped = {}
+local keepTtl = 0
+if current then
+  if sameList(current.varyNames, names) then
+    for _, v in ipairs(current.variants) do if v ~= ARGV[2] then table.insert(variants, v) end end
+    keepTtl = redis.call('PTTL', KEYS[1])
+  else
+    for _, v in ipairs(current.variants) do table.insert(dropped, v) end
+  end
+end
+table.insert(variants, ARGV[2])
+local max = tonumber(ARGV[3])
+while #variants > max do table.insert(dropped, table.remove(variants, 1)) end
+local ttl = tonumber(ARGV[4])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
+for _, v in ipairs(dropped) do if v ~= ARGV[2] then redis.call('DEL', ARGV[7] .. v) end end
+if keepTtl > ttl then ttl = keepTtl end
+redis.call('SET', KEYS[1], frameIndex(version, names, variants, ARGV[6]), 'PX', ttl)
+return variants`;
+
+/**
+ * Stores an entry that does not vary under its primary key; when an index was there, its
+ * variants are deleted with it. KEYS: index. ARGV: entry bytes, ttl (ms), primary, variant key
+ * prefix, format version.
+ */
+const STORE_PLAIN_SCRIPT = `${LUA_INDEX}
+local version = tonumber(ARGV[5])
+local head = redis.pcall('GETRANGE', KEYS[1], 0, 9)
+if type(head) == 'string' and string.len(head) == 10 and string.byte(head, 6) == 2 then
+  local current = readIndex(redis.call('GET', KEYS[1]), version, ARGV[3])
+  if current then for _, v in ipairs(current.variants) do redis.call('DEL', ARGV[4] .. v) end end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+return 1`;
 
 /** Compare-and-extend: only the holder may renew its lease. */
 const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
@@ -123,6 +196,69 @@ export class RedisStore implements CacheStore {
       return;
     }
     await this.run('set', () => this.client.set(rkey, buf, 'PX', Math.ceil(ttl)));
+  }
+
+  /**
+   * Stores `entry` (which does not vary) under `primary`, deleting the variants of a vary index
+   * it replaces.
+   */
+  async storeEntry(primary: string, entry: CacheEntry, ttl: number): Promise<void> {
+    const px = this.writableTtl(primary, ttl);
+    if (px === undefined) return;
+    const buf = this.encodeOrReport(entry, primary);
+    if (buf === undefined) return;
+    const prefix = variantRedisKey(this.prefix, primary, '');
+    await this.run('set', () => this.client.eval(STORE_PLAIN_SCRIPT, 1, indexKey(this.prefix, primary), buf, px, primary, prefix, FORMAT_VERSION));
+  }
+
+  /**
+   * Stores variant `id` of `primary` and adds it to the primary's vary index in one atomic
+   * step: newest last, the oldest beyond `maxVariants` dropped and deleted; an index on other
+   * fields is replaced and its variants deleted. Resolves to the ids the index now lists, or
+   * undefined when the write failed.
+   */
+  async storeVariant(primary: string, id: string, entry: CacheEntry, ttl: number, maxVariants: number): Promise<string[] | undefined> {
+    const px = this.writableTtl(primary, ttl);
+    if (px === undefined) return undefined;
+    const buf = this.encodeOrReport(entry, variantKey(primary, id));
+    if (buf === undefined) return undefined;
+    const r = await this.run('set', () =>
+      this.client.eval(
+        STORE_VARIANT_SCRIPT,
+        2,
+        indexKey(this.prefix, primary),
+        variantRedisKey(this.prefix, primary, id),
+        buf,
+        id,
+        Math.max(1, Math.floor(maxVariants)),
+        px,
+        JSON.stringify(entry.varyNames),
+        primary,
+        variantRedisKey(this.prefix, primary, ''),
+        FORMAT_VERSION,
+      ),
+    );
+    if (r === FAILED || !Array.isArray(r)) return undefined;
+    return r.filter((v): v is string => typeof v === 'string');
+  }
+
+  /** A write's PX, or undefined (reported) when there must be no write. */
+  private writableTtl(key: string, ttl: number): number | undefined {
+    if (!(ttl > 0)) return undefined;
+    if (!Number.isFinite(ttl)) {
+      this.report('set', new Error(`refusing to store ${key} without a finite TTL`));
+      return undefined;
+    }
+    return Math.ceil(ttl);
+  }
+
+  private encodeOrReport(value: StoredValue, key: string): Buffer | undefined {
+    try {
+      return encode(value, key);
+    } catch (err) {
+      this.report('set', err);
+      return undefined;
+    }
   }
 
   async delete(key: string): Promise<void> {

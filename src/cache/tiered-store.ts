@@ -112,8 +112,11 @@ export class TieredStore {
       if (verdict === 'soft') return { entry: markedStale(found.entry, this.rules.softAt(found.entry, primary)), tier: 'redis', key: found.key };
     }
     // Backfill memory, with the body copied out of the Redis reply's read buffer; an entry
-    // memory cannot hold is served without the copy.
-    if (this.memory.accepts(found.entry.size)) this.storeLocal(primary, { ...found.entry, body: ownBody(found.entry.body) });
+    // memory cannot hold is served without the copy. Memory's index follows Redis's.
+    if (this.memory.accepts(found.entry.size)) {
+      this.storeLocal(primary, { ...found.entry, body: ownBody(found.entry.body) });
+      if (found.index !== undefined) this.alignLocal(primary, found.index.varyNames, found.index.variants);
+    }
     return { entry: found.entry, tier: 'redis', key: found.key };
   }
 
@@ -217,18 +220,34 @@ export class TieredStore {
     this.memory.set(primary, index, Math.max(ttl, this.memory.remainingTtl(primary)));
   }
 
+  /**
+   * The shared write. A variant and its index are updated in one atomic step in Redis (so
+   * concurrent writers keep the index within maxVariants and leave no unlisted variant behind),
+   * and memory's index is then made to list what Redis's lists.
+   */
   private async storeShared(primary: string, entry: CacheEntry, ttl: number): Promise<void> {
     const store = this.shared!.store;
     if (entry.varyNames.length === 0) {
-      await store.set(primary, entry, ttl);
+      await store.storeEntry(primary, entry, ttl);
       return;
     }
-    // Entry first, index second: a reader that sees the new index id finds its entry.
     const id = variantId(entry.varyValues);
-    await store.set(variantKey(primary, id), entry, ttl);
-    const { index, dropped } = nextIndex(await store.get(primary), entry, id, this.opts.maxVariants);
-    if (dropped !== 'all') for (const old of dropped) await store.delete(variantKey(primary, old));
-    await store.set(primary, index, ttl);
+    const variants = await store.storeVariant(primary, id, entry, ttl, this.opts.maxVariants);
+    if (variants !== undefined) this.alignLocal(primary, entry.varyNames, variants);
+  }
+
+  /**
+   * Makes memory's vary index of `primary` list the ids the shared tier's lists (when both
+   * select on `names`), dropping the variants memory holds that Redis no longer lists: the
+   * two tiers then serve the same at most maxVariants variants.
+   */
+  private alignLocal(primary: string, names: readonly string[], variants: readonly string[]): void {
+    const current = this.memory.get(primary);
+    if (current === undefined || !isVaryIndex(current) || !sameNames(current.varyNames, names)) return;
+    const keep = variants.slice(-this.opts.maxVariants);
+    for (const id of current.variants) if (!keep.includes(id)) this.memory.delete(variantKey(primary, id));
+    if (sameNames(current.variants, keep)) return;
+    this.memory.set(primary, { v: 1, kind: 'vary', varyNames: current.varyNames, variants: keep }, this.memory.remainingTtl(primary));
   }
 
   private dropVariants(primary: string): number {
@@ -240,7 +259,11 @@ export class TieredStore {
 }
 
 /** Reads primary, then the selected variant if primary holds an index; works on any tier. */
-async function select(primary: string, headers: RequestInfo['headers'], get: Get): Promise<Omit<Lookup, 'tier'> & { tier: undefined }> {
+async function select(
+  primary: string,
+  headers: RequestInfo['headers'],
+  get: Get,
+): Promise<Omit<Lookup, 'tier'> & { tier: undefined; index?: VaryIndex }> {
   const value = await get(primary);
   if (value === undefined) return { entry: undefined, tier: undefined, key: primary };
   if (!isVaryIndex(value)) return { entry: value, tier: undefined, key: primary };
@@ -253,7 +276,7 @@ async function select(primary: string, headers: RequestInfo['headers'], get: Get
   // The variant must have been stored for this request's values of the index's fields: an
   // index from elsewhere cannot make one request's variant answer another.
   if (!sameNames(entry.varyNames, value.varyNames) || !sameNames(entry.varyValues, values)) return { entry: undefined, tier: undefined, key };
-  return { entry, tier: undefined, key };
+  return { entry, tier: undefined, key, index: value };
 }
 
 /**
