@@ -16,7 +16,8 @@ import { VIA } from './cache/entry.js';
 import { Handler, type Outcome } from './http/handler.js';
 import { Filler, type FillResult } from './http/fill.js';
 import { createProxyServer } from './http/server.js';
-import { createAdminServer, type PurgeAnswer, type PurgeRequest } from './http/admin.js';
+import { createAdminServer, HttpError, type PurgeAnswer, type PurgeRequest } from './http/admin.js';
+import { PurgeRulesFull, type PurgeRule } from './cache/purge-rules.js';
 import { Breaker } from './cache/breaker.js';
 import { RedisBus } from './cache/redis-bus.js';
 import { createRedisClient, RedisStore, type RedisClient, type RedisOp, type RedisState } from './cache/redis-store.js';
@@ -169,28 +170,34 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   let admin: http.Server | undefined;
 
   const purge = async (p: PurgeRequest): Promise<PurgeAnswer> => {
-    let purged = 0;
+    // Path, prefix and tag purges become rules, added together (or refused together when the
+    // rule set is full) before any URL is purged.
+    const rules: PurgeRule[] = [];
     for (const u of p.urls) {
-      if (u.startsWith('/')) {
-        const path = u.split('?')[0]!;
-        const route = matchRoute(current, 'GET', '', path);
-        purged += await store.purgeRule(store.rule('path', buildKey(route.key, '', u).target, p.soft));
-        rec.purge('path');
-        continue;
-      }
+      if (!u.startsWith('/')) continue;
+      const route = matchRoute(current, 'GET', '', u.split('?')[0]!);
+      rules.push(store.rule('path', buildKey(route.key, '', u).target, p.soft));
+    }
+    for (const prefix of p.prefixes) rules.push(store.rule('prefix', prefix, p.soft));
+    for (const tag of p.tags) rules.push(store.rule('tag', tag, p.soft));
+    let purged = 0;
+    try {
+      purged += await store.purgeRules(rules);
+    } catch (err) {
+      if (err instanceof PurgeRulesFull) throw new HttpError(507, 'LARDER_PURGE_RULES_FULL', err.message);
+      throw err;
+    }
+    const paths = rules.length - p.prefixes.length - p.tags.length;
+    if (paths > 0) rec.purge('path', paths);
+    if (p.prefixes.length > 0) rec.purge('prefix', p.prefixes.length);
+    if (p.tags.length > 0) rec.purge('tag', p.tags.length);
+    for (const u of p.urls) {
+      if (u.startsWith('/')) continue;
       const parsed = new URL(u);
       const host = parsed.host.toLowerCase();
       const route = matchRoute(current, 'GET', parsed.hostname.toLowerCase(), parsed.pathname);
       purged += await store.purgeUrl(buildKey(route.key, host, parsed.pathname + parsed.search).primary, p.soft);
       rec.purge('url');
-    }
-    for (const prefix of p.prefixes) {
-      purged += await store.purgeRule(store.rule('prefix', prefix, p.soft));
-      rec.purge('prefix');
-    }
-    for (const tag of p.tags) {
-      purged += await store.purgeRule(store.rule('tag', tag, p.soft));
-      rec.purge('tag');
     }
     return { purged, soft: p.soft, urls: p.urls.length, prefixes: p.prefixes.length, tags: p.tags.length };
   };
@@ -241,7 +248,7 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
       key: { primary: key.primary, upstream: key.target, lookup: inMemory.key },
       memory: describe(inMemory.entry),
       ...(store.shared === undefined ? {} : { redis: { state: store.shared.store.state(), ...describe(inRedis?.entry) } }),
-      purgeRules: store.rules.list().length,
+      purgeRules: store.rules.size,
       wouldBe: would,
     };
   };

@@ -7,7 +7,7 @@ import { createAdminServer, type PurgeAnswer, type PurgeRequest } from './http/a
 import { decode, encode } from './cache/codec.js';
 import { FillWaiters } from './cache/fill-waiters.js';
 import type { LocalCache, Peers } from './cache/peers.js';
-import { isRule, type PurgeRule } from './cache/purge-rules.js';
+import { isRule, MAX_RULES, type PurgeRule } from './cache/purge-rules.js';
 import type { LeaseAnswer, LockResult } from './cache/redis-store.js';
 import { reloadFrom, runWarm, startLarder, tryLoad, watchConfig } from './cli.js';
 import type { Larder } from './app.js';
@@ -29,7 +29,7 @@ type Msg =
   | { t: 'unlock'; key: string; owner: string }
   | { t: 'filled'; key: string; primary: string; entry?: string }
   | { t: 'invalidate'; primary: string }
-  | { t: 'rule'; rule: PurgeRule }
+  | { t: 'rule'; rules: PurgeRule[] }
   | { t: 'rules'; rules: PurgeRule[] }
   | { t: 'ask'; id: number; what: 'purge' | 'explain' | 'ready' | 'reload' | 'warm'; body?: unknown }
   | { t: 'answer'; id: number; body: unknown }
@@ -72,12 +72,14 @@ export class IpcPeers implements Peers {
       case 'invalidate':
         this.local?.invalidateLocal(m.primary);
         return;
-      case 'rule':
-        if (isRule(m.rule)) this.local?.applyRule(m.rule);
+      case 'rule': {
+        const rules = Array.isArray(m.rules) ? m.rules.filter(isRule) : [];
+        if (rules.length > 0) this.local?.applyRules(rules);
         return;
+      }
       case 'rules':
         this.rules = m.rules.filter(isRule);
-        for (const r of this.rules) this.local?.applyRule(r);
+        if (this.rules.length > 0) this.local?.applyRules(this.rules);
         return;
       default:
         return;
@@ -93,7 +95,7 @@ export class IpcPeers implements Peers {
   }
 
   async loadRules(): Promise<void> {
-    for (const r of this.rules) this.local?.applyRule(r);
+    if (this.rules.length > 0) this.local?.applyRules(this.rules);
   }
 
   owner(): string {
@@ -140,8 +142,8 @@ export class IpcPeers implements Peers {
     return true;
   }
 
-  async shareRule(rule: PurgeRule): Promise<void> {
-    this.send({ t: 'rule', rule });
+  async shareRules(rules: readonly PurgeRule[]): Promise<void> {
+    this.send({ t: 'rule', rules: [...rules] });
   }
 
   async close(): Promise<void> {
@@ -277,10 +279,12 @@ export async function runPrimary(o: { config: Config; file: string; workers: num
       }
       case 'invalidate':
         return others(w, m);
-      case 'rule':
-        if (!isRule(m.rule)) return;
-        rules = [...rules.filter((r) => r.until > systemClock.now()), m.rule].slice(-10_000);
+      case 'rule': {
+        if (!Array.isArray(m.rules)) return;
+        const now = systemClock.now();
+        rules = [...rules.filter((r) => r.until > now), ...m.rules.filter(isRule)].slice(-MAX_RULES);
         return others(w, m);
+      }
       case 'answer':
         answers.get(m.id)?.(m.body);
         answers.delete(m.id);

@@ -7,8 +7,8 @@ export interface LocalCache {
   invalidateLocal(primary: string): void;
   /** Drops all of memory: after a gap in messages, invalidations may have been missed. */
   clearLocal(): void;
-  /** Applies a purge rule another instance made (or one loaded from storage). */
-  applyRule(rule: PurgeRule): void;
+  /** Applies purge rules another instance made (or loaded from storage). */
+  applyRules(rules: readonly PurgeRule[]): void;
   /** Stores an entry another process fetched (when there is no shared tier to read it from). */
   storeFromPeer(primary: string, entry: CacheEntry): void;
 }
@@ -39,6 +39,7 @@ export interface Peers {
   /** Tells the peers `key` is filled; `entry` travels along when they cannot read a shared tier. */
   announceFilled(key: string, primary: string, entry: CacheEntry | undefined): Promise<boolean>;
   announceInvalidation(primary: string): Promise<boolean>;
-  shareRule(rule: PurgeRule, ttl: number): Promise<void>;
+  /** Stores purge rules for instances that start later, and sends them to the running ones. */
+  shareRules(rules: readonly PurgeRule[], ttl: number): Promise<void>;
   close(): Promise<void>;
 }

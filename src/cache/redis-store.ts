@@ -338,10 +338,20 @@ export class RedisStore implements CacheStore {
    * reconnect later still apply it. The set's own TTL follows the longest rule.
    */
   async savePurgeRule(json: string, until: number, ttl: number): Promise<boolean> {
+    return this.savePurgeRules([{ json, until }], ttl);
+  }
+
+  /** Several purge rules in one ZADD (see savePurgeRule). */
+  async savePurgeRules(rules: ReadonlyArray<{ json: string; until: number }>, ttl: number): Promise<boolean> {
+    if (rules.length === 0) return true;
     const key = purgeRulesKey(this.prefix);
+    let latest = -Infinity;
+    for (const r of rules) latest = Math.max(latest, r.until);
+    const args: Array<string | number> = [];
+    for (const r of rules) args.push(r.until, r.json);
     const r = await this.run('set', async () => {
-      await this.client.zadd(key, until, json);
-      await this.client.zremrangebyscore(key, '-inf', String(until - ttl));
+      await this.client.zadd(key, ...args);
+      await this.client.zremrangebyscore(key, '-inf', String(latest - ttl));
       // The set lives as long as its longest rule: set a TTL when there is none (NX), and
       // only ever lengthen it (GT), so a short-lived rule cannot cut a long one's life.
       const px = Math.max(1, Math.ceil(ttl));

@@ -4,7 +4,7 @@ import { isVaryIndex } from '../types.js';
 import { variantId, varyValues } from '../rfc9111/index.js';
 import { usefulUntil } from './entry.js';
 import { VARIANT_SEPARATOR, variantKey } from './key.js';
-import { markedStale, PurgeRules, ruleMatches, type PurgeRule } from './purge-rules.js';
+import { markedStale, PurgeRules, RULE_SLICE, turn, type PurgeRule } from './purge-rules.js';
 import { jitterOffset } from './refresh-ahead.js';
 import type { MemoryStore } from './memory-store.js';
 import type { SharedTier } from './shared-tier.js';
@@ -32,6 +32,9 @@ export interface TieredStoreOptions {
   /** How long a hard URL purge keeps winning over fills that were already under way (ms). */
   urlRuleTtl: number;
 }
+
+/** Memory keys a purge sweep looks at between two turns of the event loop. */
+const SWEEP_SLICE = 2_000;
 
 /** Reads one tier: synchronous for memory, a promise for Redis. */
 type Get = (key: string) => StoredValue | undefined | Promise<StoredValue | undefined>;
@@ -67,9 +70,10 @@ export class TieredStore {
       storeFromPeer: (primary, entry) => this.storeLocal(primary, entry),
       invalidateLocal: (primary) => this.invalidateLocal(primary),
       clearLocal: () => this.memory.clear(),
-      applyRule: (rule) => {
-        this.rules.add(rule);
-        this.sweep(rule);
+      applyRules: (rules) => {
+        // Peers send large purges in slices of RULE_SLICE; a batch loaded at start is added whole.
+        this.rules.add(rules);
+        void this.sweep(rules);
       },
     });
   }
@@ -163,7 +167,7 @@ export class TieredStore {
     if (soft) return this.purgeRule(rule);
     const n = await this.invalidate(primary);
     this.rules.add(rule);
-    await this.peers?.shareRule(rule, this.opts.urlRuleTtl);
+    await this.peers?.shareRules([rule], this.opts.urlRuleTtl);
     return n;
   }
 
@@ -173,11 +177,26 @@ export class TieredStore {
    * memory entries removed or marked stale here.
    */
   async purgeRule(rule: PurgeRule): Promise<number> {
+    return this.purgeRules([rule]);
+  }
+
+  /**
+   * Many path, prefix or tag purges at once (one POST /purge). The rules apply to reads at
+   * once; memory is swept in bounded slices, yielding to requests in between; the rules are
+   * stored and published in one write and one message. Throws PurgeRulesFull, adding nothing,
+   * when the rule set has no room for them.
+   */
+  async purgeRules(rules: PurgeRule[]): Promise<number> {
+    if (rules.length === 0) return 0;
     this.rules.prune(this.opts.clock.now());
-    this.rules.add(rule);
-    const n = this.sweep(rule);
-    await this.peers?.shareRule(rule, this.opts.maxTtl);
-    return n;
+    this.rules.reserve(rules);
+    for (let i = 0; i < rules.length; i += RULE_SLICE) {
+      if (i > 0) await turn();
+      this.rules.add(rules.slice(i, i + RULE_SLICE));
+    }
+    const swept = this.sweep(rules);
+    await this.peers?.shareRules(rules, this.opts.maxTtl);
+    return swept;
   }
 
   /** A rule's time and lifetime, from now. */
@@ -186,20 +205,32 @@ export class TieredStore {
     return { kind, value, at: now, soft, until: now + this.opts.maxTtl };
   }
 
-  /** Counts (and for hard rules drops) the memory entries a rule matches. */
-  private sweep(rule: PurgeRule): number {
-    let n = 0;
-    const doomed: string[] = [];
-    for (const key of this.memory.keys()) {
-      const value = this.memory.peek(key);
-      if (value === undefined || isVaryIndex(value)) continue;
-      const sep = key.indexOf(VARIANT_SEPARATOR);
-      const primary = sep === -1 ? key : key.slice(0, sep);
-      if (!ruleMatches(rule, value, primary)) continue;
-      n++;
-      if (!rule.soft) doomed.push(key);
+  /**
+   * Counts (and for hard rules drops) the memory entries the rules match, SWEEP_SLICE keys at
+   * a time with a turn of the event loop in between: a purge of many rules over a large memory
+   * tier never stalls requests. Reads apply the rules already, so the sweep only frees memory
+   * and counts.
+   */
+  private async sweep(rules: readonly PurgeRule[]): Promise<number> {
+    const batch = new PurgeRules(Infinity);
+    for (let i = 0; i < rules.length; i += RULE_SLICE) {
+      if (i > 0) await turn();
+      batch.add(rules.slice(i, i + RULE_SLICE));
     }
-    for (const key of doomed) this.memory.delete(key);
+    const keys = [...this.memory.keys()];
+    let n = 0;
+    for (let i = 0; i < keys.length; i += SWEEP_SLICE) {
+      if (i > 0) await turn();
+      for (const key of keys.slice(i, i + SWEEP_SLICE)) {
+        const value = this.memory.peek(key);
+        if (value === undefined || isVaryIndex(value)) continue;
+        const sep = key.indexOf(VARIANT_SEPARATOR);
+        const verdict = batch.check(value, sep === -1 ? key : key.slice(0, sep));
+        if (verdict === 'ok') continue;
+        n++;
+        if (verdict === 'hard') this.memory.delete(key);
+      }
+    }
     return n;
   }
 

@@ -35,7 +35,7 @@ const MAX_BODY = 1024 * 1024;
 /** Most items in one purge list. */
 const MAX_ITEMS = 10_000;
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
