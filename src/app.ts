@@ -22,6 +22,7 @@ import { Breaker } from './cache/breaker.js';
 import { RedisBus } from './cache/redis-bus.js';
 import { createRedisClient, RedisStore, type RedisClient, type RedisOp, type RedisState } from './cache/redis-store.js';
 import { SharedTier } from './cache/shared-tier.js';
+import { EntryCipher } from './cache/crypto.js';
 import type { Peers } from './cache/peers.js';
 import { createMetrics } from './metrics/registry.js';
 import { Recorder } from './metrics/record.js';
@@ -108,7 +109,13 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     clock,
     onEvict: () => recorder?.eviction(),
   });
-  const redis = config.cache.redis === undefined ? undefined : createShared(config.cache.redis, clock, opts, (op) => recorder?.redisError(op));
+  const redis = config.cache.redis === undefined ? undefined : createShared(
+          config.cache.redis,
+          clock,
+          opts,
+          (op) => recorder?.redisError(op),
+          () => recorder?.decryptFailure(),
+        );
   const metrics = createMetrics(
     {
       memory: () => ({ bytes: memory.bytes, entries: memory.entries }),
@@ -367,6 +374,7 @@ function createShared(
   clock: Clock,
   opts: LarderOptions,
   countError: (op: RedisOp) => void,
+  countDecryptFailure: () => void,
 ): { client: RedisClient; shared: SharedTier } {
   const onRedisError = (op: RedisOp, err: unknown): void => {
     countError(op);
@@ -378,7 +386,10 @@ function createShared(
     commandTimeout: settings.commandTimeout,
   });
   const breaker = new Breaker({ clock, threshold: settings.breakerFailures, coolDown: settings.breakerCoolDown });
-  const store = new RedisStore({ client, prefix: settings.prefix, clock, breaker, onError: onRedisError });
+  const keys = settings.encryption?.keys;
+  const cipher =
+    keys === undefined ? undefined : new EntryCipher(keys.map((k) => ({ id: k.id, key: Buffer.from(k.key, 'hex') })), countDecryptFailure);
+  const store = new RedisStore({ client, prefix: settings.prefix, clock, breaker, onError: onRedisError, ...(cipher ? { cipher } : {}) });
   if (opts.onRedisState) store.onStateChange(opts.onRedisState);
   const bus = new RedisBus({ client, onError: onRedisError });
   return { client, shared: new SharedTier(store, bus, clock) };

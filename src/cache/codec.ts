@@ -1,6 +1,7 @@
 import type { CacheEntry, HeaderMap, StoredValue, VaryIndex } from '../types.js';
 import { entrySize } from './entry.js';
 import { HOP_BY_HOP } from '../rfc9111/hop-by-hop.js';
+import type { EntryCipher } from './crypto.js';
 
 /**
  * The shared-tier wire format of a stored value:
@@ -28,6 +29,8 @@ const MAGIC = Buffer.from('LRDR', 'latin1');
 export const FORMAT_VERSION = 2;
 const KIND_ENTRY = 1;
 const KIND_INDEX = 2;
+/** An entry frame sealed with AES-256-GCM (see crypto.ts): only with `cache.redis.encryption`. */
+const KIND_SEALED = 3;
 const HEADER_BYTES = 10;
 
 const LIFETIME_SOURCES: ReadonlySet<string> = new Set(['s-maxage', 'max-age', 'expires', 'heuristic', 'route', 'none']);
@@ -42,16 +45,35 @@ const NEVER_FROM_STORAGE: ReadonlySet<string> = new Set(['content-length', ...HO
  * The stored form of `value`. `key` is the store key it is written under (primary key, or
  * primary + separator + variant id); decode checks it.
  */
-export function encode(value: StoredValue, key?: string): Buffer {
+export function encode(value: StoredValue, key?: string, cipher?: EntryCipher): Buffer {
   const k = key === undefined ? {} : { k: key };
   if ('kind' in value) {
+    // Indexes stay in the clear even with encryption: the index script reads them, and they
+    // hold only field names and hashed variant ids; a variant is checked against the request.
     const meta = { v: value.v, kind: value.kind, varyNames: value.varyNames, variants: value.variants, ...k };
     return frame(KIND_INDEX, meta, undefined);
   }
   // size is derived and local (what the memory tier is charged), so it is recomputed on
   // decode rather than trusted; bodyLength lets decode detect a truncated value.
   const { body, size: _size, ...meta } = value;
-  return frame(KIND_ENTRY, { ...meta, bodyLength: body.length, ...k }, body);
+  const fullMeta = { ...meta, bodyLength: body.length, ...k };
+  if (cipher === undefined) return frame(KIND_ENTRY, fullMeta, body);
+  const head = Buffer.from(frame(KIND_ENTRY, fullMeta, undefined));
+  const outer = sealedHeader();
+  return Buffer.concat([outer, cipher.seal([head, body], (id) => sealedAad(outer, id, key))]);
+}
+
+function sealedHeader(): Buffer {
+  const h = Buffer.allocUnsafe(6);
+  MAGIC.copy(h, 0);
+  h[4] = FORMAT_VERSION;
+  h[5] = KIND_SEALED;
+  return h;
+}
+
+/** What a sealed entry's tag covers besides the ciphertext: the frame header, the key id and the store key. */
+function sealedAad(outer: Buffer, id: Buffer, key: string | undefined): Buffer {
+  return Buffer.concat([outer.subarray(0, 6), id, Buffer.from(key ?? '', 'utf8')]);
 }
 
 function frame(kind: number, meta: object, body: Buffer | undefined): Buffer {
@@ -70,12 +92,21 @@ function frame(kind: number, meta: object, body: Buffer | undefined): Buffer {
  * The stored value, or undefined for anything that is not a valid value of this format, or
  * (when `key` is given) a value that was written under another key. Never throws.
  */
-export function decode(buf: Buffer, key?: string): StoredValue | undefined {
+export function decode(buf: Buffer, key?: string, cipher?: EntryCipher): StoredValue | undefined {
   try {
-    if (!Buffer.isBuffer(buf) || buf.length < HEADER_BYTES) return undefined;
+    if (!Buffer.isBuffer(buf) || buf.length < 6) return undefined;
     if (buf.compare(MAGIC, 0, MAGIC.length, 0, MAGIC.length) !== 0) return undefined;
     if (buf[4] !== FORMAT_VERSION) return undefined;
     const kind = buf[5];
+    if (kind === KIND_SEALED) {
+      if (cipher === undefined) return undefined;
+      const plain = cipher.open(buf.subarray(6), (id) => sealedAad(buf, id, key));
+      if (plain === undefined || plain[5] !== KIND_ENTRY) return undefined;
+      return decode(plain, key);
+    }
+    // With encryption on, an entry in the clear was not written by this deployment.
+    if (kind === KIND_ENTRY && cipher !== undefined) return undefined;
+    if (buf.length < HEADER_BYTES) return undefined;
     const metaLength = buf.readUInt32BE(6);
     if (metaLength > buf.length - HEADER_BYTES) return undefined;
     const meta: unknown = JSON.parse(buf.toString('utf8', HEADER_BYTES, HEADER_BYTES + metaLength));

@@ -2,6 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import type { CacheEntry, Clock, StoredValue } from '../types.js';
 import { isVaryIndex } from '../types.js';
 import type { Breaker } from './breaker.js';
+import type { EntryCipher } from './crypto.js';
 import { decode, encode, FORMAT_VERSION } from './codec.js';
 import { variantKey } from './key.js';
 import { checkPrefix, indexKey, lockKey, purgeRulesKey, redisKey, variantRedisKey } from './redis-keys.js';
@@ -36,6 +37,8 @@ export interface RedisStoreOptions {
    */
   timeout?: number;
   onError?: (op: RedisOp, err: unknown) => void;
+  /** Encrypts entries at rest (cache.redis.encryption); absent: entries are stored in the clear. */
+  cipher?: EntryCipher;
 }
 
 /** Compare-and-delete: only the owner that took a lock may release it. */
@@ -146,6 +149,7 @@ export class RedisStore implements CacheStore {
   /** The client enforces a command timeout no longer than `timeout` on each command. */
   private readonly clientBounded: boolean;
   private readonly onError: ((op: RedisOp, err: unknown) => void) | undefined;
+  private readonly cipher: EntryCipher | undefined;
   private readonly stateListeners = new Set<(state: RedisState, previous: RedisState) => void>();
   private lastState: RedisState;
   private readonly detach: Array<() => void> = [];
@@ -161,6 +165,7 @@ export class RedisStore implements CacheStore {
     // command across a failover, so only the store's own timer bounds the whole call.
     this.clientBounded = !(opts.client instanceof Cluster) && own !== undefined && own <= this.timeout;
     this.onError = opts.onError;
+    this.cipher = opts.cipher;
     this.lastState = this.state();
     const refresh = (): void => this.refreshState();
     this.detach.push(this.breaker.onChange(refresh));
@@ -174,7 +179,7 @@ export class RedisStore implements CacheStore {
     const rkey = redisKey(this.prefix, key);
     const buf = await this.run('get', () => this.client.getBuffer(rkey));
     if (buf === FAILED || buf === null) return undefined;
-    const value = decode(buf, key);
+    const value = decode(buf, key, this.cipher);
     if (value === undefined) this.report('decode', new Error(`undecodable value under ${rkey} (${buf.length} bytes), or one written for another key`));
     return value;
   }
@@ -189,7 +194,7 @@ export class RedisStore implements CacheStore {
     const rkey = redisKey(this.prefix, key);
     let buf: Buffer;
     try {
-      buf = encode(value, key);
+      buf = encode(value, key, this.cipher);
     } catch (err) {
       // Only a value that is not a StoredValue at all gets here; drop the write, keep serving.
       this.report('set', err);
@@ -254,7 +259,7 @@ export class RedisStore implements CacheStore {
 
   private encodeOrReport(value: StoredValue, key: string): Buffer | undefined {
     try {
-      return encode(value, key);
+      return encode(value, key, this.cipher);
     } catch (err) {
       this.report('set', err);
       return undefined;

@@ -218,6 +218,46 @@ export const CacheSchema = Type.Object(
               '50ms',
             ),
           ),
+          /** Entries encrypted at rest with AES-256-GCM. */
+          encryption: Type.Optional(
+            Type.Object(
+              {
+                keys: Type.Array(
+                  Type.Object(
+                    {
+                      id: Type.String({
+                        pattern: '^[A-Za-z0-9_.-]{1,64}$',
+                        description: 'Name stored with each entry this key encrypts (letters, digits, _ . -; at most 64).',
+                      }),
+                      key: expects(
+                        '32 bytes as 64 hex digits or 44 base64 characters, such as "${LARDER_KEY_K1}"',
+                        Type.String({
+                          minLength: 1,
+                          description:
+                            'The AES-256 key: 32 bytes written as 64 hex digits or 44 base64 characters. Give it from the ' +
+                            'environment ("${LARDER_KEY_K1}"), never in the file.',
+                        }),
+                      ),
+                    },
+                    { additionalProperties: false },
+                  ),
+                  {
+                    minItems: 1,
+                    description:
+                      'The first key encrypts; every listed key decrypts the entries that name its id. To rotate, put ' +
+                      'the new key first and keep the old one until cache.maxTtl has passed.',
+                  },
+                ),
+              },
+              {
+                additionalProperties: false,
+                description:
+                  'Encrypts entries at rest (AES-256-GCM over metadata and body, with the key id in the entry). An entry ' +
+                  'that fails authentication is a miss, counted in larder_redis_decrypt_failures_total. With encryption ' +
+                  'on, entries stored in the clear are misses.',
+              },
+            ),
+          ),
           /** Circuit breaker around Redis. */
           breaker: Type.Optional(
             Type.Object(

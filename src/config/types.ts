@@ -74,6 +74,8 @@ export interface RedisSettings {
   breakerFailures: number;
   /** How long an open breaker skips Redis (ms). */
   breakerCoolDown: number;
+  /** Entries encrypted at rest: the first key encrypts, every key decrypts. Keys as 64 hex digits (32 bytes). */
+  encryption?: { keys: ReadonlyArray<{ id: string; key: string }> };
 }
 
 export interface CacheSettings {

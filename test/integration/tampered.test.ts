@@ -109,3 +109,60 @@ describe('entries altered in Redis are misses', () => {
     await expectMiss('/old');
   });
 });
+
+describe('entries encrypted at rest (cache.redis.encryption)', () => {
+  const K1 = { id: 'k1', key: Buffer.alloc(32, 1).toString('hex') };
+  const K2 = { id: 'k2', key: Buffer.alloc(32, 2).toString('base64') };
+  const keys = (...ks: Array<{ id: string; key: string }>) => ({ redis: { url: redis.url, commandTimeout: '200ms', encryption: { keys: ks } } });
+
+  async function decryptFailures(p: Running): Promise<number> {
+    return (await p.larder.recorder.metrics.decryptFailures.get()).values[0]?.value ?? 0;
+  }
+
+  /** A fresh instance with `rules` asks for `path`: a hit from Redis or not. */
+  async function readBack(path: string, rules: Record<string, unknown>): Promise<{ xCache: string; tier: string | undefined; failures: number }> {
+    const reader = await startLarder(origin.url, { cache: rules });
+    proxies.push(reader);
+    const r = await get(reader.url, path, HOST);
+    expect([r.status, r.body]).toEqual([200, `${BODY} of ${path}`]);
+    return { xCache: r.h('x-cache'), tier: reader.outcomes.at(-1)?.tier, failures: await decryptFailures(reader) };
+  }
+
+  it('stores no body or URL in the clear, and reads it back', async () => {
+    const bytes = await stored('/secret', keys(K1));
+    expect(bytes.includes(Buffer.from(BODY))).toBe(false);
+    expect(bytes.includes(Buffer.from('/secret'))).toBe(false);
+    expect(await readBack('/secret', keys(K1))).toEqual({ xCache: 'HIT', tier: 'redis', failures: 0 });
+  });
+
+  it('key rotation: entries written under k1 are read after k2 is added first; new ones use k2', async () => {
+    await stored('/rotate', keys(K1));
+    expect(await readBack('/rotate', keys(K2, K1))).toEqual({ xCache: 'HIT', tier: 'redis', failures: 0 });
+    // An entry written with k2 first: an instance that only knows k1 cannot read it (a counted miss).
+    await stored('/rotated', keys(K2, K1));
+    expect(await readBack('/rotated', keys(K2))).toEqual({ xCache: 'HIT', tier: 'redis', failures: 0 });
+    await redis.cli('FLUSHALL');
+    await stored('/rotated2', keys(K2, K1));
+    expect(await readBack('/rotated2', keys(K1))).toEqual({ xCache: 'MISS', tier: undefined, failures: 1 });
+  });
+
+  it('a wrong GCM tag, altered ciphertext, truncation, a move to another key or a clear entry: misses, counted', async () => {
+    const bytes = await stored('/sealed', keys(K1));
+    const rkey = (p: string) => indexKey('larder:', `shop.test${p}`);
+    const tagAt = 6 + 1 + K1.id.length + 12;
+    const badTag = Buffer.from(bytes);
+    badTag[tagAt] = badTag[tagAt]! ^ 1;
+    const badText = Buffer.from(bytes);
+    badText[bytes.length - 1] = badText[bytes.length - 1]! ^ 0x80;
+    await client.set(rkey('/bad-tag'), badTag, 'PX', 60_000);
+    await client.set(rkey('/bad-text'), badText, 'PX', 60_000);
+    await client.set(rkey('/cut-sealed'), bytes.subarray(0, bytes.length - 4), 'PX', 60_000);
+    await client.set(rkey('/moved'), bytes, 'PX', 60_000);
+    for (const path of ['/bad-tag', '/bad-text', '/cut-sealed', '/moved']) {
+      expect(await readBack(path, keys(K1)), path).toEqual({ xCache: 'MISS', tier: undefined, failures: 1 });
+    }
+    // An entry in the clear is not trusted once encryption is on.
+    await stored('/clear');
+    expect(await readBack('/clear', keys(K1))).toEqual({ xCache: 'MISS', tier: undefined, failures: 0 });
+  });
+});
