@@ -15,11 +15,13 @@ import { VIA } from './cache/entry.js';
 import { Handler, type Outcome } from './http/handler.js';
 import { Filler, type FillResult } from './http/fill.js';
 import { createProxyServer } from './http/server.js';
-import { createAdminServer, type PurgeAnswer, type PurgeRequest } from './http/admin.js';
+import { createAdminServer, HttpError, type PurgeAnswer, type PurgeRequest } from './http/admin.js';
+import { PurgeRulesFull, type PurgeRule } from './cache/purge-rules.js';
 import { Breaker } from './cache/breaker.js';
 import { RedisBus } from './cache/redis-bus.js';
 import { createRedisClient, RedisStore, type RedisClient, type RedisOp, type RedisState } from './cache/redis-store.js';
 import { SharedTier } from './cache/shared-tier.js';
+import { EntryCipher } from './cache/crypto.js';
 import type { Peers } from './cache/peers.js';
 import { createMetrics } from './metrics/registry.js';
 import { Recorder } from './metrics/record.js';
@@ -44,6 +46,8 @@ export interface LarderOptions {
   peers?: Peers;
   /** Uniform random numbers in [0, 1) for XFetch early refresh (default Math.random; seed it in tests). */
   random?: () => number;
+  /** Lifetime of a fill lease in ms (default 5 s); tests shorten it. */
+  lockLease?: number;
 }
 
 /** What a reload did: applied for new requests, and the changes that need a restart. */
@@ -83,6 +87,9 @@ export interface Larder {
 /** Longest start-up wait for the shared tier's connections (ms). */
 const START_WAIT = 2_000;
 
+/** Lifetime of a fill lease (ms); the holder renews it every third of that while its fill runs. */
+const LOCK_LEASE = 5_000;
+
 /** How long an entry with a validator stays after its stale windows, for conditional refreshes. */
 const KEEP_FOR_REVALIDATION = 60 * 60 * 1000;
 
@@ -101,7 +108,13 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     clock,
     onEvict: () => recorder?.eviction(),
   });
-  const redis = config.cache.redis === undefined ? undefined : createShared(config.cache.redis, clock, opts, (op) => recorder?.redisError(op));
+  const redis = config.cache.redis === undefined ? undefined : createShared(
+          config.cache.redis,
+          clock,
+          opts,
+          (op) => recorder?.redisError(op),
+          () => recorder?.decryptFailure(),
+        );
   const metrics = createMetrics(
     {
       memory: () => ({ bytes: memory.bytes, entries: memory.entries }),
@@ -136,7 +149,8 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     clock,
     hitForPass,
     coalescer,
-    lockTtl,
+    lease: opts.lockLease ?? LOCK_LEASE,
+    lockTimeout: () => current.cache.lockTimeout,
     onOrigin,
     ...(opts.onBackgroundError ? { onBackgroundError: opts.onBackgroundError } : {}),
   });
@@ -162,27 +176,36 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   let admin: http.Server | undefined;
 
   const purge = async (p: PurgeRequest): Promise<PurgeAnswer> => {
-    let purged = 0;
+    // Path, prefix and tag purges become rules, added together (or refused together when the
+    // rule set is full) before any URL is purged.
+    const rules: PurgeRule[] = [];
     for (const u of p.urls) {
       // The same resolver as a request's: a purge finds exactly the key a GET of the URL stored.
+      if (!u.startsWith('/')) continue;
       const r = resolveRequest(current, 'GET', '', u);
       // A target larder refuses to route can have nothing stored under it.
       if ('problem' in r) continue;
-      if (u.startsWith('/')) {
-        purged += await store.purgeRule(store.rule('path', r.key.target, p.soft));
-        rec.purge('path');
-      } else {
-        purged += await store.purgeUrl(r.key.primary, p.soft);
-        rec.purge('url');
-      }
+      rules.push(store.rule('path', r.key.target, p.soft));
     }
-    for (const prefix of p.prefixes) {
-      purged += await store.purgeRule(store.rule('prefix', prefix, p.soft));
-      rec.purge('prefix');
+    for (const prefix of p.prefixes) rules.push(store.rule('prefix', prefix, p.soft));
+    for (const tag of p.tags) rules.push(store.rule('tag', tag, p.soft));
+    let purged = 0;
+    try {
+      purged += await store.purgeRules(rules);
+    } catch (err) {
+      if (err instanceof PurgeRulesFull) throw new HttpError(507, 'LARDER_PURGE_RULES_FULL', err.message);
+      throw err;
     }
-    for (const tag of p.tags) {
-      purged += await store.purgeRule(store.rule('tag', tag, p.soft));
-      rec.purge('tag');
+    const paths = rules.length - p.prefixes.length - p.tags.length;
+    if (paths > 0) rec.purge('path', paths);
+    if (p.prefixes.length > 0) rec.purge('prefix', p.prefixes.length);
+    if (p.tags.length > 0) rec.purge('tag', p.tags.length);
+    for (const u of p.urls) {
+      if (u.startsWith('/')) continue;
+      const r = resolveRequest(current, 'GET', '', u);
+      if ('problem' in r) continue;
+      purged += await store.purgeUrl(r.key.primary, p.soft);
+      rec.purge('url');
     }
     return { purged, soft: p.soft, urls: p.urls.length, prefixes: p.prefixes.length, tags: p.tags.length };
   };
@@ -232,7 +255,7 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
       key: { primary: key.primary, upstream: key.target, lookup: inMemory.key },
       memory: describe(inMemory.entry),
       ...(store.shared === undefined ? {} : { redis: { state: store.shared.store.state(), ...describe(inRedis?.entry) } }),
-      purgeRules: store.rules.list().length,
+      purgeRules: store.rules.size,
       wouldBe: would,
     };
   };
@@ -351,6 +374,7 @@ function createShared(
   clock: Clock,
   opts: LarderOptions,
   countError: (op: RedisOp) => void,
+  countDecryptFailure: () => void,
 ): { client: RedisClient; shared: SharedTier } {
   const onRedisError = (op: RedisOp, err: unknown): void => {
     countError(op);
@@ -362,7 +386,10 @@ function createShared(
     commandTimeout: settings.commandTimeout,
   });
   const breaker = new Breaker({ clock, threshold: settings.breakerFailures, coolDown: settings.breakerCoolDown });
-  const store = new RedisStore({ client, prefix: settings.prefix, clock, breaker, onError: onRedisError });
+  const keys = settings.encryption?.keys;
+  const cipher =
+    keys === undefined ? undefined : new EntryCipher(keys.map((k) => ({ id: k.id, key: Buffer.from(k.key, 'hex') })), countDecryptFailure);
+  const store = new RedisStore({ client, prefix: settings.prefix, clock, breaker, onError: onRedisError, ...(cipher ? { cipher } : {}) });
   if (opts.onRedisState) store.onStateChange(opts.onRedisState);
   const bus = new RedisBus({ client, onError: onRedisError });
   return { client, shared: new SharedTier(store, bus, clock) };

@@ -7,8 +7,8 @@ import { createAdminServer, type PurgeAnswer, type PurgeRequest } from './http/a
 import { decode, encode } from './cache/codec.js';
 import { FillWaiters } from './cache/fill-waiters.js';
 import type { LocalCache, Peers } from './cache/peers.js';
-import { isRule, type PurgeRule } from './cache/purge-rules.js';
-import type { LockResult } from './cache/redis-store.js';
+import { isRule, MAX_RULES, type PurgeRule } from './cache/purge-rules.js';
+import type { LeaseAnswer, LockResult } from './cache/redis-store.js';
 import { reloadFrom, runWarm, startLarder, tryLoad, watchConfig } from './cli.js';
 import type { Larder } from './app.js';
 import { systemClock } from './clock.js';
@@ -24,11 +24,12 @@ import { systemClock } from './clock.js';
 /** Messages between the primary (p) and the workers (w). */
 type Msg =
   | { t: 'lock'; id: number; key: string; owner: string; ttl: number }
-  | { t: 'lock-reply'; id: number; result: LockResult }
+  | { t: 'lock-reply'; id: number; result: LockResult; heldFor?: number }
+  | { t: 'renew'; key: string; owner: string; ttl: number }
   | { t: 'unlock'; key: string; owner: string }
   | { t: 'filled'; key: string; primary: string; entry?: string }
   | { t: 'invalidate'; primary: string }
-  | { t: 'rule'; rule: PurgeRule }
+  | { t: 'rule'; rules: PurgeRule[] }
   | { t: 'rules'; rules: PurgeRule[] }
   | { t: 'ask'; id: number; what: 'purge' | 'explain' | 'ready' | 'reload' | 'warm'; body?: unknown }
   | { t: 'answer'; id: number; body: unknown }
@@ -47,7 +48,7 @@ function isMsg(m: unknown): m is Msg {
 export class IpcPeers implements Peers {
   private local: LocalCache | undefined;
   private seq = 0;
-  private readonly pendingLocks = new Map<number, (r: LockResult) => void>();
+  private readonly pendingLocks = new Map<number, (r: LeaseAnswer) => void>();
   private readonly waiters = new FillWaiters();
   private rules: PurgeRule[] = [];
 
@@ -57,12 +58,12 @@ export class IpcPeers implements Peers {
   receive(m: Msg): void {
     switch (m.t) {
       case 'lock-reply':
-        this.pendingLocks.get(m.id)?.(m.result);
+        this.pendingLocks.get(m.id)?.(m.heldFor === undefined ? { result: m.result } : { result: m.result, heldFor: m.heldFor });
         this.pendingLocks.delete(m.id);
         return;
       case 'filled': {
         if (m.entry !== undefined) {
-          const value = decode(Buffer.from(m.entry, 'base64'));
+          const value = decode(Buffer.from(m.entry, 'base64'), m.primary);
           if (value !== undefined && !('kind' in value)) this.local?.storeFromPeer(m.primary, value);
         }
         this.waiters.wake(m.key);
@@ -71,12 +72,14 @@ export class IpcPeers implements Peers {
       case 'invalidate':
         this.local?.invalidateLocal(m.primary);
         return;
-      case 'rule':
-        if (isRule(m.rule)) this.local?.applyRule(m.rule);
+      case 'rule': {
+        const rules = Array.isArray(m.rules) ? m.rules.filter(isRule) : [];
+        if (rules.length > 0) this.local?.applyRules(rules);
         return;
+      }
       case 'rules':
         this.rules = m.rules.filter(isRule);
-        for (const r of this.rules) this.local?.applyRule(r);
+        if (this.rules.length > 0) this.local?.applyRules(this.rules);
         return;
       default:
         return;
@@ -92,19 +95,19 @@ export class IpcPeers implements Peers {
   }
 
   async loadRules(): Promise<void> {
-    for (const r of this.rules) this.local?.applyRule(r);
+    if (this.rules.length > 0) this.local?.applyRules(this.rules);
   }
 
   owner(): string {
     return `${process.pid}:${++this.seq}`;
   }
 
-  tryLock(key: string, owner: string, ttl: number): Promise<LockResult> {
+  tryLock(key: string, owner: string, ttl: number): Promise<LeaseAnswer> {
     const id = ++this.seq;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pendingLocks.delete(id);
-        resolve('unavailable');
+        resolve({ result: 'unavailable' });
       }, LOCK_TIMEOUT);
       timer.unref();
       this.pendingLocks.set(id, (r) => {
@@ -113,6 +116,11 @@ export class IpcPeers implements Peers {
       });
       this.send({ t: 'lock', id, key, owner, ttl });
     });
+  }
+
+  async renew(key: string, owner: string, ttl: number): Promise<boolean> {
+    this.send({ t: 'renew', key, owner, ttl });
+    return true;
   }
 
   async unlock(key: string, owner: string): Promise<boolean> {
@@ -125,7 +133,7 @@ export class IpcPeers implements Peers {
   }
 
   async announceFilled(key: string, primary: string, entry: CacheEntry | undefined): Promise<boolean> {
-    this.send({ t: 'filled', key, primary, ...(entry === undefined ? {} : { entry: encode(entry).toString('base64') }) });
+    this.send({ t: 'filled', key, primary, ...(entry === undefined ? {} : { entry: encode(entry, primary).toString('base64') }) });
     return true;
   }
 
@@ -134,8 +142,8 @@ export class IpcPeers implements Peers {
     return true;
   }
 
-  async shareRule(rule: PurgeRule): Promise<void> {
-    this.send({ t: 'rule', rule });
+  async shareRules(rules: readonly PurgeRule[]): Promise<void> {
+    this.send({ t: 'rule', rules: [...rules] });
   }
 
   async close(): Promise<void> {
@@ -247,10 +255,15 @@ export async function runPrimary(o: { config: Config; file: string; workers: num
           let set = waiting.get(m.key);
           if (set === undefined) waiting.set(m.key, (set = new Set()));
           set.add(w.id);
-          return sendTo(w, { t: 'lock-reply', id: m.id, result: 'held' });
+          return sendTo(w, { t: 'lock-reply', id: m.id, result: 'held', heldFor: held.until - now });
         }
         locks.set(m.key, { owner: m.owner, worker: w.id, until: now + m.ttl });
         return sendTo(w, { t: 'lock-reply', id: m.id, result: 'acquired' });
+      }
+      case 'renew': {
+        const held = locks.get(m.key);
+        if (held?.owner === m.owner) held.until = systemClock.now() + m.ttl;
+        return;
       }
       case 'unlock':
         if (locks.get(m.key)?.owner === m.owner) locks.delete(m.key);
@@ -266,10 +279,12 @@ export async function runPrimary(o: { config: Config; file: string; workers: num
       }
       case 'invalidate':
         return others(w, m);
-      case 'rule':
-        if (!isRule(m.rule)) return;
-        rules = [...rules.filter((r) => r.until > systemClock.now()), m.rule].slice(-10_000);
+      case 'rule': {
+        if (!Array.isArray(m.rules)) return;
+        const now = systemClock.now();
+        rules = [...rules.filter((r) => r.until > now), ...m.rules.filter(isRule)].slice(-MAX_RULES);
         return others(w, m);
+      }
       case 'answer':
         answers.get(m.id)?.(m.body);
         answers.delete(m.id);

@@ -1,5 +1,7 @@
 import type { CacheEntry, HeaderMap, StoredValue, VaryIndex } from '../types.js';
 import { entrySize } from './entry.js';
+import { HOP_BY_HOP } from '../rfc9111/hop-by-hop.js';
+import type { EntryCipher } from './crypto.js';
 
 /**
  * The shared-tier wire format of a stored value:
@@ -8,8 +10,15 @@ import { entrySize } from './entry.js';
  *   4  1  format version (FORMAT_VERSION)
  *   5  1  kind (1 = entry, 2 = vary index)
  *   6  4  metadata length, u32 big-endian
- *  10  n  metadata: JSON of every field except the body (and an entry's size)
+ *  10  n  metadata: JSON of every field except the body (and an entry's size), plus `k`, the
+ *          store key the value was written under
  * 10+n    the raw body bytes (entries only)
+ *
+ * A value read back under another key than its `k` is a miss: a collision of the key hash in
+ * the Redis key, or a value copied or moved to another key, is never served. The framing
+ * fields of an entry (Content-Length, Transfer-Encoding) and hop-by-hop fields are never
+ * taken from storage: they are dropped on decode and Content-Length is rebuilt from the body,
+ * so a stored value cannot make a response claim another length than the bytes it carries.
  *
  * The body travels as raw bytes so that binary responses cost no base64 and no JSON
  * escaping. Anything that does not decode to a value passing `validate*` is a miss: the
@@ -17,9 +26,11 @@ import { entrySize } from './entry.js';
  * hand-typed `SET`, and a response writer must never be handed a malformed header.
  */
 const MAGIC = Buffer.from('LRDR', 'latin1');
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 const KIND_ENTRY = 1;
 const KIND_INDEX = 2;
+/** An entry frame sealed with AES-256-GCM (see crypto.ts): only with `cache.redis.encryption`. */
+const KIND_SEALED = 3;
 const HEADER_BYTES = 10;
 
 const LIFETIME_SOURCES: ReadonlySet<string> = new Set(['s-maxage', 'max-age', 'expires', 'heuristic', 'route', 'none']);
@@ -27,16 +38,42 @@ const LIFETIME_SOURCES: ReadonlySet<string> = new Set(['s-maxage', 'max-age', 'e
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Characters node:http refuses in a field value or status message (it would throw while writing). */
 const INVALID_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+/** Fields a stored entry never supplies: framing (rebuilt from the body) and hop-by-hop fields. */
+const NEVER_FROM_STORAGE: ReadonlySet<string> = new Set(['content-length', ...HOP_BY_HOP]);
 
-export function encode(value: StoredValue): Buffer {
+/**
+ * The stored form of `value`. `key` is the store key it is written under (primary key, or
+ * primary + separator + variant id); decode checks it.
+ */
+export function encode(value: StoredValue, key?: string, cipher?: EntryCipher): Buffer {
+  const k = key === undefined ? {} : { k: key };
   if ('kind' in value) {
-    const meta: VaryIndex = { v: value.v, kind: value.kind, varyNames: value.varyNames, variants: value.variants };
+    // Indexes stay in the clear even with encryption: the index script reads them, and they
+    // hold only field names and hashed variant ids; a variant is checked against the request.
+    const meta = { v: value.v, kind: value.kind, varyNames: value.varyNames, variants: value.variants, ...k };
     return frame(KIND_INDEX, meta, undefined);
   }
   // size is derived and local (what the memory tier is charged), so it is recomputed on
   // decode rather than trusted; bodyLength lets decode detect a truncated value.
   const { body, size: _size, ...meta } = value;
-  return frame(KIND_ENTRY, { ...meta, bodyLength: body.length }, body);
+  const fullMeta = { ...meta, bodyLength: body.length, ...k };
+  if (cipher === undefined) return frame(KIND_ENTRY, fullMeta, body);
+  const head = Buffer.from(frame(KIND_ENTRY, fullMeta, undefined));
+  const outer = sealedHeader();
+  return Buffer.concat([outer, cipher.seal([head, body], (id) => sealedAad(outer, id, key))]);
+}
+
+function sealedHeader(): Buffer {
+  const h = Buffer.allocUnsafe(6);
+  MAGIC.copy(h, 0);
+  h[4] = FORMAT_VERSION;
+  h[5] = KIND_SEALED;
+  return h;
+}
+
+/** What a sealed entry's tag covers besides the ciphertext: the frame header, the key id and the store key. */
+function sealedAad(outer: Buffer, id: Buffer, key: string | undefined): Buffer {
+  return Buffer.concat([outer.subarray(0, 6), id, Buffer.from(key ?? '', 'utf8')]);
 }
 
 function frame(kind: number, meta: object, body: Buffer | undefined): Buffer {
@@ -51,16 +88,29 @@ function frame(kind: number, meta: object, body: Buffer | undefined): Buffer {
   return out;
 }
 
-/** The stored value, or undefined for anything that is not a valid value of this format. Never throws. */
-export function decode(buf: Buffer): StoredValue | undefined {
+/**
+ * The stored value, or undefined for anything that is not a valid value of this format, or
+ * (when `key` is given) a value that was written under another key. Never throws.
+ */
+export function decode(buf: Buffer, key?: string, cipher?: EntryCipher): StoredValue | undefined {
   try {
-    if (!Buffer.isBuffer(buf) || buf.length < HEADER_BYTES) return undefined;
+    if (!Buffer.isBuffer(buf) || buf.length < 6) return undefined;
     if (buf.compare(MAGIC, 0, MAGIC.length, 0, MAGIC.length) !== 0) return undefined;
     if (buf[4] !== FORMAT_VERSION) return undefined;
     const kind = buf[5];
+    if (kind === KIND_SEALED) {
+      if (cipher === undefined) return undefined;
+      const plain = cipher.open(buf.subarray(6), (id) => sealedAad(buf, id, key));
+      if (plain === undefined || plain[5] !== KIND_ENTRY) return undefined;
+      return decode(plain, key);
+    }
+    // With encryption on, an entry in the clear was not written by this deployment.
+    if (kind === KIND_ENTRY && cipher !== undefined) return undefined;
+    if (buf.length < HEADER_BYTES) return undefined;
     const metaLength = buf.readUInt32BE(6);
     if (metaLength > buf.length - HEADER_BYTES) return undefined;
     const meta: unknown = JSON.parse(buf.toString('utf8', HEADER_BYTES, HEADER_BYTES + metaLength));
+    if (key !== undefined && (!isRecord(meta) || meta['k'] !== key)) return undefined;
     const rest = buf.subarray(HEADER_BYTES + metaLength);
     if (kind === KIND_INDEX) return rest.length === 0 ? validateIndex(meta) : undefined;
     if (kind === KIND_ENTRY) return validateEntry(meta, rest);
@@ -119,6 +169,10 @@ export function validateEntry(m: unknown, body: Buffer): CacheEntry | undefined 
     if (!isToken(rawHeaders[i]) || !isFieldValue(rawHeaders[i + 1])) return undefined;
   }
   if (bodyLength !== body.length) return undefined;
+  // Framing comes from the body alone. larder stores one Content-Length equal to the body's
+  // length and no other framing or hop-by-hop field: anything else was not written by larder.
+  const raw = framedFor(rawHeaders, body.length);
+  if (raw === undefined || hasFraming(headers)) return undefined;
   if (!isFiniteNumber(requestTime) || !isFiniteNumber(responseTime)) return undefined;
   if (!isFiniteNumber(initialAge) || initialAge < 0) return undefined;
   if (!isFiniteNumber(lifetime) || lifetime < 0) return undefined;
@@ -140,7 +194,7 @@ export function validateEntry(m: unknown, body: Buffer): CacheEntry | undefined 
     status: status as number,
     statusMessage,
     headers,
-    rawHeaders,
+    rawHeaders: raw,
     body,
     requestTime,
     responseTime,
@@ -164,6 +218,35 @@ export function validateEntry(m: unknown, body: Buffer): CacheEntry | undefined 
   };
   entry.size = entrySize(entry);
   return entry;
+}
+
+/**
+ * The header list to write, rebuilt: the stored fields less Content-Length, and a
+ * Content-Length of `bodyLength` where larder writes it (before the final Via). Undefined
+ * when the stored list carries a Content-Length that is not the body's, or any other framing
+ * or hop-by-hop field, in any case: such a value is tampered with or corrupt.
+ */
+function framedFor(rawHeaders: string[], bodyLength: number): string[] | undefined {
+  const length = String(bodyLength);
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
+    if (NEVER_FROM_STORAGE.has(name.toLowerCase())) {
+      if (name === 'content-length' && value === length) continue;
+      return undefined;
+    }
+    out.push(name, value);
+  }
+  if (out.length >= 2 && out[out.length - 2] === 'via') out.splice(out.length - 2, 0, 'content-length', length);
+  else out.push('content-length', length);
+  return out;
+}
+
+/** Whether a stored header map names a framing or hop-by-hop field (larder never stores one). */
+function hasFraming(headers: HeaderMap): boolean {
+  for (const name of Object.keys(headers)) if (NEVER_FROM_STORAGE.has(name.toLowerCase())) return true;
+  return false;
 }
 
 /**

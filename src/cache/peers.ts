@@ -1,14 +1,14 @@
 import type { CacheEntry } from '../types.js';
 import type { PurgeRule } from './purge-rules.js';
-import type { LockResult } from './redis-store.js';
+import type { LeaseAnswer } from './redis-store.js';
 
 /** What other instances (or worker processes) ask of this one's memory tier. */
 export interface LocalCache {
   invalidateLocal(primary: string): void;
   /** Drops all of memory: after a gap in messages, invalidations may have been missed. */
   clearLocal(): void;
-  /** Applies a purge rule another instance made (or one loaded from storage). */
-  applyRule(rule: PurgeRule): void;
+  /** Applies purge rules another instance made (or loaded from storage). */
+  applyRules(rules: readonly PurgeRule[]): void;
   /** Stores an entry another process fetched (when there is no shared tier to read it from). */
   storeFromPeer(primary: string, entry: CacheEntry): void;
 }
@@ -26,13 +26,20 @@ export interface Peers {
   loadRules(): Promise<void>;
   /** A fresh lock owner token. */
   owner(): string;
-  tryLock(key: string, owner: string, ttl: number): Promise<LockResult>;
+  /**
+   * Takes the fill lease of `key` for `ttl` ms. The holder renews it while its fill runs and
+   * releases it when done, so a lease outlives a dead holder by at most `ttl`.
+   */
+  tryLock(key: string, owner: string, ttl: number): Promise<LeaseAnswer>;
+  /** Extends `owner`'s lease to `ttl` ms from now; false when it no longer holds it. */
+  renew(key: string, owner: string, ttl: number): Promise<boolean>;
   unlock(key: string, owner: string): Promise<boolean>;
   /** Resolves when a peer announces `key` filled, or after `ms`. Register before looking. */
   waitForFill(key: string, ms: number): { done: Promise<void>; cancel(): void };
   /** Tells the peers `key` is filled; `entry` travels along when they cannot read a shared tier. */
   announceFilled(key: string, primary: string, entry: CacheEntry | undefined): Promise<boolean>;
   announceInvalidation(primary: string): Promise<boolean>;
-  shareRule(rule: PurgeRule, ttl: number): Promise<void>;
+  /** Stores purge rules for instances that start later, and sends them to the running ones. */
+  shareRules(rules: readonly PurgeRule[], ttl: number): Promise<void>;
   close(): Promise<void>;
 }

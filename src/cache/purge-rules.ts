@@ -28,42 +28,148 @@ export interface PurgeRule {
 
 export type RuleVerdict = 'ok' | 'soft' | 'hard';
 
-const MAX_RULES = 10_000;
+/** Purge rules added (or stored, or published) between two turns of the event loop. */
+export const RULE_SLICE = 500;
 
+/** Lets the event loop serve what is waiting (I/O included) before going on. */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Most rules kept at once (URL rules, and each distinct path, prefix or tag with its purge times). */
+export const MAX_RULES = 100_000;
+
+/** Thrown by `add` for a purge the rule set has no room for; nothing of it was added. */
+export class PurgeRulesFull extends Error {
+  constructor(readonly capacity: number) {
+    super(
+      `the purge rule set is full (${capacity} active rules; path, prefix and tag rules are kept cache.maxTtl): ` +
+        'purge whole URLs instead, purge by a shared tag or a shorter prefix, or wait for older rules to expire',
+    );
+  }
+}
+
+/**
+ * Every purge of one path, prefix or tag, folded: an entry is gone when its request time is
+ * before the latest hard purge, and stale from the earliest soft purge after its request time.
+ */
+interface Group {
+  /** The latest hard purge (ms); -Infinity when there is none. */
+  hard: number;
+  /** Soft purge times later than `hard`, ascending. */
+  soft: number[];
+  /** When the group's last rule lapses (ms). */
+  until: number;
+}
+
+/**
+ * The rules in force, indexed so that checking an entry costs the same however many there are:
+ * one map lookup for its URL, one for its path, one per tag it carries, and one per distinct
+ * prefix length up to its path's length.
+ */
 export class PurgeRules {
-  /** path, prefix and tag rules: checked one by one. */
-  private rules: PurgeRule[] = [];
-  /** url rules, by primary key: one lookup whatever their number. */
   private readonly urls = new Map<string, PurgeRule>();
+  private readonly paths = new Map<string, Group>();
+  private readonly tags = new Map<string, Group>();
+  private readonly prefixes = new Map<string, Group>();
+  /** Distinct prefix lengths, ascending. */
+  private prefixLengths: number[] = [];
+  /** Rules kept: URL rules, groups and their soft purge times. */
+  private count = 0;
 
   /** False when there is nothing to check: the common case costs one property read. */
   active = false;
 
-  add(rule: PurgeRule): void {
+  constructor(readonly capacity = MAX_RULES) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Adds rules. With `enforce`, a batch that would take the set past its capacity is refused
+   * whole (PurgeRulesFull) before anything is added; rules from peers are always taken (their
+   * sender checked them), so a peer is never less strict than the instance that purged.
+   */
+  add(rules: PurgeRule | readonly PurgeRule[], enforce = false): void {
+    const list = (Array.isArray(rules) ? rules : [rules]) as readonly PurgeRule[];
+    if (enforce) this.reserve(list);
+    for (const r of list) this.addOne(r);
+  }
+
+  /** Throws PurgeRulesFull when `rules` would take the set past its capacity. */
+  reserve(rules: readonly PurgeRule[]): void {
+    if (this.count + rules.length <= this.capacity) return;
+    // A rule that only moves an existing time costs no room; count exactly before refusing.
+    let needed = 0;
+    for (const r of rules) if (isRule(r) && this.costOf(r) > 0) needed++;
+    if (this.count + needed > this.capacity) throw new PurgeRulesFull(this.capacity);
+  }
+
+  private costOf(rule: PurgeRule): number {
+    if (rule.kind === 'url') return this.urls.has(rule.value) ? 0 : 1;
+    const g = this.mapOf(rule.kind).get(rule.value);
+    if (g === undefined) return 1;
+    return rule.soft && rule.at > g.hard && !g.soft.includes(rule.at) ? 1 : 0;
+  }
+
+  private mapOf(kind: 'path' | 'prefix' | 'tag'): Map<string, Group> {
+    return kind === 'path' ? this.paths : kind === 'tag' ? this.tags : this.prefixes;
+  }
+
+  private addOne(rule: PurgeRule): void {
     if (!isRule(rule)) return;
+    this.active = true;
     if (rule.kind === 'url') {
       const current = this.urls.get(rule.value);
+      if (current === undefined) this.count++;
       // The later purge covers the earlier one; a hard one covers a soft one.
       if (current === undefined || rule.at > current.at || (!rule.soft && current.soft)) this.urls.set(rule.value, rule);
-      if (this.urls.size > MAX_RULES) this.urls.delete(this.urls.keys().next().value!);
-    } else {
-      if (this.rules.some((r) => r.kind === rule.kind && r.value === rule.value && r.at === rule.at && r.soft === rule.soft)) return;
-      this.rules.push(rule);
-      // Bounded: the oldest rules go first; an entry old enough to need them is near its end.
-      if (this.rules.length > MAX_RULES) this.rules.splice(0, this.rules.length - MAX_RULES);
+      return;
     }
-    this.active = true;
+    const map = this.mapOf(rule.kind);
+    let g = map.get(rule.value);
+    if (g === undefined) {
+      g = { hard: -Infinity, soft: [], until: rule.until };
+      map.set(rule.value, g);
+      this.count++;
+      if (rule.kind === 'prefix' && !this.prefixLengths.includes(rule.value.length)) {
+        this.prefixLengths.push(rule.value.length);
+        this.prefixLengths.sort((a, b) => a - b);
+      }
+    }
+    g.until = Math.max(g.until, rule.until);
+    if (!rule.soft) {
+      if (rule.at <= g.hard) return;
+      g.hard = rule.at;
+      // Soft purges before the hard one no longer decide anything.
+      const keep = g.soft.filter((at) => at > g!.hard);
+      this.count -= g.soft.length - keep.length;
+      g.soft = keep;
+      return;
+    }
+    if (rule.at <= g.hard || g.soft.includes(rule.at)) return;
+    g.soft.splice(firstAfter(g.soft, rule.at), 0, rule.at);
+    this.count++;
   }
 
-  list(): PurgeRule[] {
-    return [...this.urls.values(), ...this.rules];
+  /** How many rules of each kind are kept (for /explain and tests). */
+  counts(): { url: number; path: number; prefix: number; tag: number } {
+    return { url: this.urls.size, path: this.paths.size, prefix: this.prefixes.size, tag: this.tags.size };
   }
 
-  /** Drops rules past their lifetime. */
+  /** Drops rules past their lifetime. Costs one pass over the rules: call per purge, not per read. */
   prune(now: number): void {
-    if (this.rules.some((r) => r.until <= now)) this.rules = this.rules.filter((r) => r.until > now);
-    for (const [k, r] of this.urls) if (r.until <= now) this.urls.delete(k);
-    this.active = this.rules.length > 0 || this.urls.size > 0;
+    for (const [k, r] of this.urls) if (r.until <= now) this.urls.delete(k) && this.count--;
+    for (const map of [this.paths, this.tags, this.prefixes]) {
+      for (const [k, g] of map) {
+        if (g.until > now) continue;
+        map.delete(k);
+        this.count -= 1 + g.soft.length;
+      }
+    }
+    this.prefixLengths = [...new Set([...this.prefixes.keys()].map((p) => p.length))].sort((a, b) => a - b);
+    this.active = this.count > 0;
   }
 
   /**
@@ -72,25 +178,59 @@ export class PurgeRules {
    */
   check(entry: CacheEntry, primary: string): RuleVerdict {
     let verdict: RuleVerdict = 'ok';
-    for (const r of this.matching(entry, primary)) {
-      if (!r.soft) return 'hard';
+    for (const at of this.matchingTimes(entry, primary)) {
+      if (at === HARD) return 'hard';
       verdict = 'soft';
     }
     return verdict;
   }
 
-  /** The earliest `at` among the soft rules matching `entry`, for marking it stale from then. */
+  /** The earliest soft purge time among the rules matching `entry`, for marking it stale from then. */
   softAt(entry: CacheEntry, primary: string): number {
     let at = Infinity;
-    for (const r of this.matching(entry, primary)) if (r.soft) at = Math.min(at, r.at);
+    for (const t of this.matchingTimes(entry, primary)) if (t !== HARD) at = Math.min(at, t);
     return at;
   }
 
-  private *matching(entry: CacheEntry, primary: string): Generator<PurgeRule> {
+  /** For each matching rule: HARD, or the earliest soft purge time that applies. */
+  private *matchingTimes(entry: CacheEntry, primary: string): Generator<number> {
+    const t = entry.requestTime;
     const u = this.urls.get(primary);
-    if (u !== undefined && ruleMatches(u, entry, primary)) yield u;
-    for (const r of this.rules) if (ruleMatches(r, entry, primary)) yield r;
+    if (u !== undefined && t < u.at) yield u.soft ? u.at : HARD;
+    if (this.paths.size + this.tags.size + this.prefixes.size === 0) return;
+    const slash = primary.indexOf('/');
+    const target = slash === -1 ? primary : primary.slice(slash);
+    if (this.paths.size > 0) yield* groupTimes(this.paths.get(target), t);
+    for (const length of this.prefixLengths) {
+      if (length > target.length) break;
+      yield* groupTimes(this.prefixes.get(target.slice(0, length)), t);
+    }
+    if (this.tags.size > 0) for (const tag of entry.tags) yield* groupTimes(this.tags.get(tag), t);
   }
+}
+
+const HARD = -1;
+
+function* groupTimes(g: Group | undefined, t: number): Generator<number> {
+  if (g === undefined) return;
+  if (t < g.hard) {
+    yield HARD;
+    return;
+  }
+  const i = firstAfter(g.soft, t);
+  if (i < g.soft.length) yield g.soft[i]!;
+}
+
+/** Index of the first element of ascending `xs` greater than `x`. */
+function firstAfter(xs: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! > x) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 /** Whether `rule` affects `entry`, stored under `primary` (host + path + query). */

@@ -1,8 +1,10 @@
 import { Cluster, Redis } from 'ioredis';
-import type { Clock, StoredValue } from '../types.js';
+import type { CacheEntry, Clock, StoredValue } from '../types.js';
 import { isVaryIndex } from '../types.js';
 import type { Breaker } from './breaker.js';
-import { decode, encode } from './codec.js';
+import type { EntryCipher } from './crypto.js';
+import { decode, encode, FORMAT_VERSION } from './codec.js';
+import { variantKey } from './key.js';
 import { checkPrefix, indexKey, lockKey, purgeRulesKey, redisKey, variantRedisKey } from './redis-keys.js';
 import type { CacheStore } from './store.js';
 
@@ -15,6 +17,12 @@ export type RedisOp = 'get' | 'set' | 'delete' | 'deletePrimary' | 'lock' | 'unl
 export type RedisState = 'up' | 'down' | 'breaker-open';
 
 export type LockResult = 'acquired' | 'held' | 'unavailable';
+
+/** The answer to a lease request: `heldFor` is how long another holder's lease has left (ms), when known. */
+export interface LeaseAnswer {
+  result: LockResult;
+  heldFor?: number;
+}
 
 export interface RedisStoreOptions {
   client: RedisClient;
@@ -29,10 +37,96 @@ export interface RedisStoreOptions {
    */
   timeout?: number;
   onError?: (op: RedisOp, err: unknown) => void;
+  /** Encrypts entries at rest (cache.redis.encryption); absent: entries are stored in the clear. */
+  cipher?: EntryCipher;
 }
 
 /** Compare-and-delete: only the owner that took a lock may release it. */
 const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/**
+ * Take the lease (answers ACQUIRED), or say how long the current holder's lease has left in ms
+ * (PTTL: -1 for a key without expiry).
+ */
+const ACQUIRE_SCRIPT = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -10 end
+return redis.call('PTTL', KEYS[1])`;
+
+const ACQUIRED = -10;
+
+/**
+ * Lua helpers shared by the write scripts: read a vary index frame (see codec.ts) written for
+ * primary ARGV `primary`, and build one. An index is plain JSON metadata after a 10-byte
+ * header, so a script can update it in place; entries may be encrypted and are never parsed.
+ */
+const LUA_INDEX = `
+local function readIndex(raw, version, primary)
+  if type(raw) ~= 'string' or string.len(raw) < 10 or string.sub(raw, 1, 4) ~= 'LRDR' then return nil end
+  if string.byte(raw, 5) ~= version or string.byte(raw, 6) ~= 2 then return nil end
+  local ok, meta = pcall(cjson.decode, string.sub(raw, 11))
+  if not ok or type(meta) ~= 'table' or meta.k ~= primary then return nil end
+  if type(meta.varyNames) ~= 'table' or type(meta.variants) ~= 'table' then return nil end
+  return meta
+end
+local function frameIndex(version, names, variants, primary)
+  local json = cjson.encode({ v = 1, kind = 'vary', varyNames = names, variants = variants, k = primary })
+  local n = string.len(json)
+  return 'LRDR' .. string.char(version, 2, math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256) .. json
+end
+local function sameList(a, b)
+  if #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+`;
+
+/**
+ * Stores a variant and updates its primary's vary index in one step, so concurrent writers
+ * can neither lose each other's ids nor leave variants the index no longer lists.
+ * KEYS: index, variant. ARGV: entry bytes, variant id, maxVariants, ttl (ms), vary names
+ * (JSON), primary, variant key prefix, format version. Answers the index's variant ids.
+ */
+const STORE_VARIANT_SCRIPT = `${LUA_INDEX}
+local version = tonumber(ARGV[8])
+local names = cjson.decode(ARGV[5])
+local current = readIndex(redis.call('GET', KEYS[1]), version, ARGV[6])
+local variants = {}
+local dropped = {}
+local keepTtl = 0
+if current then
+  if sameList(current.varyNames, names) then
+    for _, v in ipairs(current.variants) do if v ~= ARGV[2] then table.insert(variants, v) end end
+    keepTtl = redis.call('PTTL', KEYS[1])
+  else
+    for _, v in ipairs(current.variants) do table.insert(dropped, v) end
+  end
+end
+table.insert(variants, ARGV[2])
+local max = tonumber(ARGV[3])
+while #variants > max do table.insert(dropped, table.remove(variants, 1)) end
+local ttl = tonumber(ARGV[4])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
+for _, v in ipairs(dropped) do if v ~= ARGV[2] then redis.call('DEL', ARGV[7] .. v) end end
+if keepTtl > ttl then ttl = keepTtl end
+redis.call('SET', KEYS[1], frameIndex(version, names, variants, ARGV[6]), 'PX', ttl)
+return variants`;
+
+/**
+ * Stores an entry that does not vary under its primary key; when an index was there, its
+ * variants are deleted with it. KEYS: index. ARGV: entry bytes, ttl (ms), primary, variant key
+ * prefix, format version.
+ */
+const STORE_PLAIN_SCRIPT = `${LUA_INDEX}
+local version = tonumber(ARGV[5])
+local head = redis.pcall('GETRANGE', KEYS[1], 0, 9)
+if type(head) == 'string' and string.len(head) == 10 and string.byte(head, 6) == 2 then
+  local current = readIndex(redis.call('GET', KEYS[1]), version, ARGV[3])
+  if current then for _, v in ipairs(current.variants) do redis.call('DEL', ARGV[4] .. v) end end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+return 1`;
+
+/** Compare-and-extend: only the holder may renew its lease. */
+const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
 const DEFAULT_TIMEOUT = 1000;
 
@@ -55,6 +149,7 @@ export class RedisStore implements CacheStore {
   /** The client enforces a command timeout no longer than `timeout` on each command. */
   private readonly clientBounded: boolean;
   private readonly onError: ((op: RedisOp, err: unknown) => void) | undefined;
+  private readonly cipher: EntryCipher | undefined;
   private readonly stateListeners = new Set<(state: RedisState, previous: RedisState) => void>();
   private lastState: RedisState;
   private readonly detach: Array<() => void> = [];
@@ -70,6 +165,7 @@ export class RedisStore implements CacheStore {
     // command across a failover, so only the store's own timer bounds the whole call.
     this.clientBounded = !(opts.client instanceof Cluster) && own !== undefined && own <= this.timeout;
     this.onError = opts.onError;
+    this.cipher = opts.cipher;
     this.lastState = this.state();
     const refresh = (): void => this.refreshState();
     this.detach.push(this.breaker.onChange(refresh));
@@ -83,8 +179,8 @@ export class RedisStore implements CacheStore {
     const rkey = redisKey(this.prefix, key);
     const buf = await this.run('get', () => this.client.getBuffer(rkey));
     if (buf === FAILED || buf === null) return undefined;
-    const value = decode(buf);
-    if (value === undefined) this.report('decode', new Error(`undecodable value under ${rkey} (${buf.length} bytes)`));
+    const value = decode(buf, key, this.cipher);
+    if (value === undefined) this.report('decode', new Error(`undecodable value under ${rkey} (${buf.length} bytes), or one written for another key`));
     return value;
   }
 
@@ -98,13 +194,76 @@ export class RedisStore implements CacheStore {
     const rkey = redisKey(this.prefix, key);
     let buf: Buffer;
     try {
-      buf = encode(value);
+      buf = encode(value, key, this.cipher);
     } catch (err) {
       // Only a value that is not a StoredValue at all gets here; drop the write, keep serving.
       this.report('set', err);
       return;
     }
     await this.run('set', () => this.client.set(rkey, buf, 'PX', Math.ceil(ttl)));
+  }
+
+  /**
+   * Stores `entry` (which does not vary) under `primary`, deleting the variants of a vary index
+   * it replaces.
+   */
+  async storeEntry(primary: string, entry: CacheEntry, ttl: number): Promise<void> {
+    const px = this.writableTtl(primary, ttl);
+    if (px === undefined) return;
+    const buf = this.encodeOrReport(entry, primary);
+    if (buf === undefined) return;
+    const prefix = variantRedisKey(this.prefix, primary, '');
+    await this.run('set', () => this.client.eval(STORE_PLAIN_SCRIPT, 1, indexKey(this.prefix, primary), buf, px, primary, prefix, FORMAT_VERSION));
+  }
+
+  /**
+   * Stores variant `id` of `primary` and adds it to the primary's vary index in one atomic
+   * step: newest last, the oldest beyond `maxVariants` dropped and deleted; an index on other
+   * fields is replaced and its variants deleted. Resolves to the ids the index now lists, or
+   * undefined when the write failed.
+   */
+  async storeVariant(primary: string, id: string, entry: CacheEntry, ttl: number, maxVariants: number): Promise<string[] | undefined> {
+    const px = this.writableTtl(primary, ttl);
+    if (px === undefined) return undefined;
+    const buf = this.encodeOrReport(entry, variantKey(primary, id));
+    if (buf === undefined) return undefined;
+    const r = await this.run('set', () =>
+      this.client.eval(
+        STORE_VARIANT_SCRIPT,
+        2,
+        indexKey(this.prefix, primary),
+        variantRedisKey(this.prefix, primary, id),
+        buf,
+        id,
+        Math.max(1, Math.floor(maxVariants)),
+        px,
+        JSON.stringify(entry.varyNames),
+        primary,
+        variantRedisKey(this.prefix, primary, ''),
+        FORMAT_VERSION,
+      ),
+    );
+    if (r === FAILED || !Array.isArray(r)) return undefined;
+    return r.filter((v): v is string => typeof v === 'string');
+  }
+
+  /** A write's PX, or undefined (reported) when there must be no write. */
+  private writableTtl(key: string, ttl: number): number | undefined {
+    if (!(ttl > 0)) return undefined;
+    if (!Number.isFinite(ttl)) {
+      this.report('set', new Error(`refusing to store ${key} without a finite TTL`));
+      return undefined;
+    }
+    return Math.ceil(ttl);
+  }
+
+  private encodeOrReport(value: StoredValue, key: string): Buffer | undefined {
+    try {
+      return encode(value, key, this.cipher);
+    } catch (err) {
+      this.report('set', err);
+      return undefined;
+    }
   }
 
   async delete(key: string): Promise<void> {
@@ -122,7 +281,7 @@ export class RedisStore implements CacheStore {
     const buf = await this.run('deletePrimary', () => this.client.getBuffer(ikey));
     if (buf === FAILED) return 0;
     if (buf !== null) {
-      const value = decode(buf);
+      const value = decode(buf, primary);
       if (value === undefined) this.report('decode', new Error(`undecodable value under ${ikey} (${buf.length} bytes)`));
       else if (isVaryIndex(value)) {
         for (const id of value.variants) keys.push(variantRedisKey(this.prefix, primary, id));
@@ -133,15 +292,34 @@ export class RedisStore implements CacheStore {
   }
 
   /**
-   * Takes the fill lock of `key` for `owner` until it is unlocked or `ttl` ms pass.
-   * 'unavailable' means Redis could not be asked (down, timed out, breaker open).
+   * Takes the fill lease of `key` for `owner` for `ttl` ms (renew it with `renew`, release it
+   * with `unlock`). 'held' comes with how long the holder's lease has left, so a waiter can
+   * try again the moment an abandoned lease lapses. 'unavailable' means Redis could not be
+   * asked or its reply was lost: the lease may then have been taken all the same, so the
+   * caller releases it (compare-and-delete) or leaves it to lapse within `ttl`.
    */
-  async tryLock(key: string, owner: string, ttl: number): Promise<LockResult> {
+  async tryLease(key: string, owner: string, ttl: number): Promise<LeaseAnswer> {
     const lkey = lockKey(this.prefix, key);
     const px = Math.max(1, Math.ceil(Number.isFinite(ttl) ? ttl : DEFAULT_TIMEOUT));
-    const r = await this.run('lock', () => this.client.set(lkey, owner, 'PX', px, 'NX'));
-    if (r === FAILED) return 'unavailable';
-    return r === 'OK' ? 'acquired' : 'held';
+    const r = await this.run('lock', () => this.client.eval(ACQUIRE_SCRIPT, 1, lkey, owner, px));
+    if (r === FAILED) return { result: 'unavailable' };
+    if (r === ACQUIRED) return { result: 'acquired' };
+    // A key with no expiry (-1) or a foreign value is held for no longer than one lease as far
+    // as a waiter knows; it asks again after that, and gives up at cache.lockTimeout.
+    const left = typeof r === 'number' && r >= 0 ? Math.min(r, px) : px;
+    return { result: 'held', heldFor: left };
+  }
+
+  /** Takes the fill lease of `key` (see tryLease). */
+  async tryLock(key: string, owner: string, ttl: number): Promise<LockResult> {
+    return (await this.tryLease(key, owner, ttl)).result;
+  }
+
+  /** Extends `owner`'s lease on `key` to `ttl` ms from now; false when it is no longer the holder. */
+  async renew(key: string, owner: string, ttl: number): Promise<boolean> {
+    const lkey = lockKey(this.prefix, key);
+    const r = await this.run('lock', () => this.client.eval(RENEW_SCRIPT, 1, lkey, owner, Math.max(1, Math.ceil(ttl))));
+    return r === 1;
   }
 
   /**
@@ -165,10 +343,20 @@ export class RedisStore implements CacheStore {
    * reconnect later still apply it. The set's own TTL follows the longest rule.
    */
   async savePurgeRule(json: string, until: number, ttl: number): Promise<boolean> {
+    return this.savePurgeRules([{ json, until }], ttl);
+  }
+
+  /** Several purge rules in one ZADD (see savePurgeRule). */
+  async savePurgeRules(rules: ReadonlyArray<{ json: string; until: number }>, ttl: number): Promise<boolean> {
+    if (rules.length === 0) return true;
     const key = purgeRulesKey(this.prefix);
+    let latest = -Infinity;
+    for (const r of rules) latest = Math.max(latest, r.until);
+    const args: Array<string | number> = [];
+    for (const r of rules) args.push(r.until, r.json);
     const r = await this.run('set', async () => {
-      await this.client.zadd(key, until, json);
-      await this.client.zremrangebyscore(key, '-inf', String(until - ttl));
+      await this.client.zadd(key, ...args);
+      await this.client.zremrangebyscore(key, '-inf', String(latest - ttl));
       // The set lives as long as its longest rule: set a TTL when there is none (NX), and
       // only ever lengthen it (GT), so a short-lived rule cannot cut a long one's life.
       const px = Math.max(1, Math.ceil(ttl));

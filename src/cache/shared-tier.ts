@@ -3,9 +3,9 @@ import type { RedisBus } from './redis-bus.js';
 import type { Clock } from '../types.js';
 import { FillWaiters } from './fill-waiters.js';
 import type { LocalCache, Peers } from './peers.js';
-import { isRule, type PurgeRule } from './purge-rules.js';
+import { isRule, RULE_SLICE, turn, type PurgeRule } from './purge-rules.js';
 import { filledChannel, invalidateChannel, purgeChannel } from './redis-keys.js';
-import type { LockResult, RedisStore } from './redis-store.js';
+import type { LeaseAnswer, RedisStore } from './redis-store.js';
 
 
 /**
@@ -40,8 +40,8 @@ export class SharedTier implements Peers {
     void this.bus.subscribe(purgeChannel(this.store.prefix), (message) => {
       const space = message.indexOf(' ');
       if (space === -1 || message.slice(0, space) === this.instanceId) return;
-      const rule = parseRule(message.slice(space + 1));
-      if (rule !== undefined) this.local?.applyRule(rule);
+      const rules = parseRules(message.slice(space + 1));
+      if (rules.length > 0) this.local?.applyRules(rules);
     });
     this.bus.onReconnect(() => {
       this.local?.clearLocal();
@@ -51,17 +51,25 @@ export class SharedTier implements Peers {
 
   /** Loads the purge rules other instances stored, so a new or reconnected instance obeys them. */
   async loadRules(): Promise<void> {
-    for (const json of await this.store.loadPurgeRules(this.clock.now())) {
-      const rule = parseRule(json);
-      if (rule !== undefined) this.local?.applyRule(rule);
-    }
+    const rules: PurgeRule[] = [];
+    for (const json of await this.store.loadPurgeRules(this.clock.now())) rules.push(...parseRules(json));
+    if (rules.length > 0) this.local?.applyRules(rules);
   }
 
-  /** Stores a purge rule in Redis and tells the other instances. */
-  async shareRule(rule: PurgeRule, ttl: number): Promise<void> {
-    const json = JSON.stringify(rule);
-    await this.store.savePurgeRule(json, rule.until, ttl);
-    await this.bus.publish(purgeChannel(this.store.prefix), `${this.instanceId} ${json}`);
+  /** Stores purge rules in Redis (one write) and tells the other instances (one message). */
+  async shareRules(rules: readonly PurgeRule[], ttl: number): Promise<void> {
+    // In slices, each stored (one ZADD) and published (one message) before the next is built:
+    // neither this process nor a peer ever handles a whole large purge in one go.
+    for (let i = 0; i < rules.length; i += RULE_SLICE) {
+      if (i > 0) await turn();
+      const slice = rules.slice(i, i + RULE_SLICE);
+      await this.store.savePurgeRules(
+        slice.map((r) => ({ json: JSON.stringify(r), until: r.until })),
+        ttl,
+      );
+      const payload = slice.length === 1 ? JSON.stringify(slice[0]) : JSON.stringify(slice);
+      await this.bus.publish(purgeChannel(this.store.prefix), `${this.instanceId} ${payload}`);
+    }
   }
 
   /** Resolves once the store and the subscriber are connected, or after `ms`, whichever is first. */
@@ -87,8 +95,12 @@ export class SharedTier implements Peers {
     return `${this.instanceId}:${++this.seq}`;
   }
 
-  tryLock(key: string, owner: string, ttl: number): Promise<LockResult> {
-    return this.store.tryLock(key, owner, ttl);
+  tryLock(key: string, owner: string, ttl: number): Promise<LeaseAnswer> {
+    return this.store.tryLease(key, owner, ttl);
+  }
+
+  renew(key: string, owner: string, ttl: number): Promise<boolean> {
+    return this.store.renew(key, owner, ttl);
   }
 
   unlock(key: string, owner: string): Promise<boolean> {
@@ -110,11 +122,13 @@ export class SharedTier implements Peers {
   }
 }
 
-function parseRule(json: string): PurgeRule | undefined {
+/** One rule, or a batch of them (as one purge request publishes them); what does not check out is dropped. */
+function parseRules(json: string): PurgeRule[] {
   try {
     const r: unknown = JSON.parse(json);
-    return isRule(r) ? r : undefined;
+    if (Array.isArray(r)) return r.filter(isRule);
+    return isRule(r) ? [r] : [];
   } catch {
-    return undefined;
+    return [];
   }
 }

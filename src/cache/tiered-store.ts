@@ -4,7 +4,7 @@ import { isVaryIndex } from '../types.js';
 import { variantId, varyValues } from '../rfc9111/index.js';
 import { usefulUntil } from './entry.js';
 import { VARIANT_SEPARATOR, variantKey } from './key.js';
-import { markedStale, PurgeRules, ruleMatches, type PurgeRule } from './purge-rules.js';
+import { markedStale, PurgeRules, RULE_SLICE, turn, type PurgeRule } from './purge-rules.js';
 import { jitterOffset } from './refresh-ahead.js';
 import type { MemoryStore } from './memory-store.js';
 import type { SharedTier } from './shared-tier.js';
@@ -32,6 +32,9 @@ export interface TieredStoreOptions {
   /** How long a hard URL purge keeps winning over fills that were already under way (ms). */
   urlRuleTtl: number;
 }
+
+/** Memory keys a purge sweep looks at between two turns of the event loop. */
+const SWEEP_SLICE = 2_000;
 
 /** Reads one tier: synchronous for memory, a promise for Redis. */
 type Get = (key: string) => StoredValue | undefined | Promise<StoredValue | undefined>;
@@ -67,9 +70,10 @@ export class TieredStore {
       storeFromPeer: (primary, entry) => this.storeLocal(primary, entry),
       invalidateLocal: (primary) => this.invalidateLocal(primary),
       clearLocal: () => this.memory.clear(),
-      applyRule: (rule) => {
-        this.rules.add(rule);
-        this.sweep(rule);
+      applyRules: (rules) => {
+        // Peers send large purges in slices of RULE_SLICE; a batch loaded at start is added whole.
+        this.rules.add(rules);
+        void this.sweep(rules);
       },
     });
   }
@@ -112,8 +116,11 @@ export class TieredStore {
       if (verdict === 'soft') return { entry: markedStale(found.entry, this.rules.softAt(found.entry, primary)), tier: 'redis', key: found.key };
     }
     // Backfill memory, with the body copied out of the Redis reply's read buffer; an entry
-    // memory cannot hold is served without the copy.
-    if (this.memory.accepts(found.entry.size)) this.storeLocal(primary, { ...found.entry, body: ownBody(found.entry.body) });
+    // memory cannot hold is served without the copy. Memory's index follows Redis's.
+    if (this.memory.accepts(found.entry.size)) {
+      this.storeLocal(primary, { ...found.entry, body: ownBody(found.entry.body) });
+      if (found.index !== undefined) this.alignLocal(primary, found.index.varyNames, found.index.variants);
+    }
     return { entry: found.entry, tier: 'redis', key: found.key };
   }
 
@@ -160,7 +167,7 @@ export class TieredStore {
     if (soft) return this.purgeRule(rule);
     const n = await this.invalidate(primary);
     this.rules.add(rule);
-    await this.peers?.shareRule(rule, this.opts.urlRuleTtl);
+    await this.peers?.shareRules([rule], this.opts.urlRuleTtl);
     return n;
   }
 
@@ -170,11 +177,26 @@ export class TieredStore {
    * memory entries removed or marked stale here.
    */
   async purgeRule(rule: PurgeRule): Promise<number> {
+    return this.purgeRules([rule]);
+  }
+
+  /**
+   * Many path, prefix or tag purges at once (one POST /purge). The rules apply to reads at
+   * once; memory is swept in bounded slices, yielding to requests in between; the rules are
+   * stored and published in one write and one message. Throws PurgeRulesFull, adding nothing,
+   * when the rule set has no room for them.
+   */
+  async purgeRules(rules: PurgeRule[]): Promise<number> {
+    if (rules.length === 0) return 0;
     this.rules.prune(this.opts.clock.now());
-    this.rules.add(rule);
-    const n = this.sweep(rule);
-    await this.peers?.shareRule(rule, this.opts.maxTtl);
-    return n;
+    this.rules.reserve(rules);
+    for (let i = 0; i < rules.length; i += RULE_SLICE) {
+      if (i > 0) await turn();
+      this.rules.add(rules.slice(i, i + RULE_SLICE));
+    }
+    const swept = this.sweep(rules);
+    await this.peers?.shareRules(rules, this.opts.maxTtl);
+    return swept;
   }
 
   /** A rule's time and lifetime, from now. */
@@ -183,20 +205,32 @@ export class TieredStore {
     return { kind, value, at: now, soft, until: now + this.opts.maxTtl };
   }
 
-  /** Counts (and for hard rules drops) the memory entries a rule matches. */
-  private sweep(rule: PurgeRule): number {
-    let n = 0;
-    const doomed: string[] = [];
-    for (const key of this.memory.keys()) {
-      const value = this.memory.peek(key);
-      if (value === undefined || isVaryIndex(value)) continue;
-      const sep = key.indexOf(VARIANT_SEPARATOR);
-      const primary = sep === -1 ? key : key.slice(0, sep);
-      if (!ruleMatches(rule, value, primary)) continue;
-      n++;
-      if (!rule.soft) doomed.push(key);
+  /**
+   * Counts (and for hard rules drops) the memory entries the rules match, SWEEP_SLICE keys at
+   * a time with a turn of the event loop in between: a purge of many rules over a large memory
+   * tier never stalls requests. Reads apply the rules already, so the sweep only frees memory
+   * and counts.
+   */
+  private async sweep(rules: readonly PurgeRule[]): Promise<number> {
+    const batch = new PurgeRules(Infinity);
+    for (let i = 0; i < rules.length; i += RULE_SLICE) {
+      if (i > 0) await turn();
+      batch.add(rules.slice(i, i + RULE_SLICE));
     }
-    for (const key of doomed) this.memory.delete(key);
+    const keys = [...this.memory.keys()];
+    let n = 0;
+    for (let i = 0; i < keys.length; i += SWEEP_SLICE) {
+      if (i > 0) await turn();
+      for (const key of keys.slice(i, i + SWEEP_SLICE)) {
+        const value = this.memory.peek(key);
+        if (value === undefined || isVaryIndex(value)) continue;
+        const sep = key.indexOf(VARIANT_SEPARATOR);
+        const verdict = batch.check(value, sep === -1 ? key : key.slice(0, sep));
+        if (verdict === 'ok') continue;
+        n++;
+        if (verdict === 'hard') this.memory.delete(key);
+      }
+    }
     return n;
   }
 
@@ -217,18 +251,34 @@ export class TieredStore {
     this.memory.set(primary, index, Math.max(ttl, this.memory.remainingTtl(primary)));
   }
 
+  /**
+   * The shared write. A variant and its index are updated in one atomic step in Redis (so
+   * concurrent writers keep the index within maxVariants and leave no unlisted variant behind),
+   * and memory's index is then made to list what Redis's lists.
+   */
   private async storeShared(primary: string, entry: CacheEntry, ttl: number): Promise<void> {
     const store = this.shared!.store;
     if (entry.varyNames.length === 0) {
-      await store.set(primary, entry, ttl);
+      await store.storeEntry(primary, entry, ttl);
       return;
     }
-    // Entry first, index second: a reader that sees the new index id finds its entry.
     const id = variantId(entry.varyValues);
-    await store.set(variantKey(primary, id), entry, ttl);
-    const { index, dropped } = nextIndex(await store.get(primary), entry, id, this.opts.maxVariants);
-    if (dropped !== 'all') for (const old of dropped) await store.delete(variantKey(primary, old));
-    await store.set(primary, index, ttl);
+    const variants = await store.storeVariant(primary, id, entry, ttl, this.opts.maxVariants);
+    if (variants !== undefined) this.alignLocal(primary, entry.varyNames, variants);
+  }
+
+  /**
+   * Makes memory's vary index of `primary` list the ids the shared tier's lists (when both
+   * select on `names`), dropping the variants memory holds that Redis no longer lists: the
+   * two tiers then serve the same at most maxVariants variants.
+   */
+  private alignLocal(primary: string, names: readonly string[], variants: readonly string[]): void {
+    const current = this.memory.get(primary);
+    if (current === undefined || !isVaryIndex(current) || !sameNames(current.varyNames, names)) return;
+    const keep = variants.slice(-this.opts.maxVariants);
+    for (const id of current.variants) if (!keep.includes(id)) this.memory.delete(variantKey(primary, id));
+    if (sameNames(current.variants, keep)) return;
+    this.memory.set(primary, { v: 1, kind: 'vary', varyNames: current.varyNames, variants: keep }, this.memory.remainingTtl(primary));
   }
 
   private dropVariants(primary: string): number {
@@ -240,15 +290,24 @@ export class TieredStore {
 }
 
 /** Reads primary, then the selected variant if primary holds an index; works on any tier. */
-async function select(primary: string, headers: RequestInfo['headers'], get: Get): Promise<Omit<Lookup, 'tier'> & { tier: undefined }> {
+async function select(
+  primary: string,
+  headers: RequestInfo['headers'],
+  get: Get,
+): Promise<Omit<Lookup, 'tier'> & { tier: undefined; index?: VaryIndex }> {
   const value = await get(primary);
   if (value === undefined) return { entry: undefined, tier: undefined, key: primary };
   if (!isVaryIndex(value)) return { entry: value, tier: undefined, key: primary };
-  const id = variantId(varyValues(value.varyNames, headers));
+  const values = varyValues(value.varyNames, headers);
+  const id = variantId(values);
   const key = variantKey(primary, id);
   if (!value.variants.includes(id)) return { entry: undefined, tier: undefined, key };
   const entry = await get(key);
-  return entry === undefined || isVaryIndex(entry) ? { entry: undefined, tier: undefined, key } : { entry, tier: undefined, key };
+  if (entry === undefined || isVaryIndex(entry)) return { entry: undefined, tier: undefined, key };
+  // The variant must have been stored for this request's values of the index's fields: an
+  // index from elsewhere cannot make one request's variant answer another.
+  if (!sameNames(entry.varyNames, value.varyNames) || !sameNames(entry.varyValues, values)) return { entry: undefined, tier: undefined, key };
+  return { entry, tier: undefined, key, index: value };
 }
 
 /**

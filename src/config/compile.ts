@@ -6,6 +6,7 @@
  * pass: each conversion is skipped where the value is absent (its parent was invalid), and
  * a conversion error at a place the schema already reported is dropped by ProblemList.
  */
+import { parseEntryKey } from '../cache/crypto.js';
 import { parseListen, parseOrigin } from './addresses.js';
 import type { KeyPath, ProblemList } from './problems.js';
 import { makeDefaultRoute, makeMatcher } from './routes.js';
@@ -86,6 +87,7 @@ export function compile(input: unknown, problems: ProblemList): Config {
     cache: {
       memory: { maxSize, maxEntrySize },
       hitForPass: duration(['cache', 'hitForPass'], get(cache, 'hitForPass'), 0),
+      lockTimeout: duration(['cache', 'lockTimeout'], get(cache, 'lockTimeout'), 10_000),
       maxVariants: numberOr(get(cache, 'maxVariants'), 16),
       heuristicFraction: numberOr(get(heuristic, 'fraction'), 0),
       heuristicMax: duration(['cache', 'heuristic', 'max'], get(heuristic, 'max'), 0),
@@ -181,7 +183,37 @@ function compileRedis(
     commandTimeout: duration(['cache', 'redis', 'commandTimeout'], get(input, 'commandTimeout'), 50),
     breakerFailures: numberOr(get(breaker, 'failures'), 5),
     breakerCoolDown: duration(['cache', 'redis', 'breaker', 'coolDown'], get(breaker, 'coolDown'), 5000),
+    ...compileEncryption(get(input, 'encryption'), problems),
   };
+}
+
+/** `cache.redis.encryption`: keys decoded to 32 bytes; a problem never quotes a key (it is a secret). */
+function compileEncryption(input: unknown, problems: ProblemList): Pick<RedisSettings, 'encryption'> {
+  if (!isDict(input)) return {};
+  const list = get(input, 'keys');
+  if (!Array.isArray(list)) return {};
+  const keys: Array<{ id: string; key: string }> = [];
+  const seen = new Set<string>();
+  list.forEach((item: unknown, i) => {
+    const id = get(item, 'id');
+    const text = get(item, 'key');
+    if (typeof id !== 'string' || typeof text !== 'string') return;
+    if (seen.has(id)) {
+      problems.add({ path: ['cache', 'redis', 'encryption', 'keys', i, 'id'], message: `key id "${id}" is listed twice; every key needs its own id` });
+      return;
+    }
+    seen.add(id);
+    const key = parseEntryKey(text);
+    if (key === undefined) {
+      problems.add({
+        path: ['cache', 'redis', 'encryption', 'keys', i, 'key'],
+        message: `must be 32 bytes written as 64 hex digits or 44 base64 characters (got ${text.length} characters; the value is not shown)`,
+      });
+      return;
+    }
+    keys.push({ id, key: key.toString('hex') });
+  });
+  return keys.length === 0 ? {} : { encryption: { keys } };
 }
 
 type Convert = <T>(path: KeyPath, value: unknown, fn: (value: never) => T, fallback: T) => T;

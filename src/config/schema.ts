@@ -138,6 +138,16 @@ export const CacheSchema = Type.Object(
         '10s',
       ),
     ),
+    /** How long a request waits for another request's fill of the same key. Default 10s. */
+    lockTimeout: Type.Optional(
+      duration(
+        'How long a request waits for another request\'s fill of the same key (in this process, another worker ' +
+          'or another instance) before it fetches from the origin itself; like nginx\'s proxy_cache_lock_timeout. ' +
+          'A fill holds a lease of a few seconds that it renews while it runs, so a holder that dies is waited ' +
+          'for no longer than that lease. Default 10s.',
+        '10s',
+      ),
+    ),
     /** Most variants per URL when responses carry Vary. Default 16. */
     maxVariants: Type.Optional(
       Type.Integer({
@@ -206,6 +216,46 @@ export const CacheSchema = Type.Object(
               'Longest wait for one Redis command; past it the command counts as failed and the request goes on ' +
                 'without Redis (memory tier and origin). Default 50ms.',
               '50ms',
+            ),
+          ),
+          /** Entries encrypted at rest with AES-256-GCM. */
+          encryption: Type.Optional(
+            Type.Object(
+              {
+                keys: Type.Array(
+                  Type.Object(
+                    {
+                      id: Type.String({
+                        pattern: '^[A-Za-z0-9_.-]{1,64}$',
+                        description: 'Name stored with each entry this key encrypts (letters, digits, _ . -; at most 64).',
+                      }),
+                      key: expects(
+                        '32 bytes as 64 hex digits or 44 base64 characters, such as "${LARDER_KEY_K1}"',
+                        Type.String({
+                          minLength: 1,
+                          description:
+                            'The AES-256 key: 32 bytes written as 64 hex digits or 44 base64 characters. Give it from the ' +
+                            'environment ("${LARDER_KEY_K1}"), never in the file.',
+                        }),
+                      ),
+                    },
+                    { additionalProperties: false },
+                  ),
+                  {
+                    minItems: 1,
+                    description:
+                      'The first key encrypts; every listed key decrypts the entries that name its id. To rotate, put ' +
+                      'the new key first and keep the old one until cache.maxTtl has passed.',
+                  },
+                ),
+              },
+              {
+                additionalProperties: false,
+                description:
+                  'Encrypts entries at rest (AES-256-GCM over metadata and body, with the key id in the entry). An entry ' +
+                  'that fails authentication is a miss, counted in larder_redis_decrypt_failures_total. With encryption ' +
+                  'on, entries stored in the clear are misses.',
+              },
             ),
           ),
           /** Circuit breaker around Redis. */

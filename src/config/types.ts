@@ -74,6 +74,8 @@ export interface RedisSettings {
   breakerFailures: number;
   /** How long an open breaker skips Redis (ms). */
   breakerCoolDown: number;
+  /** Entries encrypted at rest: the first key encrypts, every key decrypts. Keys as 64 hex digits (32 bytes). */
+  encryption?: { keys: ReadonlyArray<{ id: string; key: string }> };
 }
 
 export interface CacheSettings {
@@ -85,6 +87,8 @@ export interface CacheSettings {
   };
   /** How long an uncacheable answer makes its key skip the coalescing queue (ms). */
   hitForPass: number;
+  /** How long a request waits for another request's fill before fetching itself (ms). */
+  lockTimeout: number;
   /** Most variants kept per URL when responses carry Vary. */
   maxVariants: number;
   /** Heuristic freshness: this fraction of (Date - Last-Modified), RFC 9111 §4.2.2. */

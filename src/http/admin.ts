@@ -42,7 +42,7 @@ const DRAIN_LIMIT = 8 * MAX_BODY;
 /** Most items in one purge list. */
 const MAX_ITEMS = 10_000;
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,

@@ -53,6 +53,8 @@ const EMPTY = Buffer.alloc(0);
 
 /** Reasons not to store that come from the request rather than from the response. */
 const REQUEST_REASONS = new Set<Reason>(['request-no-store', 'authorization']);
+/** Added to a held lease's remaining time before asking again, so the retry finds it lapsed (ms). */
+const RETRY_SLACK = 25;
 
 /** Reasons that say the URL itself is uncacheable, so its next requests should not queue. */
 const PASS_REASONS = new Set<Reason>(['private', 'no-store', 'set-cookie', 'vary-star', 'no-freshness', 'too-large', 'must-understand']);
@@ -63,8 +65,13 @@ export interface FillerDeps {
   clock: Clock;
   hitForPass: HitForPass;
   coalescer: Coalescer<FillResult>;
-  /** How long a fill lock is held at most, and how long other instances wait on it (ms). */
-  lockTtl: number;
+  /**
+   * Lifetime of a fill lease (ms): the holder renews it while its fill runs, so it outlives a
+   * holder that died or lost track of it by at most this long.
+   */
+  lease: number;
+  /** How long a request waits for another request's fill before fetching itself (cache.lockTimeout, ms). */
+  lockTimeout: () => number;
   /** Each request sent to the origin: its status (undefined when it failed) and how long the headers took. */
   onOrigin?: (route: string, status: number | undefined, ms: number) => void;
   /** Reports a background failure; background work never throws. */
@@ -81,43 +88,77 @@ export class Filler {
   }
 
   /**
-   * The fill across instances: take the key's lock in Redis and fetch, or, when another
-   * instance holds it, wait for its announcement (bounded by the lock's lifetime) and read
-   * the shared tier. Without Redis, or when Redis cannot be asked, fetch directly.
+   * The fill across instances: take the key's lease and fetch, or, when another request holds
+   * it, wait for its announcement and read what it stored. A waiter asks for the lease again
+   * when the holder's lease would lapse (so a dead holder costs at most one lease), and
+   * fetches itself after cache.lockTimeout. Without peers, or when they cannot be asked,
+   * fetch directly.
    */
   private async fillShared(f: FillRequest): Promise<FillResult> {
-    const shared = this.d.store.peers;
-    if (shared === undefined || f.head) return this.fetch(f);
-    const owner = shared.owner();
-    const lock = await shared.tryLock(f.key, owner, this.d.lockTtl);
-    if (lock === 'held') {
-      const peer = await this.waitForPeer(f);
+    const peers = this.d.store.peers;
+    if (peers === undefined || f.head) return this.fetch(f);
+    const owner = peers.owner();
+    // Real time, not the injected clock: the waits below are real timers, and so are leases.
+    const deadline = performance.now() + this.d.lockTimeout();
+    let first = true;
+    for (;;) {
+      const lease = await peers.tryLock(f.key, owner, this.d.lease);
+      if (lease.result === 'acquired') return this.lead(f, peers, owner);
+      if (lease.result === 'unavailable') {
+        // The request may have reached Redis and only its reply been lost: release what may
+        // be ours, or leave it to lapse within one lease.
+        void peers.unlock(f.key, owner).catch((err: unknown) => this.d.onBackgroundError?.(err));
+        return this.fetch(f);
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) return this.fetch(f);
+      const peer = await this.waitForPeer(f, Math.min(left, (lease.heldFor ?? this.d.lease) + RETRY_SLACK), first);
       if (peer !== undefined) return peer;
-      return this.fetch(f);
+      first = false;
+      if (performance.now() >= deadline) return this.fetch(f);
     }
-    // A refresh first looks in Redis: another instance may have refreshed this key already,
-    // and then this one adopts that response instead of asking the origin again.
-    const peer = lock === 'acquired' && f.stale !== undefined && this.d.store.shared !== undefined ? await this.readPeer(f) : undefined;
-    const result = peer ?? (await this.fetch(f));
-    if (lock === 'acquired') {
-      // Waiters read Redis when told, so the write must land before the announcement.
-      const persisted = result.kind === 'stored' && result.persisted ? result.persisted : Promise.resolve();
-      const entry = result.kind === 'stored' ? result.entry : undefined;
-      void persisted
-        .then(() => shared.announceFilled(f.key, f.primary, entry))
-        .finally(() => shared.unlock(f.key, owner))
-        .catch((err: unknown) => this.d.onBackgroundError?.(err));
+  }
+
+  /** The holder's side: fetch (or adopt a peer's refresh), renewing the lease until the result is shared. */
+  private async lead(f: FillRequest, peers: NonNullable<TieredStore['peers']>, owner: string): Promise<FillResult> {
+    const lease = this.d.lease;
+    const renewal = setInterval(() => {
+      peers.renew(f.key, owner, lease).catch((err: unknown) => this.d.onBackgroundError?.(err));
+    }, Math.max(1, Math.floor(lease / 3)));
+    renewal.unref();
+    let result: FillResult;
+    try {
+      // A refresh first looks in Redis: another instance may have refreshed this key already,
+      // and then this one adopts that response instead of asking the origin again.
+      const peer = f.stale !== undefined && this.d.store.shared !== undefined ? await this.readPeer(f) : undefined;
+      result = peer ?? (await this.fetch(f));
+    } catch (err) {
+      clearInterval(renewal);
+      void peers.unlock(f.key, owner).catch(() => undefined);
+      throw err;
     }
+    // Waiters read Redis when told, so the write must land before the announcement.
+    const persisted = result.kind === 'stored' && result.persisted ? result.persisted : Promise.resolve();
+    const entry = result.kind === 'stored' ? result.entry : undefined;
+    void persisted
+      .then(() => peers.announceFilled(f.key, f.primary, entry))
+      .finally(() => {
+        clearInterval(renewal);
+        return peers.unlock(f.key, owner);
+      })
+      .catch((err: unknown) => this.d.onBackgroundError?.(err));
     return result;
   }
 
-  /** Waits for another instance's fill of this key; undefined when nothing usable came of it. */
-  private async waitForPeer(f: FillRequest): Promise<FillResult | undefined> {
-    const wait = this.d.store.peers!.waitForFill(f.key, this.d.lockTtl);
-    const early = await this.readPeer(f);
-    if (early !== undefined) {
-      wait.cancel();
-      return early;
+  /** Waits up to `ms` for another request's fill of this key; undefined when nothing usable came of it. */
+  private async waitForPeer(f: FillRequest, ms: number, lookFirst: boolean): Promise<FillResult | undefined> {
+    const wait = this.d.store.peers!.waitForFill(f.key, ms);
+    if (lookFirst) {
+      const early = await this.readPeer(f);
+      if (early !== undefined) {
+        wait.cancel();
+        return early;
+      }
     }
     await wait.done;
     return this.readPeer(f);

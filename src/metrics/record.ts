@@ -62,6 +62,10 @@ export class Recorder {
     this.metrics.redisErrors.labels(op).inc();
   }
 
+  decryptFailure(): void {
+    this.metrics.decryptFailures.inc();
+  }
+
   purge(kind: string, n = 1): void {
     this.metrics.purges.labels(kind).inc(n);
   }

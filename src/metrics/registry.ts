@@ -108,6 +108,11 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
       labelNames: ['op'] as const,
       registers: sources.redis ? registers : [],
     }),
+    decryptFailures: new Counter({
+      name: 'larder_redis_decrypt_failures_total',
+      help: 'Entries read from Redis that failed authentication (AES-256-GCM: altered, moved, or under an unknown key id) and were treated as misses.',
+      registers: sources.redis ? registers : [],
+    }),
     breakerOpen: new Gauge({
       name: 'larder_redis_breaker_open',
       help: '1 while the circuit breaker skips Redis; absent without Redis.',

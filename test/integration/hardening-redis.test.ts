@@ -178,7 +178,7 @@ describe('Redis failing', () => {
   });
 
   it('values of the wrong type under entry, index and lock keys: clean misses, no waiting on a planted lock past its bound', async () => {
-    const p = await instance(redis.url, { timeouts: { connect: '200ms', headers: '300ms', body: '300ms' } });
+    const p = await instance(redis.url, { cache: { redis: { url: redis.url, commandTimeout: '50ms' }, lockTimeout: '800ms' } });
     // A list where the entry should be, and a hash where the lock should be.
     const key = lockKey('larder:', 'shop.test/typed');
     await redis.cli('HSET', key, 'f', 'v');
@@ -186,7 +186,7 @@ describe('Redis failing', () => {
     const t = performance.now();
     const r = await get(p.url, '/typed', HOST);
     expect([r.status, r.body]).toEqual([200, 'body of /typed']);
-    // The lock is "held" by foreign data: larder waits at most the lock lifetime (800 ms here).
+    // The lock is "held" by foreign data: larder waits at most cache.lockTimeout (800 ms here).
     expect(performance.now() - t).toBeLessThan(1_500);
     const again = await get(p.url, '/typed', HOST);
     expect(again.status).toBe(200);

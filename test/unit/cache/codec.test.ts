@@ -117,6 +117,41 @@ describe('codec rejects what is not a valid value', () => {
     expect(decode(Buffer.concat([encode(sampleIndex()), Buffer.from('x')]))).toBeUndefined();
   });
 
+  it('an entry of the previous format version (1)', () => {
+    const old = Buffer.from(good);
+    old[4] = 1;
+    expect(decode(old)).toBeUndefined();
+  });
+
+  it('a value written for another key, or for no key, when a key is expected', () => {
+    const k = 'shop.test/a';
+    const bound = encode(sampleEntry(), k);
+    expect(decode(bound, k)).toBeDefined();
+    expect(decode(bound, 'shop.test/b')).toBeUndefined();
+    expect(decode(bound, k + '\u0000variant')).toBeUndefined();
+    expect(decode(encode(sampleEntry()), k)).toBeUndefined();
+    const index = encode(sampleIndex(), k);
+    expect(decode(index, k)).toEqual(sampleIndex());
+    expect(decode(index, 'shop.test/b')).toBeUndefined();
+  });
+
+  it('framing that does not match the body, or any hop-by-hop field: never taken from storage', () => {
+    const base = sampleEntry();
+    const withRaw = (raw: string[]) => encode({ ...base, rawHeaders: raw });
+    const lengthAt = base.rawHeaders.indexOf('content-length');
+    const lying = base.rawHeaders.slice();
+    lying[lengthAt + 1] = '3';
+    expect(decode(withRaw(lying))).toBeUndefined();
+    expect(decode(withRaw([...base.rawHeaders, 'Transfer-Encoding', 'chunked']))).toBeUndefined();
+    expect(decode(withRaw(['Content-Length', '3', ...base.rawHeaders]))).toBeUndefined();
+    expect(decode(withRaw([...base.rawHeaders, 'connection', 'close']))).toBeUndefined();
+    expect(decode(encode({ ...base, headers: { ...base.headers, 'transfer-encoding': 'chunked' } }))).toBeUndefined();
+    // Content-Length is rebuilt from the body: absent in storage, present on the way out.
+    const without = base.rawHeaders.filter((_, i) => i !== lengthAt && i !== lengthAt + 1);
+    const rebuilt = decode(withRaw(without)) as CacheEntry;
+    expect(rebuilt.rawHeaders).toEqual(base.rawHeaders);
+  });
+
   it('metadata length pointing past the end', () => {
     const b = Buffer.from(good);
     b.writeUInt32BE(0xffffffff, 6);

@@ -18,6 +18,7 @@ describe('defaults', () => {
     expect(config.cache).toEqual({
       memory: { maxSize: 256 * 1024 ** 2, maxEntrySize: 8 * 1024 ** 2 },
       hitForPass: 10_000,
+      lockTimeout: 10_000,
       maxVariants: 16,
       heuristicFraction: 0.1,
       heuristicMax: 86_400_000,
