@@ -1,6 +1,6 @@
 /**
- * Follows the request stream of one client connection, alongside node's parser, to see what
- * that parser keeps to itself: the size each chunk of a chunked request body announces.
+ * Follows the request stream of a client connection that sent a chunked body, alongside node's
+ * parser (http/server.ts starts it at that request), to see what that parser keeps to itself: the size each chunk of a chunked request body announces.
  *
  * llhttp accepts any chunk size that fits in 64 bits, FFFFFFFFFFFFFFFF included, then waits
  * for that many bytes: the client would hold the connection (and an origin request) until
@@ -68,6 +68,14 @@ export class RequestFramingScanner {
   /** Whether the scanner still follows the connection. */
   get active(): boolean {
     return this.state !== State.Off;
+  }
+
+  /** Starts inside a chunked body whose head was read elsewhere. */
+  startChunkedBody(): void {
+    this.state = State.ChunkSize;
+    this.size = 0;
+    this.digits = 0;
+    this.total = 0;
   }
 
   /** Reads the next bytes of the connection; returns the first violation found, if any. */

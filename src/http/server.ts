@@ -5,7 +5,7 @@ import type { Handler } from './handler.js';
 import { HOST } from './target.js';
 import { connectionOptions, HOP_BY_HOP } from '../rfc9111/hop-by-hop.js';
 import { ErrorCodes } from '../errors.js';
-import { RequestFramingScanner } from './body-framing.js';
+import { RequestFramingScanner, type Violation } from './body-framing.js';
 
 export interface ServerLimits {
   /** Idle time allowed between requests on a keep-alive connection (ms). */
@@ -51,6 +51,8 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
   const initial = limits();
   /** Sockets that sent a request larder refused: nothing more is read from them. */
   const refused = new WeakSet<Socket>();
+  /** Sockets whose request framing is followed (see watchFraming). */
+  const watched = new WeakSet<Socket>();
 
   const server = http.createServer(
     {
@@ -75,6 +77,10 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
       if (problem !== undefined) {
         refused.add(socket);
         return refuse(res, problem);
+      }
+      if (req.headers['transfer-encoding'] !== undefined) {
+        const framing = watchFraming(req);
+        if (framing !== undefined) return closeWith(socket, framing);
       }
       dropConnectionFields(req);
       stripRequestHeaders(req, s.stripRequestHeaders);
@@ -134,11 +140,25 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
     closeWith(socket, { status: clientErrorStatus(err.code, err.rawPacket), message: '' });
   });
-  // Appended after node's own connection listener, which the 'data' listener below turns from
-  // reading the socket natively to reading it through 'data' events (see body-framing.ts).
-  server.on('connection', (socket: Socket) => {
-    const l = limits();
-    const scanner = new RequestFramingScanner(getConfig().security.maxRequestBodySize, l.maxHeaderSize + 1024);
+  /**
+   * Follows a connection's request framing from its first request with a chunked body on
+   * (body-framing.ts). Only such connections are followed: a 'data' listener makes node read
+   * the socket through JS events instead of natively, which costs every request on the
+   * connection. The bytes of the current read were parsed natively already, so they are taken
+   * from the parser and the scanner is aligned on this request's request line. Returns a
+   * violation found in them at once, if any.
+   */
+  const watchFraming = (req: http.IncomingMessage): Problem | undefined => {
+    const socket = req.socket;
+    if (watched.has(socket)) return undefined;
+    watched.add(socket);
+    const scanner = new RequestFramingScanner(getConfig().security.maxRequestBodySize, limits().maxHeaderSize + 1024);
+    const rest = alignedBytes(req, scanner);
+    // Not aligned (a head split across reads at its blank line): the request timeout bounds it.
+    if (rest === undefined) return undefined;
+    const first = scanner.feed(rest);
+    if (first !== undefined) return framingProblem(first);
+    if (!scanner.active) return undefined;
     const watch = (data: Buffer): void => {
       const v = scanner.feed(data);
       if (v === undefined) {
@@ -146,16 +166,40 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
         return;
       }
       socket.removeListener('data', watch);
-      closeWith(
-        socket,
-        v.kind === 'chunk-size'
-          ? { status: 400, message: 'a chunk size over the request body limit (security.maxRequestBodySize)' }
-          : { status: 413, message: 'the request body is over the limit (security.maxRequestBodySize)' },
-      );
+      closeWith(socket, framingProblem(v));
     };
+    // Before node's own listener: a violation is answered before the parser acts on the bytes.
     socket.prependListener('data', watch);
-  });
+    return undefined;
+  };
   return server;
+}
+
+function framingProblem(v: Violation): Problem {
+  return v.kind === 'chunk-size'
+    ? { status: 400, message: 'a chunk size over the request body limit (security.maxRequestBodySize)' }
+    : { status: 413, message: 'the request body is over the limit (security.maxRequestBodySize)' };
+}
+
+/**
+ * The bytes of the read being parsed, from this request's request line on (the scanner then
+ * reads its head and follows its body), or from the end of its head when the read began inside
+ * the head. Undefined when they cannot be aligned. The request line is searched from the start
+ * of the read: an earlier identical request in the same read only makes the scanner follow one
+ * more message, and on a client's own connection a misreading can only refuse that client.
+ */
+function alignedBytes(req: http.IncomingMessage, scanner: RequestFramingScanner): Buffer | undefined {
+  const parser = (req.socket as Socket & { parser?: { getCurrentBuffer?: () => Buffer } | null }).parser;
+  const buf = parser?.getCurrentBuffer?.();
+  if (buf === undefined || buf.length === 0) return undefined;
+  const at = buf.indexOf(`${req.method} ${req.url} HTTP/1.${req.httpVersionMinor}\r\n`, 0, 'latin1');
+  if (at !== -1) return buf.subarray(at);
+  // The read began inside the head; its blank line may straddle the two reads.
+  if (buf[0] === 0x0d || buf[0] === 0x0a) return undefined;
+  const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
+  if (end === -1) return undefined;
+  scanner.startChunkedBody();
+  return buf.subarray(end + 4);
 }
 
 /** A request larder refuses before the handler sees it. */

@@ -159,6 +159,34 @@ describe('requests with ambiguous or illegal framing', () => {
     expect(origin.requests.some((q) => q.url === '/pipelined')).toBe(false);
   });
 
+  it.each([
+    ['the chunk size in a later read than the head', [`POST /pass/partial HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n`, 'FFFFFFFFFFFFFFED\r\nabc']],
+    ['the head split across reads', [`POST /pass/partial HTTP/1.1\r\n${H}Transfer`, '-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFED\r\nabc']],
+    ['a second request on the connection', [`POST /pass/ok2 HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, `POST /pass/partial HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n`, 'FFFFFFFFFFFFFFFF\r\nabc']],
+    ['a chunked request after a plain one', [`GET /c HTTP/1.1\r\n${H}\r\n`, `POST /pass/partial HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n`, '100001\r\nabc']],
+  ])('an overflowing chunk size gets 400 at once when %s', async (_name, pieces) => {
+    const t0 = performance.now();
+    const text = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect(port, '127.0.0.1');
+      let got = '';
+      sock.setEncoding('latin1');
+      sock.on('data', (d: string) => (got += d));
+      sock.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
+      sock.on('close', () => resolve(got));
+      // Each piece in its own read: the server sees them apart.
+      sock.on('connect', async () => {
+        for (const piece of pieces) {
+          sock.write(piece, 'latin1');
+          await new Promise((r) => setTimeout(r, 40));
+        }
+      });
+    });
+    const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+    expect(statuses[statuses.length - 1]).toBe(400);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    expect(bodies.some((b) => b.url === '/pass/partial')).toBe(false);
+  });
+
   it('still serves well-formed requests, pipelined ones included (the checks do not over-reject)', async () => {
     const before = origin.count();
     const r = await exchange([
