@@ -1,8 +1,11 @@
 // The shared tier's costs, measured in one run with interleaved rounds (ratios are what matter):
 //   1. L2 HIT req/s and p99 with and without cache.redis.encryption (every request reads Redis);
-//   2. L1 HIT p99 with 0 and with 10,000 prefix purge rules.
+//   2. L1 HIT p99 with 0 and with 10,000 prefix purge rules;
+//   3. the slowest L1 hit while a purge of 10,000 tags runs, against a window without one
+//      (a probe sends one request at a time; larder is in its own process).
 // larder runs in child processes, autocannon in this one.
 //   npm run build && node bench/tier.mjs [--rounds N] [--duration S]
+import { Agent, request } from 'undici';
 import { cannon, freePort, start, startLarder, startRedis, stop, waitHttp } from './lib/procs.mjs';
 
 const arg = (name, def) => {
@@ -60,7 +63,43 @@ async function interleaved(label, pair) {
   console.log(`  second / first p99 per round: ${p99s.map((r) => r.toFixed(2)).join(', ')}`);
 }
 
+/** Sequential requests for `ms`; the slowest one's latency and the count. */
+async function probe(url, ms, dispatcher) {
+  let worst = 0;
+  let n = 0;
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    const t0 = performance.now();
+    const r = await request(url, { dispatcher });
+    await r.body.dump();
+    worst = Math.max(worst, performance.now() - t0);
+    n++;
+  }
+  return { worst, n };
+}
+
+async function purgeStall() {
+  const dispatcher = new Agent({ connections: 1 });
+  const url = targets.l1rules.url + '/b/1000/stall';
+  await probe(url, 500, dispatcher);
+  const control = await probe(url, 1_000, dispatcher);
+  const tags = Array.from({ length: 10_000 }, (_, i) => `tag-${i}`);
+  const during = probe(url, 1_000, dispatcher);
+  const t0 = performance.now();
+  const r = await fetch(`http://127.0.0.1:${adminPort}/purge`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+    body: JSON.stringify({ tags }),
+  });
+  const took = performance.now() - t0;
+  const d = await during;
+  console.log(`\nPOST /purge of 10,000 tags during sequential L1 hits: ${r.status} in ${took.toFixed(0)} ms`);
+  console.log(`  slowest hit without a purge: ${control.worst.toFixed(1)} ms (${control.n} requests); during the purge: ${d.worst.toFixed(1)} ms (${d.n} requests)`);
+  await dispatcher.close();
+}
+
 try {
+  await purgeStall();
   await interleaved('L2 HIT, 1000-byte body', [
     ['larder L2 (clear)', targets.l2.url + '/b/1000/l2'],
     ['larder L2 (AES-256-GCM)', targets.l2enc.url + '/b/1000/l2'],

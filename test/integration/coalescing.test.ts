@@ -45,17 +45,26 @@ describe('coalescing', () => {
   it('lets requests for a key that answered uncacheable skip the queue (hit-for-pass)', async () => {
     let inFlight = 0;
     let maxInFlight = 0;
+    let gate = false;
+    const held: Array<() => void> = [];
+    // After the first request, the origin holds every answer until ten are in flight at once
+    // (or 3 s pass): only requests that do not queue behind one another can get there.
     origin = await startOrigin((_req, res) => {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      setTimeout(() => {
+      const answer = (): void => {
         inFlight--;
         res.setHeader('cache-control', 'no-store');
         res.end('dynamic');
-      }, 100);
+      };
+      if (!gate) return answer();
+      held.push(answer);
+      if (inFlight === 10) for (const a of held.splice(0)) a();
+      else setTimeout(() => held.includes(answer) && held.splice(held.indexOf(answer), 1) && answer(), 3_000);
     });
     proxy = await startLarder(origin.url);
     await get(proxy.url, '/dyn');
+    gate = true;
     const replies = await Promise.all(Array.from({ length: 10 }, () => get(proxy.url, '/dyn')));
     expect(replies.every((r) => r.body === 'dynamic')).toBe(true);
     // Without hit-for-pass they would wait for one another: one leader, then nine refetches.
