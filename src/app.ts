@@ -39,18 +39,8 @@ const KEEP_FOR_REVALIDATION = 60 * 60 * 1000;
 /** The composition root: the only place concrete classes are built and wired. */
 export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   const clock = opts.clock ?? systemClock;
-  let recorder: Recorder | undefined;
-  const memory = new MemoryStore({ maxSize: config.cache.memory.maxSize, clock, onEvict: () => recorder?.eviction() });
-  const redis = config.cache.redis === undefined ? undefined : createShared(config.cache.redis, clock, opts, () => recorder);
-  const metrics = createMetrics(
-    { memory: () => ({ bytes: memory.bytes, entries: memory.entries }), ...(redis ? { redis: () => redis.shared.store.state() } : {}) },
-    { defaultMetrics: opts.defaultMetrics ?? true },
-  );
-  const rec = (recorder = new Recorder(metrics));
+  const { memory, redis, metrics, recorder: rec, store } = createTiers(config, clock, opts);
   const live = new LiveConfig(config, () => rec.reload('ok'));
-  const lockTtl = config.timeouts.connect + config.timeouts.headers + config.timeouts.body;
-  const storeOptions = { clock, maxVariants: config.cache.maxVariants, keepForRevalidation: KEEP_FOR_REVALIDATION, maxTtl: config.cache.maxTtl, urlRuleTtl: lockTtl };
-  const store = new TieredStore(memory, storeOptions, redis?.shared, opts.peers);
   const origin = new OriginClient(config.timeouts, clock);
   const pass = new PassThrough({ timeout: config.timeouts.headers, via: VIA });
   const hitForPass = new HitForPass(clock, config.cache.hitForPass);
@@ -96,6 +86,22 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
       shutdown({ server, admin: () => admin, readiness, fills: coalescer, pass, origin, peers: store.peers, redis: redis?.client }, grace),
   };
   return larder;
+}
+
+/** The memory tier, the shared tier (with `cache.redis`), the metrics that watch them, and the store over both. */
+function createTiers(config: Config, clock: Clock, opts: LarderOptions) {
+  let recorder: Recorder | undefined;
+  const memory = new MemoryStore({ maxSize: config.cache.memory.maxSize, clock, onEvict: () => recorder?.eviction() });
+  const redis = config.cache.redis === undefined ? undefined : createShared(config.cache.redis, clock, opts, () => recorder);
+  const metrics = createMetrics(
+    { memory: () => ({ bytes: memory.bytes, entries: memory.entries }), ...(redis ? { redis: () => redis.shared.store.state() } : {}) },
+    { defaultMetrics: opts.defaultMetrics ?? true },
+  );
+  recorder = new Recorder(metrics);
+  const lockTtl = config.timeouts.connect + config.timeouts.headers + config.timeouts.body;
+  const storeOptions = { clock, maxVariants: config.cache.maxVariants, keepForRevalidation: KEEP_FOR_REVALIDATION, maxTtl: config.cache.maxTtl, urlRuleTtl: lockTtl };
+  const store = new TieredStore(memory, storeOptions, redis?.shared, opts.peers);
+  return { memory, redis, metrics, recorder, store };
 }
 
 /** The Redis client, store, bus and shared tier, built from `cache.redis`. */
