@@ -22,10 +22,6 @@ export class Coalescer<T> {
     return this.inflight.has(key);
   }
 
-  get size(): number {
-    return this.inflight.size;
-  }
-
   /** Resolves once every task running now has settled. */
   async drain(): Promise<void> {
     await Promise.allSettled([...this.inflight.values()]);

@@ -15,8 +15,9 @@ export interface LocalCache {
 
 /**
  * Coordination between the processes that act as one cache: fill locks, fill notices,
- * invalidations and purge rules. Two implementations: Redis (SharedTier, for instances on
- * any machine) and the cluster primary over IPC (Workers, for `--workers` without Redis).
+ * invalidations and purge rules. Two implementations: Redis (`SharedTier`, for instances on
+ * any machine) and the cluster primary over IPC (`cluster/ipc-peers.ts` `IpcPeers`, for
+ * `--workers` without Redis).
  */
 export interface Peers {
   attach(local: LocalCache): void;

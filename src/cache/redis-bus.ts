@@ -6,8 +6,6 @@ export type MessageHandler = (message: string, channel: string) => void;
 export interface RedisBusOptions {
   /** The main client: publishes go through it, and the subscriber connection copies its settings. */
   client: RedisClient;
-  /** Longest a publish may take (ms). Default: the client's commandTimeout, else 1000. */
-  timeout?: number;
   onError?: (op: RedisOp, err: unknown) => void;
 }
 
@@ -44,7 +42,8 @@ export class RedisBus {
   constructor(opts: RedisBusOptions) {
     this.client = opts.client;
     const t = opts.client instanceof Cluster ? opts.client.options.redisOptions?.commandTimeout : opts.client.options.commandTimeout;
-    this.timeout = opts.timeout ?? (typeof t === 'number' && t > 0 ? t : 1000);
+    // Longest a publish or subscribe may take: the client's commandTimeout, else 1 s.
+    this.timeout = typeof t === 'number' && t > 0 ? t : 1000;
     this.onError = opts.onError;
     this.connect();
   }
@@ -82,20 +81,6 @@ export class RedisBus {
     } catch (err) {
       this.report('subscribe', err);
       return false;
-    }
-  }
-
-  /** Removes a handler; the channel is unsubscribed when its last handler goes. */
-  async unsubscribe(channel: string, handler: MessageHandler): Promise<void> {
-    const set = this.handlers.get(channel);
-    if (set === undefined || !set.delete(handler) || set.size > 0) return;
-    this.handlers.delete(channel);
-    const sub = this.sub;
-    if (sub?.status !== 'ready') return;
-    try {
-      await bounded(sub.unsubscribe(channel), this.timeout, 'subscribe');
-    } catch (err) {
-      this.report('subscribe', err);
     }
   }
 

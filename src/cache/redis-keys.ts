@@ -76,7 +76,10 @@ export function lockKey(prefix: string, key: string): string {
   return `${prefix}{${slotTag(primary)}}:lock:${variantId ?? 'i'}`;
 }
 
-/** Pub/sub channel carrying invalidations (URL, prefix, tag purges) to every instance. */
+/**
+ * Pub/sub channel carrying invalidated primary keys (unsafe methods, hard purges of a URL
+ * with its host) to every instance. Every other purge travels as rules on `purgeChannel`.
+ */
 export function invalidateChannel(prefix: string): string {
   return `${prefix}invalidate`;
 }

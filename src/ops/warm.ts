@@ -1,12 +1,35 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import type http from 'node:http';
 import { Agent, request } from 'undici';
+import type { Config } from '../config/types.js';
+import type { Readiness } from './readiness.js';
 
 export interface WarmResult {
   total: number;
   ok: number;
   failed: number;
   ms: number;
+}
+
+export interface WarmDeps {
+  /** The proxy listener: warming requests go through it. */
+  server: http.Server;
+  config: () => Config;
+  readiness: Readiness;
+}
+
+/** Fetches the configured warm URLs through this instance; undefined when none are configured. */
+export async function warmInstance(d: WarmDeps, progress?: (done: number, total: number) => void): Promise<WarmResult | undefined> {
+  const current = d.config();
+  const w = current.warm;
+  const addr = d.server.address();
+  if (w === undefined || addr === null || typeof addr === 'string') return undefined;
+  return d.readiness.warmingWhile(async () => {
+    const urls = await warmList(w.urls, w.file, current.file);
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return warm(`http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`, urls, w.concurrency, progress);
+  });
 }
 
 /** The URLs to warm: the list in the config, then the lines of the file (# comments skipped). */
