@@ -4,7 +4,8 @@ import type { Config, SecuritySettings } from '../config/types.js';
 import type { Handler } from './handler.js';
 import { HOST } from './target.js';
 import { connectionOptions, HOP_BY_HOP } from '../rfc9111/hop-by-hop.js';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, LarderError } from '../errors.js';
+import { errorBytes } from './respond.js';
 import { RequestFramingScanner } from './body-framing.js';
 
 export interface ServerLimits {
@@ -19,14 +20,6 @@ export interface ServerLimits {
   /** Most header field lines in one request. */
   maxHeaders: number;
 }
-
-export const DEFAULT_LIMITS: ServerLimits = {
-  keepAliveTimeout: 5_000,
-  headersTimeout: 10_000,
-  requestTimeout: 60_000,
-  maxHeaderSize: 16 * 1024,
-  maxHeaders: 100,
-};
 
 /** What the server reads from `security:` (config/schema.ts). */
 export function serverLimits(s: SecuritySettings): ServerLimits {
@@ -74,7 +67,7 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
       const problem = checkRequest(req, s, s.maxHeaders);
       if (problem !== undefined) {
         refused.add(socket);
-        return refuse(res, problem);
+        return handler.refuse(req, res, problem);
       }
       dropConnectionFields(req);
       stripRequestHeaders(req, s.stripRequestHeaders);
@@ -97,15 +90,15 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
     const problem = checkRequest(req, security(), limits().maxHeaders);
     if (problem !== undefined) {
       socket.on('error', () => socket.destroy());
-      socket.end(statusLine(problem));
+      socket.end(errorBytes(problem.status, problem));
       return;
     }
     dropConnectionFields(req);
     stripRequestHeaders(req, security().stripRequestHeaders);
     handler.upgrade(req, socket, head);
   });
-  /** Answers a broken request on the socket itself and closes the connection. */
-  const closeWith = (socket: Socket, problem: Problem): void => {
+  /** Answers a broken request on the socket itself and closes the connection; a parse error gets no body. */
+  const closeWith = (socket: Socket, status: number, problem?: LarderError): void => {
     if (!socket.writable) {
       socket.destroy();
       return;
@@ -116,7 +109,7 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
       return;
     }
     refused.add(socket);
-    const line = statusLine(problem);
+    const line = errorBytes(status, problem);
     // A broken body is found after node handed the request over: its response may be under way.
     const current = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
     if (current) {
@@ -132,7 +125,7 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
     socket.end(line);
   };
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
-    closeWith(socket, { status: clientErrorStatus(err.code, err.rawPacket), message: '' });
+    closeWith(socket, clientErrorStatus(err.code, err.rawPacket));
   });
   // Appended after node's own connection listener, which the 'data' listener below turns from
   // reading the socket natively to reading it through 'data' events (see body-framing.ts).
@@ -146,38 +139,29 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
         return;
       }
       socket.removeListener('data', watch);
-      closeWith(
-        socket,
-        v.kind === 'chunk-size'
-          ? { status: 400, message: 'a chunk size over the request body limit (security.maxRequestBodySize)' }
-          : { status: 413, message: 'the request body is over the limit (security.maxRequestBodySize)' },
-      );
+      const problem = v.kind === 'chunk-size' ? bad('a chunk size over the request body limit (security.maxRequestBodySize)') : tooLarge();
+      closeWith(socket, problem.status, problem);
     };
     socket.prependListener('data', watch);
   });
   return server;
 }
 
-/** A request larder refuses before the handler sees it. */
-interface Problem {
-  status: 400 | 408 | 413 | 431 | 501 | 505;
-  message: string;
+/** A request larder refuses before the handler sees it (RFC 9112 §3, §6): answered, then the connection closes. */
+function bad(message: string, status: 400 | 431 | 501 | 505 = 400): LarderError {
+  return new LarderError(ErrorCodes.BAD_REQUEST, message, { status, close: true });
 }
 
-const REASONS: Record<number, string> = {
-  400: 'Bad Request',
-  408: 'Request Timeout',
-  413: 'Content Too Large',
-  431: 'Request Header Fields Too Large',
-  501: 'Not Implemented',
-  505: 'HTTP Version Not Supported',
-};
+/** A request body over security.maxRequestBodySize. */
+function tooLarge(message?: string): LarderError {
+  return new LarderError(ErrorCodes.TOO_LARGE, message, { close: true });
+}
 
 /** A well-formed request line (RFC 9112 §3) naming a version other than 1.0 / 1.1. */
 const OTHER_VERSION = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \r\n]+ HTTP\/[0-9]\.[0-9]\r\n/;
 
 /** llhttp error codes that mean something other than a plain 400. */
-function clientErrorStatus(code: string | undefined, raw: Buffer | undefined): Problem['status'] {
+function clientErrorStatus(code: string | undefined, raw: Buffer | undefined): 400 | 408 | 431 | 505 {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
       return 431;
@@ -191,29 +175,6 @@ function clientErrorStatus(code: string | undefined, raw: Buffer | undefined): P
   }
 }
 
-function statusLine(p: Problem): string {
-  const body = p.message === '' ? '' : `${p.status === 413 ? ErrorCodes.TOO_LARGE : 'LARDER_BAD_REQUEST'}: ${p.message}\n`;
-  return (
-    `HTTP/1.1 ${p.status} ${REASONS[p.status]}\r\nconnection: close\r\ncache-control: no-store\r\n` +
-    `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
-  );
-}
-
-/** Answers and closes: whatever follows on the connection is not to be trusted. */
-function refuse(res: http.ServerResponse, p: Problem): void {
-  const body = `${p.status === 413 ? ErrorCodes.TOO_LARGE : 'LARDER_BAD_REQUEST'}: ${p.message}\n`;
-  res.shouldKeepAlive = false;
-  res.writeHead(p.status, {
-    connection: 'close',
-    'cache-control': 'no-store',
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'x-cache': 'BYPASS',
-  });
-  // With connection: close node ends the socket once this is written; nothing after it is served.
-  res.end(body);
-}
-
 /**
  * RFC 9112 §3.2: origin-form, absolute-form, or "*". A fragment is never sent (RFC 9110
  * §7.1), "\" is read as "/" by some origins, and a "%" that does not start an escape is
@@ -222,13 +183,13 @@ function refuse(res: http.ServerResponse, p: Problem): void {
 const TARGET_BAD = /[#\\\x80-\xff]|%(?![0-9A-Fa-f]{2})/;
 
 /** Every check node's parser does not do itself. */
-function checkRequest(req: http.IncomingMessage, s: SecuritySettings, maxHeaders: number): Problem | undefined {
+function checkRequest(req: http.IncomingMessage, s: SecuritySettings, maxHeaders: number): LarderError | undefined {
   // llhttp accepts "HTTP/2.0" and a bare HTTP/0.9 request line.
   if (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1)) {
-    return { status: 505, message: 'only HTTP/1.0 and HTTP/1.1 are supported' };
+    return bad('only HTTP/1.0 and HTTP/1.1 are supported', 505);
   }
   const raw = req.rawHeaders;
-  if (raw.length / 2 > maxHeaders) return { status: 431, message: `more than ${maxHeaders} header fields` };
+  if (raw.length / 2 > maxHeaders) return bad(`more than ${maxHeaders} header fields`, 431);
   let hosts = 0;
   let host = '';
   for (let i = 0; i < raw.length; i += 2) {
@@ -238,33 +199,33 @@ function checkRequest(req: http.IncomingMessage, s: SecuritySettings, maxHeaders
     }
   }
   // RFC 9112 §3.2: 400 for a missing Host in HTTP/1.1, more than one, or an invalid one.
-  if (hosts > 1) return { status: 400, message: 'more than one Host header field' };
-  if (hosts === 0 && req.httpVersionMinor === 1) return { status: 400, message: 'HTTP/1.1 requires a Host header field' };
-  if (!HOST.test(host)) return { status: 400, message: 'invalid Host header field' };
+  if (hosts > 1) return bad('more than one Host header field');
+  if (hosts === 0 && req.httpVersionMinor === 1) return bad('HTTP/1.1 requires a Host header field');
+  if (!HOST.test(host)) return bad('invalid Host header field');
   const url = req.url ?? '';
   if (!(url.startsWith('/') || /^https?:\/\//i.test(url) || (url === '*' && req.method === 'OPTIONS'))) {
-    return { status: 400, message: 'the request target must be a path or an absolute http URL' };
+    return bad('the request target must be a path or an absolute http URL');
   }
-  if (TARGET_BAD.test(url)) return { status: 400, message: 'invalid character or escape in the request target' };
+  if (TARGET_BAD.test(url)) return bad('invalid character or escape in the request target');
   const named = connectionNamesNeeded(req.headers.connection);
-  if (named !== undefined) return { status: 400, message: `Connection must not name ${named}` };
+  if (named !== undefined) return bad(`Connection must not name ${named}`);
   const te = req.headers['transfer-encoding'];
   if (te !== undefined) {
     // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing.
-    if (req.httpVersionMinor === 0) return { status: 400, message: 'Transfer-Encoding in an HTTP/1.0 request' };
+    if (req.httpVersionMinor === 0) return bad('Transfer-Encoding in an HTTP/1.0 request');
     const codings = te.toLowerCase().split(',').map((c) => c.trim());
     // RFC 9112 §6.3: chunked not last leaves the body length unknown: 400. (llhttp notices this
     // only once it reads the body, after the request has been handed over.)
-    if (codings[codings.length - 1] !== 'chunked') return { status: 400, message: 'chunked must be the last transfer coding' };
+    if (codings[codings.length - 1] !== 'chunked') return bad('chunked must be the last transfer coding');
     // RFC 9112 §6.1: a transfer coding larder does not implement: 501.
-    if (codings.length > 1) return { status: 501, message: 'only the chunked transfer coding is supported' };
+    if (codings.length > 1) return bad('only the chunked transfer coding is supported', 501);
   }
   const cl = req.headers['content-length'];
   if (cl !== undefined && Number(cl) > s.maxRequestBodySize) {
-    return { status: 413, message: `the request body is over the limit of ${s.maxRequestBodySize} bytes (security.maxRequestBodySize)` };
+    return tooLarge(`the request body is over the limit of ${s.maxRequestBodySize} bytes (security.maxRequestBodySize)`);
   }
   if (s.getWithBody === 'reject' && (req.method === 'GET' || req.method === 'HEAD') && hasBody(req)) {
-    return { status: 400, message: `a ${req.method} request must not carry a body` };
+    return bad(`a ${req.method} request must not carry a body`);
   }
   return undefined;
 }
@@ -321,11 +282,6 @@ function matcher(list: readonly string[]): StripMatcher {
     matchers.set(list, m);
   }
   return m;
-}
-
-/** Whether `name` (lower case) is on the list: exact, or by a prefix ending in "*"; "_" counts as "-". */
-export function isStripped(name: string, list: readonly string[]): boolean {
-  return matches(name, matcher(list));
 }
 
 function matches(name: string, m: StripMatcher): boolean {
