@@ -102,4 +102,3 @@ export class LarderError extends Error {
     this.close = options?.close ?? false;
   }
 }
-

@@ -304,5 +304,3 @@ export function stripRequestHeaders(req: http.IncomingMessage, list: readonly st
     if (matches(name, m)) delete headers[name];
   }
 }
-
-
