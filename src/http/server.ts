@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Config, SecuritySettings } from '../config/types.js';
 import type { Handler } from './handler.js';
 import { HOST } from './target.js';
@@ -45,35 +46,72 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
   /** Sockets that sent a request larder refused: nothing more is read from them. */
   const refused = new WeakSet<Socket>();
 
-  const server = http.createServer(
-    {
-      keepAliveTimeout: initial.keepAliveTimeout,
-      headersTimeout: initial.headersTimeout,
-      requestTimeout: initial.requestTimeout,
-      maxHeaderSize: initial.maxHeaderSize,
-      // How often node looks for connections past headersTimeout / requestTimeout (default 30 s,
-      // which would let a slowloris client hold a connection for up to 40 s).
-      connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(initial.headersTimeout / 4))),
-      // Lenient parsing accepts the framing ambiguities request smuggling is built on.
-      insecureHTTPParser: false,
-      // Checked below instead: node's own check answers 400 but still serves a request
-      // pipelined behind the bad one.
-      requireHostHeader: false,
-    },
-    (req, res) => {
-      const socket = req.socket;
-      if (refused.has(socket)) return; // pipelined behind a refused request: never served
-      const s = getConfig().security;
-      const problem = checkRequest(req, s, s.maxHeaders);
-      if (problem !== undefined) {
-        refused.add(socket);
-        return handler.refuse(req, res, problem);
+  const server = http.createServer(serverOptions(initial), (req, res) => {
+    const socket = req.socket;
+    if (refused.has(socket)) return; // pipelined behind a refused request: never served
+    const s = getConfig().security;
+    const problem = checkRequest(req, s, s.maxHeaders);
+    if (problem !== undefined) {
+      refused.add(socket);
+      return handler.refuse(req, res, problem);
+    }
+    dropConnectionFields(req);
+    stripRequestHeaders(req, s.stripRequestHeaders);
+    handler.handle(req, res);
+  });
+  followLimits(server, initial, limits);
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const problem = checkRequest(req, security(), limits().maxHeaders);
+    if (problem !== undefined) {
+      socket.on('error', () => socket.destroy());
+      socket.end(errorBytes(problem.status, problem));
+      return;
+    }
+    dropConnectionFields(req);
+    stripRequestHeaders(req, security().stripRequestHeaders);
+    handler.upgrade(req, socket, head);
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+    closeWith(socket, refused, clientErrorStatus(err.code, err.rawPacket));
+  });
+  // Appended after node's own connection listener, which the 'data' listener below turns from
+  // reading the socket natively to reading it through 'data' events (see body-framing.ts).
+  server.on('connection', (socket: Socket) => {
+    const scanner = new RequestFramingScanner(getConfig().security.maxRequestBodySize, limits().maxHeaderSize + 1024);
+    const watch = (data: Buffer): void => {
+      const v = scanner.feed(data);
+      if (v === undefined) {
+        if (!scanner.active) socket.removeListener('data', watch);
+        return;
       }
-      dropConnectionFields(req);
-      stripRequestHeaders(req, s.stripRequestHeaders);
-      handler.handle(req, res);
-    },
-  );
+      socket.removeListener('data', watch);
+      const problem = v.kind === 'chunk-size' ? bad('a chunk size over the request body limit (security.maxRequestBodySize)') : tooLarge();
+      closeWith(socket, refused, problem.status, problem);
+    };
+    socket.prependListener('data', watch);
+  });
+  return server;
+}
+
+function serverOptions(initial: ServerLimits): http.ServerOptions {
+  return {
+    keepAliveTimeout: initial.keepAliveTimeout,
+    headersTimeout: initial.headersTimeout,
+    requestTimeout: initial.requestTimeout,
+    maxHeaderSize: initial.maxHeaderSize,
+    // How often node looks for connections past headersTimeout / requestTimeout (default 30 s,
+    // which would let a slowloris client hold a connection for up to 40 s).
+    connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(initial.headersTimeout / 4))),
+    // Lenient parsing accepts the framing ambiguities request smuggling is built on.
+    insecureHTTPParser: false,
+    // Checked in checkRequest instead: node's own check answers 400 but still serves a request
+    // pipelined behind the bad one.
+    requireHostHeader: false,
+  };
+}
+
+/** Limits follow a reload for each new connection. */
+function followLimits(server: http.Server, initial: ServerLimits, limits: () => ServerLimits): void {
   // One extra so that a request over the limit can be told from one at it (node drops the rest silently).
   server.maxHeadersCount = initial.maxHeaders + 1;
   // Runs before node's own connection listener, which reads maxHeaderSize for the new parser.
@@ -86,65 +124,37 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
     server.requestTimeout = l.requestTimeout;
     server.keepAliveTimeout = l.keepAliveTimeout;
   });
-  server.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
-    const problem = checkRequest(req, security(), limits().maxHeaders);
-    if (problem !== undefined) {
-      socket.on('error', () => socket.destroy());
-      socket.end(errorBytes(problem.status, problem));
+}
+
+/**
+ * Answers a broken request on the socket itself and closes the connection: a request node's
+ * parser rejected (no body), or a body found broken after the request was handed over.
+ */
+function closeWith(socket: Socket, refused: WeakSet<Socket>, status: number, problem?: LarderError): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.on('error', () => socket.destroy());
+  if (refused.has(socket)) {
+    socket.end();
+    return;
+  }
+  refused.add(socket);
+  const bytes = errorBytes(status, problem);
+  // A broken body is found after node handed the request over: its response may be under way.
+  const current = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  if (current) {
+    if (current.headersSent) {
+      // Mid-response: the client must see an aborted connection, never a complete-looking answer.
+      current.destroy();
       return;
     }
-    dropConnectionFields(req);
-    stripRequestHeaders(req, security().stripRequestHeaders);
-    handler.upgrade(req, socket, head);
-  });
-  /** Answers a broken request on the socket itself and closes the connection; a parse error gets no body. */
-  const closeWith = (socket: Socket, status: number, problem?: LarderError): void => {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    socket.on('error', () => socket.destroy());
-    if (refused.has(socket)) {
-      socket.end();
-      return;
-    }
-    refused.add(socket);
-    const line = errorBytes(status, problem);
-    // A broken body is found after node handed the request over: its response may be under way.
-    const current = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
-    if (current) {
-      if (current.headersSent) {
-        // Mid-response: the client must see an aborted connection, never a complete-looking answer.
-        current.destroy();
-        return;
-      }
-      // Answer for it, then abort whatever the handler or the pass-through still does with it.
-      socket.end(line, () => current.destroy());
-      return;
-    }
-    socket.end(line);
-  };
-  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
-    closeWith(socket, clientErrorStatus(err.code, err.rawPacket));
-  });
-  // Appended after node's own connection listener, which the 'data' listener below turns from
-  // reading the socket natively to reading it through 'data' events (see body-framing.ts).
-  server.on('connection', (socket: Socket) => {
-    const l = limits();
-    const scanner = new RequestFramingScanner(getConfig().security.maxRequestBodySize, l.maxHeaderSize + 1024);
-    const watch = (data: Buffer): void => {
-      const v = scanner.feed(data);
-      if (v === undefined) {
-        if (!scanner.active) socket.removeListener('data', watch);
-        return;
-      }
-      socket.removeListener('data', watch);
-      const problem = v.kind === 'chunk-size' ? bad('a chunk size over the request body limit (security.maxRequestBodySize)') : tooLarge();
-      closeWith(socket, problem.status, problem);
-    };
-    socket.prependListener('data', watch);
-  });
-  return server;
+    // Answer for it, then abort whatever the handler or the pass-through still does with it.
+    socket.end(bytes, () => current.destroy());
+    return;
+  }
+  socket.end(bytes);
 }
 
 /** A request larder refuses before the handler sees it (RFC 9112 §3, §6): answered, then the connection closes. */
