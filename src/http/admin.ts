@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, LarderError } from '../errors.js';
 
 /** What POST /purge accepts. */
 export interface PurgeRequest {
@@ -42,18 +42,6 @@ const DRAIN_LIMIT = 8 * MAX_BODY;
 /** Most items in one purge list. */
 const MAX_ITEMS = 10_000;
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    /** Answer with Connection: close: the rest of the connection cannot be trusted. */
-    readonly close = false,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * The admin listener: GET /metrics, /healthz, /readyz, /explain and POST /purge. Reads are
  * open (keep the listener on a private interface); POST /purge needs the bearer token and is
@@ -62,9 +50,8 @@ export class HttpError extends Error {
 export function createAdminServer(d: AdminDeps): http.Server {
   const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
     route(d, req, res).catch((err: unknown) => {
-      if (err instanceof HttpError) return json(res, err.status, { error: err.message, code: err.code }, err.close);
-      d.onError?.(err);
-      json(res, 500, { error: 'the admin request failed inside larder', code: 'LARDER_INTERNAL' });
+      if (!(err instanceof LarderError)) d.onError?.(err);
+      answerError(res, err instanceof LarderError ? err : new LarderError(ErrorCodes.INTERNAL, 'the admin request failed inside larder', { status: 500 }));
     });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
@@ -88,7 +75,7 @@ async function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerRe
     }
     case '/explain': {
       const target = url.searchParams.get('url');
-      if (target === null || target === '') throw new HttpError(400, 'LARDER_BAD_REQUEST', 'give ?url=http://host/path or ?url=/path');
+      if (target === null || target === '') throw new LarderError(ErrorCodes.BAD_REQUEST, 'give ?url=http://host/path or ?url=/path');
       const headers: Record<string, string> = {};
       for (const h of url.searchParams.getAll('header')) {
         const colon = h.indexOf(':');
@@ -97,32 +84,32 @@ async function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerRe
       return json(res, 200, await d.explain(target, headers));
     }
     case '/warm': {
-      if (method !== 'POST') throw new HttpError(405, 'LARDER_METHOD', 'use POST /warm');
+      if (method !== 'POST') throw new LarderError(ErrorCodes.METHOD, 'use POST /warm');
       authorise(d.token, req.headers.authorization, 'warm');
-      if (d.warm === undefined) throw new HttpError(404, 'LARDER_NOT_FOUND', 'warming is not available here');
+      if (d.warm === undefined) throw new LarderError(ErrorCodes.NOT_FOUND, 'warming is not available here');
       return json(res, 200, await d.warm());
     }
     case '/purge': {
-      if (method !== 'POST') throw new HttpError(405, 'LARDER_METHOD', 'use POST /purge with a JSON body');
+      if (method !== 'POST') throw new LarderError(ErrorCodes.METHOD, 'use POST /purge with a JSON body');
       authorise(d.token, req.headers.authorization, 'purge');
       const body = parsePurge(await readBody(req));
       return json(res, 200, await d.purge(body));
     }
     default:
-      throw new HttpError(404, 'LARDER_NOT_FOUND', 'admin endpoints: GET /metrics, /healthz, /readyz, /explain?url=; POST /purge, /warm');
+      throw new LarderError(ErrorCodes.NOT_FOUND);
   }
 }
 
 function authorise(token: string | undefined, header: string | undefined, what: 'purge' | 'warm'): void {
   if (token === undefined) {
-    throw new HttpError(403, `LARDER_${what.toUpperCase()}_DISABLED`, `the ${what} API is off: set admin.token (e.g. \${LARDER_ADMIN_TOKEN}) to turn it on`);
+    throw new LarderError(what === 'purge' ? ErrorCodes.PURGE_DISABLED : ErrorCodes.WARM_DISABLED);
   }
   const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
   const a = Buffer.from(given ?? '');
   const b = Buffer.from(token);
   // Constant-time comparison: the token must not leak through response timing.
   if (given === undefined || a.length !== b.length || !timingSafeEqual(a, b)) {
-    throw new HttpError(401, 'LARDER_UNAUTHORIZED', 'send Authorization: Bearer <admin.token>');
+    throw new LarderError(ErrorCodes.UNAUTHORIZED);
   }
 }
 
@@ -132,7 +119,7 @@ function authorise(token: string | undefined, header: string | undefined, what: 
  * answer reaches the client instead of a reset.
  */
 function readBody(req: http.IncomingMessage): Promise<string> {
-  const tooLarge = (): HttpError => new HttpError(413, ErrorCodes.TOO_LARGE, `a purge body is at most ${MAX_BODY} bytes; split the purge`, true);
+  const tooLarge = (): LarderError => new LarderError(ErrorCodes.TOO_LARGE, `a purge body is at most ${MAX_BODY} bytes; split the purge`, { close: true });
   const declared = Number(req.headers['content-length']);
   if (declared > DRAIN_LIMIT) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
@@ -159,34 +146,43 @@ export function parsePurge(text: string): PurgeRequest {
   try {
     body = JSON.parse(text);
   } catch {
-    throw new HttpError(400, 'LARDER_BAD_PURGE', 'the body must be JSON: {"urls": [...], "prefixes": [...], "tags": [...], "soft": false}');
+    throw badPurge();
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new HttpError(400, 'LARDER_BAD_PURGE', 'the body must be a JSON object with urls, prefixes and/or tags');
+    throw badPurge('the body must be a JSON object with urls, prefixes and/or tags');
   }
   const o = body as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    if (!['urls', 'prefixes', 'tags', 'soft'].includes(k)) throw new HttpError(400, 'LARDER_BAD_PURGE', `unknown field "${k}"; expected urls, prefixes, tags, soft`);
+    if (!['urls', 'prefixes', 'tags', 'soft'].includes(k)) throw badPurge(`unknown field "${k}"; expected urls, prefixes, tags, soft`);
   }
   const list = (name: string, check: (s: string) => string | undefined): string[] => {
     const v = o[name];
     if (v === undefined) return [];
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) {
-      throw new HttpError(400, 'LARDER_BAD_PURGE', `${name} must be a list of non-empty strings`);
+      throw badPurge(`${name} must be a list of non-empty strings`);
     }
-    if (v.length > MAX_ITEMS) throw new HttpError(400, 'LARDER_BAD_PURGE', `${name} has more than ${MAX_ITEMS} items; split the purge`);
+    if (v.length > MAX_ITEMS) throw badPurge(`${name} has more than ${MAX_ITEMS} items; split the purge`);
     for (const s of v as string[]) {
       const problem = check(s);
-      if (problem !== undefined) throw new HttpError(400, 'LARDER_BAD_PURGE', `${name}: ${JSON.stringify(s)} ${problem}`);
+      if (problem !== undefined) throw badPurge(`${name}: ${JSON.stringify(s)} ${problem}`);
     }
     return v as string[];
   };
   const urls = list('urls', (s) => (s.startsWith('/') || /^https?:\/\/[^/]+/i.test(s) ? undefined : 'must be a path (/a?b) or an http(s):// URL'));
   const prefixes = list('prefixes', (s) => (s.startsWith('/') ? undefined : 'must be a path prefix starting with /'));
   const tags = list('tags', () => undefined);
-  if (o['soft'] !== undefined && typeof o['soft'] !== 'boolean') throw new HttpError(400, 'LARDER_BAD_PURGE', 'soft must be true or false');
-  if (urls.length + prefixes.length + tags.length === 0) throw new HttpError(400, 'LARDER_BAD_PURGE', 'nothing to purge: give urls, prefixes or tags');
+  if (o['soft'] !== undefined && typeof o['soft'] !== 'boolean') throw badPurge('soft must be true or false');
+  if (urls.length + prefixes.length + tags.length === 0) throw badPurge('nothing to purge: give urls, prefixes or tags');
   return { urls, prefixes, tags, soft: o['soft'] === true };
+}
+
+function badPurge(message?: string): LarderError {
+  return new LarderError(ErrorCodes.BAD_PURGE, message);
+}
+
+/** The admin listener's one error answer: `{"error": message, "code": CODE}`. */
+function answerError(res: http.ServerResponse, e: LarderError): void {
+  json(res, e.status, { error: e.message, code: e.code }, e.close);
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown, close = false): void {

@@ -19,12 +19,13 @@ import {
   invalidates,
   type RequestDirectives,
 } from '../rfc9111/index.js';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, LarderError } from '../errors.js';
 import { formatCacheStatus, ttlSeconds, type CacheStatusInfo } from './cache-status.js';
-import { writeEntry, writeError, writeFetched, writeForwardedHead, writeInterim, writeNotModified, writeTrailers, responseHeaders, flatten } from './respond.js';
+import { errorBytes, writeEntry, writeError, writeFetched, writeForwardedHead, writeInterim, writeNotModified, writeTrailers, responseHeaders, flatten } from './respond.js';
 import { originHeaders } from './forward-headers.js';
 import type { Filler, FillRequest, FillResult } from './fill.js';
 import { resolveRequest, type ResolvedRequest } from './target.js';
+import type { ErrorAnswer } from './respond.js';
 
 /** One value per request: what happened, for headers, metrics and logs. */
 export interface Outcome {
@@ -94,10 +95,8 @@ export class Handler {
     const r = resolveRequest(config, method, req.headers.host ?? '', req.url ?? '/');
     if ('problem' in r) {
       // Nothing is routed yet: the refusal is counted under the default route.
-      const refused = { route: config.defaultRoute, req, t0 };
-      return this.finish(refused, 'BYPASS', 400, () =>
-        writeError(res, 400, ErrorCodes.BAD_REQUEST, r.problem, 'BYPASS', formatCacheStatus({ fwd: 'bypass' })),
-      );
+      const refused = { route: config.defaultRoute, req, res, t0 };
+      return this.error(refused, new LarderError(ErrorCodes.BAD_REQUEST, r.problem), 'BYPASS', formatCacheStatus({ fwd: 'bypass' }));
     }
     const route = r.route;
     if (method !== 'GET' && method !== 'HEAD') return this.pass(req, res, r, 'method', t0);
@@ -118,12 +117,21 @@ export class Handler {
     this.lookup(ctx);
   };
 
+  /**
+   * A request the server refused before handing it over (framing, Host, target, size): the
+   * answer closes the connection, and is counted under the default route.
+   */
+  readonly refuse = (req: IncomingMessage, res: ServerResponse, problem: LarderError): void => {
+    const refused = { route: this.d.config().defaultRoute, req, res, t0: performance.now() };
+    this.error(refused, problem, 'BYPASS', formatCacheStatus({ fwd: 'bypass' }));
+  };
+
   /** Protocol upgrades (WebSocket) always pass through, to the origin of the matching route. */
   readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const r = resolveRequest(this.d.config(), req.method ?? 'GET', req.headers.host ?? '', req.url ?? '/');
     if ('problem' in r) {
       socket.on('error', () => socket.destroy());
-      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      socket.end(errorBytes(400, new LarderError(ErrorCodes.BAD_REQUEST, r.problem)));
       return;
     }
     asResolved(req, r);
@@ -163,9 +171,7 @@ export class Handler {
     }
     if (ctx.cc.onlyIfCached) {
       // RFC 9111 §5.2.1.7: with only-if-cached and nothing usable stored, answer 504.
-      return this.finish(ctx, 'MISS', 504, () =>
-        writeError(ctx.res, 504, ErrorCodes.NOT_CACHED, 'only-if-cached was requested and no usable response is stored', 'MISS', formatCacheStatus({ fwd: 'miss', detail: 'no-freshness' })),
-      );
+      return this.error(ctx, new LarderError(ErrorCodes.NOT_CACHED), 'MISS', formatCacheStatus({ fwd: 'miss', detail: 'no-freshness' }));
     }
     this.missSafely(ctx, found.key, entry);
   }
@@ -173,7 +179,7 @@ export class Handler {
   /** Last resort for a bug on the request path: a clean 502, never a crash or a hung client. */
   private fail(ctx: Ctx, err: unknown): void {
     this.d.onError?.(err);
-    writeError(ctx.res, 502, ErrorCodes.INTERNAL, 'larder could not handle this request', 'MISS', formatCacheStatus({ fwd: 'miss' }));
+    this.error(ctx, new LarderError(ErrorCodes.INTERNAL), 'MISS', formatCacheStatus({ fwd: 'miss' }));
   }
 
   /**
@@ -361,9 +367,7 @@ export class Handler {
       }
       case 'error': {
         if (stale !== undefined && usableOnError(stale, ctx.cc, now)) return this.serveStaleOnError(ctx, stale, undefined, now);
-        const cs = formatCacheStatus({ fwd, detail: 'origin-error' });
-        const write = (): void => writeError(ctx.res, result.status, result.code, result.message, 'MISS', cs);
-        return this.finish(ctx, 'MISS', result.status, write, 'origin-error');
+        return this.error(ctx, result, 'MISS', formatCacheStatus({ fwd, detail: 'origin-error' }), 'origin-error');
       }
     }
   }
@@ -399,8 +403,18 @@ export class Handler {
     result.rest.pipe(res);
   }
 
-  private finish(ctx: Pick<Ctx, 'route' | 'req' | 't0'>, result: CacheResult, status: number, write: () => void, reason?: Reason): void {
-    write();
+  /**
+   * Every error answer on the proxy listener goes out here: the plain-text body of respond.ts
+   * and one Outcome. Nothing is counted when the response had already started (it was
+   * counted then; writeError aborts it).
+   */
+  private error(ctx: Pick<Ctx, 'route' | 'req' | 'res' | 't0'>, e: ErrorAnswer, result: CacheResult, cacheStatus: string, reason?: Reason): void {
+    this.finish(ctx, result, e.status, () => writeError(ctx.res, e, result, cacheStatus), reason);
+  }
+
+  /** Writes, then emits the request's one Outcome unless `write` says nothing was answered. */
+  private finish(ctx: Pick<Ctx, 'route' | 'req' | 't0'>, result: CacheResult, status: number, write: () => boolean | void, reason?: Reason): void {
+    if (write() === false) return;
     this.d.onOutcome?.({
       route: ctx.route.name,
       result,
@@ -430,7 +444,10 @@ export class Handler {
         if (invalidates(method, this.d.config().security.invalidateOnUnknownMethods)) this.invalidateAfter(r, resp.status, resp.headers as Record<string, string | string[]>);
         this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status: resp.status, ms: performance.now() - t0, method });
       },
-      onError: () => this.d.onOrigin?.(route.name, undefined, performance.now() - t0),
+      onError: (failure) => {
+        this.d.onOrigin?.(route.name, undefined, performance.now() - t0);
+        this.error({ route, req, res, t0 }, failure, 'BYPASS', formatCacheStatus({ fwd: 'bypass', detail: 'origin-error' }), 'origin-error');
+      },
     });
   }
 
@@ -454,8 +471,7 @@ export class Handler {
         failed: (f) => {
           this.d.onOrigin?.(route.name, undefined, performance.now() - t0);
           if (res.destroyed) return;
-          writeError(res, f.status, f.code, f.message, 'BYPASS', formatCacheStatus({ fwd: 'bypass', detail: 'origin-error' }));
-          this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason: 'origin-error', status: f.status, ms: performance.now() - t0, method });
+          this.error({ route, req, res, t0 }, f, 'BYPASS', formatCacheStatus({ fwd: 'bypass', detail: 'origin-error' }), 'origin-error');
         },
       },
     );

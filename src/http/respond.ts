@@ -1,4 +1,5 @@
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { ErrorCode } from '../errors.js';
 import type { CacheEntry, CacheResult, HeaderMap } from '../types.js';
 import { ageHeader, notModifiedHeaders, stripHopByHop } from '../rfc9111/index.js';
 import { VIA } from '../cache/entry.js';
@@ -171,21 +172,73 @@ export function writeTrailers(res: ServerResponse, fields: HeaderMap): void {
   if (out.length > 0) res.addTrailers(out);
 }
 
-/** A short plain-text error naming its stable code. */
-export function writeError(res: ServerResponse, status: number, code: string, message: string, xCache: CacheResult, cacheStatus: string): void {
+/**
+ * An error answer: a catalogue code, the status it goes out with, a message safe to show.
+ * A LarderError is one, and so is an OriginFailure.
+ */
+export interface ErrorAnswer {
+  code: ErrorCode;
+  status: number;
+  message: string;
+  /** Answer with Connection: close: what follows on the connection cannot be trusted. */
+  close?: boolean;
+}
+
+/** The body of every error answer on the proxy listener: `CODE: message`, one line of plain text. */
+function errorBody(e: ErrorAnswer): string {
+  return `${e.code}: ${e.message}\n`;
+}
+
+/**
+ * Writes an error answer on the proxy listener. The handler's error path is its only caller,
+ * and emits the request's Outcome when this returns true. When the response head has
+ * already gone out, the client must see an aborted response rather than a complete-looking
+ * one: the response is destroyed, and false says nothing was answered (the Outcome went out
+ * with that head).
+ */
+export function writeError(res: ServerResponse, e: ErrorAnswer, xCache: CacheResult, cacheStatus: string): boolean {
   if (res.headersSent) {
     res.destroy();
-    return;
+    return false;
   }
-  const body = `${code}: ${message}\n`;
-  res.writeHead(status, {
+  const body = errorBody(e);
+  const headers: OutgoingHttpHeaders = {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     'x-cache': xCache,
     'cache-status': cacheStatus,
-  });
+  };
+  if (e.close === true) {
+    // node ends the connection once this is written: nothing after it on the socket is served.
+    res.shouldKeepAlive = false;
+    headers['connection'] = 'close';
+  }
+  res.writeHead(e.status, headers);
   res.end(body);
+  return true;
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  413: 'Content Too Large',
+  431: 'Request Header Fields Too Large',
+  501: 'Not Implemented',
+  505: 'HTTP Version Not Supported',
+};
+
+/**
+ * The same answer as raw bytes, for a socket that has no ServerResponse: a request node's
+ * parser rejected, a body found broken after the request was handed over, a refused
+ * upgrade. It always closes the connection. Without `e` (a parse error) the body is empty.
+ */
+export function errorBytes(status: number, e?: ErrorAnswer): string {
+  const body = e === undefined ? '' : errorBody(e);
+  return (
+    `HTTP/1.1 ${status} ${REASONS[status] ?? STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\ncache-control: no-store\r\n` +
+    `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
 }
 
 export function flatten(h: HeaderMap): string[] {

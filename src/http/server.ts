@@ -1,10 +1,12 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Config, SecuritySettings } from '../config/types.js';
 import type { Handler } from './handler.js';
 import { HOST } from './target.js';
 import { connectionOptions, HOP_BY_HOP } from '../rfc9111/hop-by-hop.js';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, LarderError } from '../errors.js';
+import { errorBytes } from './respond.js';
 import { RequestFramingScanner, type Violation } from './body-framing.js';
 
 export interface ServerLimits {
@@ -19,14 +21,6 @@ export interface ServerLimits {
   /** Most header field lines in one request. */
   maxHeaders: number;
 }
-
-export const DEFAULT_LIMITS: ServerLimits = {
-  keepAliveTimeout: 5_000,
-  headersTimeout: 10_000,
-  requestTimeout: 60_000,
-  maxHeaderSize: 16 * 1024,
-  maxHeaders: 100,
-};
 
 /** What the server reads from `security:` (config/schema.ts). */
 export function serverLimits(s: SecuritySettings): ServerLimits {
@@ -54,131 +48,78 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
   /** Sockets whose request framing is followed (see watchFraming). */
   const watched = new WeakSet<Socket>();
 
-  const server = http.createServer(
-    {
-      keepAliveTimeout: initial.keepAliveTimeout,
-      headersTimeout: initial.headersTimeout,
-      requestTimeout: initial.requestTimeout,
-      maxHeaderSize: initial.maxHeaderSize,
-      // How often node looks for connections past headersTimeout / requestTimeout (default 30 s,
-      // which would let a slowloris client hold a connection for up to 40 s).
-      connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(initial.headersTimeout / 4))),
-      // Lenient parsing accepts the framing ambiguities request smuggling is built on.
-      insecureHTTPParser: false,
-      // Checked below instead: node's own check answers 400 but still serves a request
-      // pipelined behind the bad one.
-      requireHostHeader: false,
-    },
-    (req, res) => {
-      const socket = req.socket;
-      if (refused.has(socket)) return; // pipelined behind a refused request: never served
-      const s = getConfig().security;
-      const problem = checkRequest(req, s, s.maxHeaders);
-      if (problem !== undefined) {
+  const server = http.createServer(serverOptions(initial), (req, res) => {
+    const socket = req.socket;
+    if (refused.has(socket)) return; // pipelined behind a refused request: never served
+    const s = getConfig().security;
+    const problem = checkRequest(req, s, s.maxHeaders);
+    if (problem !== undefined) {
+      refused.add(socket);
+      return handler.refuse(req, res, problem);
+    }
+    if (req.headers['transfer-encoding'] !== undefined && !watched.has(socket)) {
+      watched.add(socket);
+      const framing = watchFraming(req, s.maxRequestBodySize, limits().maxHeaderSize + 1024, (p) => closeWith(socket, refused, p.status, p));
+      if (framing !== undefined) {
         refused.add(socket);
-        return refuse(res, problem);
+        return handler.refuse(req, res, framing);
       }
-      if (req.headers['transfer-encoding'] !== undefined) {
-        const framing = watchFraming(req);
-        if (framing !== undefined) return closeWith(socket, framing);
-      }
-      dropConnectionFields(req);
-      stripRequestHeaders(req, s.stripRequestHeaders);
-      handler.handle(req, res);
-    },
-  );
-  // One extra so that a request over the limit can be told from one at it (node drops the rest silently).
-  server.maxHeadersCount = initial.maxHeaders + 1;
-  // Runs before node's own connection listener, which reads maxHeaderSize for the new parser.
-  server.prependListener('connection', () => {
-    const l = limits();
-    // Not in @types/node, but read by node for each new connection's parser.
-    (server as unknown as { maxHeaderSize: number }).maxHeaderSize = l.maxHeaderSize;
-    server.maxHeadersCount = l.maxHeaders + 1;
-    server.headersTimeout = l.headersTimeout;
-    server.requestTimeout = l.requestTimeout;
-    server.keepAliveTimeout = l.keepAliveTimeout;
+    }
+    dropConnectionFields(req);
+    stripRequestHeaders(req, s.stripRequestHeaders);
+    handler.handle(req, res);
   });
-  server.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+  followLimits(server, initial, limits);
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const problem = checkRequest(req, security(), limits().maxHeaders);
     if (problem !== undefined) {
       socket.on('error', () => socket.destroy());
-      socket.end(statusLine(problem));
+      socket.end(errorBytes(problem.status, problem));
       return;
     }
     dropConnectionFields(req);
     stripRequestHeaders(req, security().stripRequestHeaders);
     handler.upgrade(req, socket, head);
   });
-  /** Answers a broken request on the socket itself and closes the connection. */
-  const closeWith = (socket: Socket, problem: Problem): void => {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    socket.on('error', () => socket.destroy());
-    if (refused.has(socket)) {
-      socket.end();
-      return;
-    }
-    refused.add(socket);
-    const line = statusLine(problem);
-    // A broken body is found after node handed the request over: its response may be under way.
-    const current = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
-    if (current) {
-      if (current.headersSent) {
-        // Mid-response: the client must see an aborted connection, never a complete-looking answer.
-        current.destroy();
-        return;
-      }
-      // Answer for it, then abort whatever the handler or the pass-through still does with it.
-      socket.end(line, () => current.destroy());
-      return;
-    }
-    socket.end(line);
-  };
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
-    closeWith(socket, { status: clientErrorStatus(err.code, err.rawPacket), message: '' });
+    closeWith(socket, refused, clientErrorStatus(err.code, err.rawPacket));
   });
-  /**
-   * Follows a connection's request framing from its first request with a chunked body on
-   * (body-framing.ts). Only such connections are followed: a 'data' listener makes node read
-   * the socket through JS events instead of natively, which costs every request on the
-   * connection. The bytes of the current read were parsed natively already, so they are taken
-   * from the parser and the scanner is aligned on this request's request line. Returns a
-   * violation found in them at once, if any.
-   */
-  const watchFraming = (req: http.IncomingMessage): Problem | undefined => {
-    const socket = req.socket;
-    if (watched.has(socket)) return undefined;
-    watched.add(socket);
-    const scanner = new RequestFramingScanner(getConfig().security.maxRequestBodySize, limits().maxHeaderSize + 1024);
-    const rest = alignedBytes(req, scanner);
-    // Not aligned (a head split across reads at its blank line): the request timeout bounds it.
-    if (rest === undefined) return undefined;
-    const first = scanner.feed(rest);
-    if (first !== undefined) return framingProblem(first);
-    if (!scanner.active) return undefined;
-    const watch = (data: Buffer): void => {
-      const v = scanner.feed(data);
-      if (v === undefined) {
-        if (!scanner.active) socket.removeListener('data', watch);
-        return;
-      }
-      socket.removeListener('data', watch);
-      closeWith(socket, framingProblem(v));
-    };
-    // Before node's own listener: a violation is answered before the parser acts on the bytes.
-    socket.prependListener('data', watch);
-    return undefined;
-  };
   return server;
 }
 
-function framingProblem(v: Violation): Problem {
-  return v.kind === 'chunk-size'
-    ? { status: 400, message: 'a chunk size over the request body limit (security.maxRequestBodySize)' }
-    : { status: 413, message: 'the request body is over the limit (security.maxRequestBodySize)' };
+/**
+ * Follows a connection's request framing from its first request with a chunked body on
+ * (body-framing.ts). Only such connections are followed: a 'data' listener makes node read
+ * the socket through JS events instead of natively, which costs every request on the
+ * connection. The bytes of the current read were parsed natively already, so they are taken
+ * from the parser and the scanner is aligned on this request's request line. Returns a
+ * violation found in them at once; later ones go to `refuse`.
+ */
+function watchFraming(req: http.IncomingMessage, limit: number, maxHead: number, refuse: (p: LarderError) => void): LarderError | undefined {
+  const socket = req.socket;
+  const scanner = new RequestFramingScanner(limit, maxHead);
+  const rest = alignedBytes(req, scanner);
+  // Not aligned (a head split across reads at its blank line): the request timeout bounds it.
+  if (rest === undefined) return undefined;
+  const first = scanner.feed(rest);
+  if (first !== undefined) return framingProblem(first);
+  if (!scanner.active) return undefined;
+  const watch = (data: Buffer): void => {
+    const v = scanner.feed(data);
+    if (v === undefined) {
+      if (!scanner.active) socket.removeListener('data', watch);
+      return;
+    }
+    socket.removeListener('data', watch);
+    refuse(framingProblem(v));
+  };
+  // Before node's own listener: a violation is answered before the parser acts on the bytes.
+  socket.prependListener('data', watch);
+  return undefined;
+}
+
+function framingProblem(v: Violation): LarderError {
+  return v.kind === 'chunk-size' ? bad('a chunk size over the request body limit (security.maxRequestBodySize)') : tooLarge();
 }
 
 /**
@@ -202,26 +143,85 @@ function alignedBytes(req: http.IncomingMessage, scanner: RequestFramingScanner)
   return buf.subarray(end + 4);
 }
 
-/** A request larder refuses before the handler sees it. */
-interface Problem {
-  status: 400 | 408 | 413 | 431 | 501 | 505;
-  message: string;
+function serverOptions(initial: ServerLimits): http.ServerOptions {
+  return {
+    keepAliveTimeout: initial.keepAliveTimeout,
+    headersTimeout: initial.headersTimeout,
+    requestTimeout: initial.requestTimeout,
+    maxHeaderSize: initial.maxHeaderSize,
+    // How often node looks for connections past headersTimeout / requestTimeout (default 30 s,
+    // which would let a slowloris client hold a connection for up to 40 s).
+    connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(initial.headersTimeout / 4))),
+    // Lenient parsing accepts the framing ambiguities request smuggling is built on.
+    insecureHTTPParser: false,
+    // Checked in checkRequest instead: node's own check answers 400 but still serves a request
+    // pipelined behind the bad one.
+    requireHostHeader: false,
+  };
 }
 
-const REASONS: Record<number, string> = {
-  400: 'Bad Request',
-  408: 'Request Timeout',
-  413: 'Content Too Large',
-  431: 'Request Header Fields Too Large',
-  501: 'Not Implemented',
-  505: 'HTTP Version Not Supported',
-};
+/** Limits follow a reload for each new connection. */
+function followLimits(server: http.Server, initial: ServerLimits, limits: () => ServerLimits): void {
+  // One extra so that a request over the limit can be told from one at it (node drops the rest silently).
+  server.maxHeadersCount = initial.maxHeaders + 1;
+  // Runs before node's own connection listener, which reads maxHeaderSize for the new parser.
+  server.prependListener('connection', () => {
+    const l = limits();
+    // Not in @types/node, but read by node for each new connection's parser.
+    (server as unknown as { maxHeaderSize: number }).maxHeaderSize = l.maxHeaderSize;
+    server.maxHeadersCount = l.maxHeaders + 1;
+    server.headersTimeout = l.headersTimeout;
+    server.requestTimeout = l.requestTimeout;
+    server.keepAliveTimeout = l.keepAliveTimeout;
+  });
+}
+
+/**
+ * Answers a broken request on the socket itself and closes the connection: a request node's
+ * parser rejected (no body), or a body found broken after the request was handed over.
+ */
+function closeWith(socket: Socket, refused: WeakSet<Socket>, status: number, problem?: LarderError): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.on('error', () => socket.destroy());
+  if (refused.has(socket)) {
+    socket.end();
+    return;
+  }
+  refused.add(socket);
+  const bytes = errorBytes(status, problem);
+  // A broken body is found after node handed the request over: its response may be under way.
+  const current = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  if (current) {
+    if (current.headersSent) {
+      // Mid-response: the client must see an aborted connection, never a complete-looking answer.
+      current.destroy();
+      return;
+    }
+    // Answer for it, then abort whatever the handler or the pass-through still does with it.
+    socket.end(bytes, () => current.destroy());
+    return;
+  }
+  socket.end(bytes);
+}
+
+/** A request larder refuses before the handler sees it (RFC 9112 §3, §6): answered, then the connection closes. */
+function bad(message: string, status: 400 | 431 | 501 | 505 = 400): LarderError {
+  return new LarderError(ErrorCodes.BAD_REQUEST, message, { status, close: true });
+}
+
+/** A request body over security.maxRequestBodySize. */
+function tooLarge(message?: string): LarderError {
+  return new LarderError(ErrorCodes.TOO_LARGE, message, { close: true });
+}
 
 /** A well-formed request line (RFC 9112 §3) naming a version other than 1.0 / 1.1. */
 const OTHER_VERSION = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \r\n]+ HTTP\/[0-9]\.[0-9]\r\n/;
 
 /** llhttp error codes that mean something other than a plain 400. */
-function clientErrorStatus(code: string | undefined, raw: Buffer | undefined): Problem['status'] {
+function clientErrorStatus(code: string | undefined, raw: Buffer | undefined): 400 | 408 | 431 | 505 {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
       return 431;
@@ -235,29 +235,6 @@ function clientErrorStatus(code: string | undefined, raw: Buffer | undefined): P
   }
 }
 
-function statusLine(p: Problem): string {
-  const body = p.message === '' ? '' : `${p.status === 413 ? ErrorCodes.TOO_LARGE : 'LARDER_BAD_REQUEST'}: ${p.message}\n`;
-  return (
-    `HTTP/1.1 ${p.status} ${REASONS[p.status]}\r\nconnection: close\r\ncache-control: no-store\r\n` +
-    `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
-  );
-}
-
-/** Answers and closes: whatever follows on the connection is not to be trusted. */
-function refuse(res: http.ServerResponse, p: Problem): void {
-  const body = `${p.status === 413 ? ErrorCodes.TOO_LARGE : 'LARDER_BAD_REQUEST'}: ${p.message}\n`;
-  res.shouldKeepAlive = false;
-  res.writeHead(p.status, {
-    connection: 'close',
-    'cache-control': 'no-store',
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'x-cache': 'BYPASS',
-  });
-  // With connection: close node ends the socket once this is written; nothing after it is served.
-  res.end(body);
-}
-
 /**
  * RFC 9112 §3.2: origin-form, absolute-form, or "*". A fragment is never sent (RFC 9110
  * §7.1), "\" is read as "/" by some origins, and a "%" that does not start an escape is
@@ -266,13 +243,13 @@ function refuse(res: http.ServerResponse, p: Problem): void {
 const TARGET_BAD = /[#\\\x80-\xff]|%(?![0-9A-Fa-f]{2})/;
 
 /** Every check node's parser does not do itself. */
-function checkRequest(req: http.IncomingMessage, s: SecuritySettings, maxHeaders: number): Problem | undefined {
+function checkRequest(req: http.IncomingMessage, s: SecuritySettings, maxHeaders: number): LarderError | undefined {
   // llhttp accepts "HTTP/2.0" and a bare HTTP/0.9 request line.
   if (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1)) {
-    return { status: 505, message: 'only HTTP/1.0 and HTTP/1.1 are supported' };
+    return bad('only HTTP/1.0 and HTTP/1.1 are supported', 505);
   }
   const raw = req.rawHeaders;
-  if (raw.length / 2 > maxHeaders) return { status: 431, message: `more than ${maxHeaders} header fields` };
+  if (raw.length / 2 > maxHeaders) return bad(`more than ${maxHeaders} header fields`, 431);
   let hosts = 0;
   let host = '';
   for (let i = 0; i < raw.length; i += 2) {
@@ -282,33 +259,33 @@ function checkRequest(req: http.IncomingMessage, s: SecuritySettings, maxHeaders
     }
   }
   // RFC 9112 §3.2: 400 for a missing Host in HTTP/1.1, more than one, or an invalid one.
-  if (hosts > 1) return { status: 400, message: 'more than one Host header field' };
-  if (hosts === 0 && req.httpVersionMinor === 1) return { status: 400, message: 'HTTP/1.1 requires a Host header field' };
-  if (!HOST.test(host)) return { status: 400, message: 'invalid Host header field' };
+  if (hosts > 1) return bad('more than one Host header field');
+  if (hosts === 0 && req.httpVersionMinor === 1) return bad('HTTP/1.1 requires a Host header field');
+  if (!HOST.test(host)) return bad('invalid Host header field');
   const url = req.url ?? '';
   if (!(url.startsWith('/') || /^https?:\/\//i.test(url) || (url === '*' && req.method === 'OPTIONS'))) {
-    return { status: 400, message: 'the request target must be a path or an absolute http URL' };
+    return bad('the request target must be a path or an absolute http URL');
   }
-  if (TARGET_BAD.test(url)) return { status: 400, message: 'invalid character or escape in the request target' };
+  if (TARGET_BAD.test(url)) return bad('invalid character or escape in the request target');
   const named = connectionNamesNeeded(req.headers.connection);
-  if (named !== undefined) return { status: 400, message: `Connection must not name ${named}` };
+  if (named !== undefined) return bad(`Connection must not name ${named}`);
   const te = req.headers['transfer-encoding'];
   if (te !== undefined) {
     // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing.
-    if (req.httpVersionMinor === 0) return { status: 400, message: 'Transfer-Encoding in an HTTP/1.0 request' };
+    if (req.httpVersionMinor === 0) return bad('Transfer-Encoding in an HTTP/1.0 request');
     const codings = te.toLowerCase().split(',').map((c) => c.trim());
     // RFC 9112 §6.3: chunked not last leaves the body length unknown: 400. (llhttp notices this
     // only once it reads the body, after the request has been handed over.)
-    if (codings[codings.length - 1] !== 'chunked') return { status: 400, message: 'chunked must be the last transfer coding' };
+    if (codings[codings.length - 1] !== 'chunked') return bad('chunked must be the last transfer coding');
     // RFC 9112 §6.1: a transfer coding larder does not implement: 501.
-    if (codings.length > 1) return { status: 501, message: 'only the chunked transfer coding is supported' };
+    if (codings.length > 1) return bad('only the chunked transfer coding is supported', 501);
   }
   const cl = req.headers['content-length'];
   if (cl !== undefined && Number(cl) > s.maxRequestBodySize) {
-    return { status: 413, message: `the request body is over the limit of ${s.maxRequestBodySize} bytes (security.maxRequestBodySize)` };
+    return tooLarge(`the request body is over the limit of ${s.maxRequestBodySize} bytes (security.maxRequestBodySize)`);
   }
   if (s.getWithBody === 'reject' && (req.method === 'GET' || req.method === 'HEAD') && hasBody(req)) {
-    return { status: 400, message: `a ${req.method} request must not carry a body` };
+    return bad(`a ${req.method} request must not carry a body`);
   }
   return undefined;
 }
@@ -367,11 +344,6 @@ function matcher(list: readonly string[]): StripMatcher {
   return m;
 }
 
-/** Whether `name` (lower case) is on the list: exact, or by a prefix ending in "*"; "_" counts as "-". */
-export function isStripped(name: string, list: readonly string[]): boolean {
-  return matches(name, matcher(list));
-}
-
 function matches(name: string, m: StripMatcher): boolean {
   const n = name.includes('_') ? name.replaceAll('_', '-') : name;
   if (m.exact.has(n)) return true;
@@ -392,5 +364,3 @@ export function stripRequestHeaders(req: http.IncomingMessage, list: readonly st
     if (matches(name, m)) delete headers[name];
   }
 }
-
-

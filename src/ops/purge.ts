@@ -2,7 +2,8 @@ import type { Config } from '../config/types.js';
 import type { TieredStore } from '../cache/tiered-store.js';
 import { PurgeRulesFull, type PurgeRule } from '../cache/purge-rules.js';
 import type { Recorder } from '../metrics/record.js';
-import { HttpError, type PurgeAnswer, type PurgeRequest } from '../http/admin.js';
+import type { PurgeAnswer, PurgeRequest } from '../http/admin.js';
+import { ErrorCodes, LarderError } from '../errors.js';
 import { resolveRequest } from '../http/target.js';
 
 export interface PurgeDeps {
@@ -21,7 +22,7 @@ export async function purge(d: PurgeDeps, p: PurgeRequest): Promise<PurgeAnswer>
   try {
     purged += await d.store.purgeRules(rules);
   } catch (err) {
-    if (err instanceof PurgeRulesFull) throw new HttpError(507, 'LARDER_PURGE_RULES_FULL', err.message);
+    if (err instanceof PurgeRulesFull) throw new LarderError(ErrorCodes.PURGE_RULES_FULL, err.message);
     throw err;
   }
   const paths = rules.length - p.prefixes.length - p.tags.length;

@@ -1,12 +1,18 @@
-import { ErrorCodes, type ErrorCode } from '../errors.js';
+import { CATALOGUE, ErrorCodes, type ErrorCode } from '../errors.js';
 
 export interface OriginFailure {
   kind: 'error';
-  /** 502 for a refused, reset or malformed answer; 504 for a timeout. */
+  /** 502 for a refused, reset or malformed answer; 504 for a timeout (the catalogue's status for `code`). */
   status: 502 | 504;
   code: ErrorCode;
   /** Short, safe to show to clients: names the cause, never internals. */
   message: string;
+}
+
+type OriginCode = (typeof ErrorCodes)['ORIGIN_UNREACHABLE' | 'ORIGIN_TIMEOUT' | 'ORIGIN_INCOMPLETE' | 'ORIGIN_UNSUPPORTED'];
+
+function failure(code: OriginCode, message: string = CATALOGUE[code].message): OriginFailure {
+  return { kind: 'error', status: CATALOGUE[code].status, code, message };
 }
 
 const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
@@ -14,7 +20,7 @@ const INCOMPLETE = new Set(['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_ABOR
 
 /** A response framed with a transfer coding other than chunked (RFC 9112 §6.1). */
 export function unsupportedCoding(): OriginFailure {
-  return { kind: 'error', status: 502, code: ErrorCodes.ORIGIN_UNSUPPORTED, message: 'the origin used a transfer coding other than chunked' };
+  return failure(ErrorCodes.ORIGIN_UNSUPPORTED);
 }
 
 /** Maps an undici or socket error onto the status and stable code a client sees. */
@@ -22,16 +28,10 @@ export function classifyOriginError(err: unknown, phase: 'headers' | 'body'): Or
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
   if (TIMEOUTS.has(code)) {
     const what = code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connecting to' : code === 'UND_ERR_BODY_TIMEOUT' ? 'reading the body from' : 'waiting for';
-    return { kind: 'error', status: 504, code: ErrorCodes.ORIGIN_TIMEOUT, message: `timed out ${what} the origin` };
+    return failure(ErrorCodes.ORIGIN_TIMEOUT, `timed out ${what} the origin`);
   }
-  if (code === 'ECONNREFUSED') {
-    return { kind: 'error', status: 502, code: ErrorCodes.ORIGIN_UNREACHABLE, message: 'the origin refused the connection' };
-  }
-  if (phase === 'body' || INCOMPLETE.has(code)) {
-    return { kind: 'error', status: 502, code: ErrorCodes.ORIGIN_INCOMPLETE, message: 'the origin closed the connection before the response was complete' };
-  }
-  if (code.startsWith('HPE_')) {
-    return { kind: 'error', status: 502, code: ErrorCodes.ORIGIN_UNREACHABLE, message: 'the origin sent a malformed response' };
-  }
-  return { kind: 'error', status: 502, code: ErrorCodes.ORIGIN_UNREACHABLE, message: 'the origin could not be reached' };
+  if (code === 'ECONNREFUSED') return failure(ErrorCodes.ORIGIN_UNREACHABLE, 'the origin refused the connection');
+  if (phase === 'body' || INCOMPLETE.has(code)) return failure(ErrorCodes.ORIGIN_INCOMPLETE);
+  if (code.startsWith('HPE_')) return failure(ErrorCodes.ORIGIN_UNREACHABLE, 'the origin sent a malformed response');
+  return failure(ErrorCodes.ORIGIN_UNREACHABLE);
 }

@@ -1,6 +1,7 @@
 import http from 'node:http';
-import { Readable, type Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
+import { ErrorCodes, LarderError } from '../errors.js';
 
 /** What the caller learns about a passed-through response, before it is written. */
 export interface PassResponse {
@@ -15,17 +16,17 @@ export interface PassOptions {
   responseHeaders: (res: PassResponse) => Record<string, string>;
   /** Called once the upstream status is known (for invalidation after unsafe methods). */
   onResponse?: (res: PassResponse) => void;
-  /** Called when the proxy could not reach the upstream, with the status written (if any). */
-  onError?: (err: Error) => void;
+  /**
+   * Called when the request failed (origin unreachable, timed out, reset): the caller answers
+   * with `failure`, or aborts the response if it had started. Nothing is written here.
+   */
+  onError: (failure: LarderError) => void;
 }
 
-/** Framing fields of a request body. */
-const BODY_FIELDS = ['content-length', 'transfer-encoding', 'expect'];
-
 /**
- * Streams requests that the cache does not handle (uncacheable routes, methods with a
- * body, WebSocket upgrades, event streams) to the origin through http-proxy-3. Nothing is
- * buffered in either direction.
+ * Streams the requests with a body (methods other than GET and HEAD, on any route) and
+ * protocol upgrades (WebSocket) to the origin through http-proxy-3. Nothing is buffered in
+ * either direction. GET and HEAD that the cache does not handle are relayed by the handler.
  */
 export class PassThrough {
   private readonly proxy;
@@ -48,21 +49,15 @@ export class PassThrough {
     });
     // Without an error listener http-proxy-3 throws; every failure must become a response.
     this.proxy.on('error', (err, req, res) => {
-      this.pending.get(req)?.onError?.(err);
-      failed(res, err);
+      const o = this.pending.get(req);
+      // An upgrade's socket has no response to answer on: closing it is the answer.
+      if (o === undefined || !(res instanceof http.ServerResponse)) return void res.destroy();
+      o.onError(passFailure(err));
     });
   }
 
   web(req: http.IncomingMessage, res: http.ServerResponse, opts: PassOptions): void {
     this.pending.set(req, opts);
-    if (req.method === 'GET' || req.method === 'HEAD') {
-      // A body on GET or HEAD is never forwarded: an origin that ignores it would read it as
-      // the next request on the shared upstream connection (smuggling). node reads and
-      // discards it from the client connection after the response.
-      for (const name of BODY_FIELDS) delete req.headers[name];
-      this.proxy.web(req, res, { target: opts.target, buffer: Readable.from([]) });
-      return;
-    }
     this.proxy.web(req, res, { target: opts.target });
   }
 
@@ -77,23 +72,9 @@ export class PassThrough {
   }
 }
 
-function failed(res: http.ServerResponse | Duplex, err: Error): void {
-  if (!(res instanceof http.ServerResponse)) {
-    res.destroy();
-    return;
-  }
-  if (res.headersSent) {
-    res.destroy(err);
-    return;
-  }
+/** What a client is told when the pass-through fails: a timeout (proxyTimeout) is a 504. */
+function passFailure(err: Error): LarderError {
   const code = (err as NodeJS.ErrnoException).code;
-  const timeout = code === 'ECONNRESET' && /timeout/i.test(err.message) || code === 'ETIMEDOUT';
-  const body = timeout ? 'LARDER_ORIGIN_TIMEOUT: timed out waiting for the origin\n' : 'LARDER_PROXY_FAILED: the origin could not be reached\n';
-  res.writeHead(timeout ? 504 : 502, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'x-cache': 'BYPASS',
-    'cache-status': 'larder; fwd=bypass; detail=origin-error',
-  });
-  res.end(body);
+  const timeout = (code === 'ECONNRESET' && /timeout/i.test(err.message)) || code === 'ETIMEDOUT';
+  return new LarderError(timeout ? ErrorCodes.ORIGIN_TIMEOUT : ErrorCodes.PROXY_FAILED, undefined, { cause: err });
 }
