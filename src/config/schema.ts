@@ -1,9 +1,12 @@
 /**
  * The schema of rules.yaml: the user contract. It is the single source of the TypeScript
- * input type, of validation (config/validate.ts), of the defaults, and of the JSON Schema
- * editors use (schema/rules.schema.json, via config/json-schema.ts).
+ * type compile reads (`Rules`), of validation (config/validate.ts), of the defaults, and of
+ * the JSON Schema editors use (schema/rules.schema.json, via config/json-schema.ts).
  *
- * Every option is documented here, once, in its `description`: meaning, unit and default.
+ * A default is written once, as the `default` of its option (which `Defaulted` marks);
+ * nothing else in larder falls back to a value of its own. Every option is documented
+ * here, once, in its `description`: meaning, unit and default (test/unit/config/
+ * defaults.test.ts holds the descriptions, docs/configuration.md and rules.yaml to it).
  * Checks a JSON Schema cannot express (listen address, origin URL, cross-field rules) live
  * in config/compile.ts.
  */
@@ -79,7 +82,7 @@ function originUrl(description: string, def?: string) {
   return expects(ORIGIN_EXPECTED, Type.String({ pattern: '^https?://[^/?#\\s]+/?$', description, ...withDefault(def) }));
 }
 
-/** `listen`: where clients connect. Default 127.0.0.1:8080; LARDER_LISTEN overrides it. */
+/** `listen`: where clients connect; LARDER_LISTEN overrides it. */
 export const ListenSchema = expects(
   LISTEN_EXPECTED,
   Type.Union([Type.String({ minLength: 1 }), expects(LISTEN_EXPECTED, Type.Integer({ minimum: 0, maximum: 65535 }))], {
@@ -91,7 +94,7 @@ export const ListenSchema = expects(
   }),
 );
 
-/** `origin`: the default upstream. Default http://127.0.0.1:3000; LARDER_ORIGIN overrides it. */
+/** `origin`: the default upstream; LARDER_ORIGIN overrides it. */
 export const OriginSchema = originUrl(
   'Default upstream that requests are forwarded to: an http or https URL with scheme, host and ' +
     'optional port only (the request path is appended as is). Routes without their own origin use it. ' +
@@ -102,15 +105,15 @@ export const OriginSchema = originUrl(
 /** `timeouts`: limits on each phase of an origin fetch; all durations. */
 export const TimeoutsSchema = Type.Object(
   {
-    /** TCP (and TLS) connect to the origin. Default 5s. */
+    /** TCP (and TLS) connect to the origin. */
     connect: Defaulted(
       duration('Longest wait for the TCP (and TLS) connection to the origin. Default 5s.', '5s'),
     ),
-    /** Request sent → response headers received. Default 30s. */
+    /** Request sent → response headers received. */
     headers: Defaulted(
       duration('Longest wait from sending the request to receiving the response headers. Default 30s.', '30s'),
     ),
-    /** Longest silence between two body chunks. Default 30s. */
+    /** Longest silence between two body chunks. */
     body: Defaulted(
       duration(
         'Longest gap between two chunks of the response body (not the whole body). Default 30s.',
@@ -133,7 +136,7 @@ export const CacheSchema = Type.Object(
     memory: Defaulted(
       Type.Object(
         {
-          /** Total bytes of the memory tier. Default 256mb. */
+          /** Total bytes of the memory tier. */
           maxSize: Defaulted(
             size(
               'Total size of the memory tier: headers + body + a fixed overhead per entry. ' +
@@ -141,7 +144,7 @@ export const CacheSchema = Type.Object(
               '256mb',
             ),
           ),
-          /** Largest single entry. Default 8mb. */
+          /** Largest single entry. */
           maxEntrySize: Defaulted(
             size(
               'Largest response that is stored; larger responses are streamed to the client and not stored. ' +
@@ -153,7 +156,7 @@ export const CacheSchema = Type.Object(
         { additionalProperties: false, default: {}, description: 'Limits of the in-process memory tier.' },
       ),
     ),
-    /** How long an uncacheable answer lets its key skip the request coalescing queue. Default 10s. */
+    /** How long an uncacheable answer lets its key skip the request coalescing queue. */
     hitForPass: Defaulted(
       duration(
         'After the origin answers a key with an uncacheable response, requests for that key go straight ' +
@@ -162,7 +165,7 @@ export const CacheSchema = Type.Object(
         '10s',
       ),
     ),
-    /** How long a request waits for another request's fill of the same key. Default 10s. */
+    /** How long a request waits for another request's fill of the same key. */
     lockTimeout: Defaulted(
       duration(
         'How long a request waits for another request\'s fill of the same key (in this process, another worker ' +
@@ -172,7 +175,7 @@ export const CacheSchema = Type.Object(
         '10s',
       ),
     ),
-    /** Most variants per URL when responses carry Vary. Default 16. */
+    /** Most variants per URL when responses carry Vary. */
     maxVariants: Defaulted(
       Type.Integer({
         minimum: 1,
@@ -181,7 +184,7 @@ export const CacheSchema = Type.Object(
           'Most variants kept per URL when responses carry Vary; the oldest variant is dropped beyond it. Default 16.',
       }),
     ),
-    /** Longest any entry is kept, whatever its freshness says. Default 7d. */
+    /** Longest any entry is kept, whatever its freshness says. */
     maxTtl: Defaulted(
       duration(
         'Longest any entry is kept in memory or Redis, whatever its freshness and stale windows say. ' +
@@ -223,7 +226,7 @@ export const CacheSchema = Type.Object(
               },
             ),
           ),
-          /** Key and channel prefix. Default "larder:". */
+          /** Key and channel prefix. */
           prefix: Defaulted(
             Type.String({
               minLength: 1,
@@ -234,7 +237,7 @@ export const CacheSchema = Type.Object(
                 'No braces or spaces. Default "larder:".',
             }),
           ),
-          /** Longest wait for one Redis command. Default 50ms. */
+          /** Longest wait for one Redis command. */
           commandTimeout: Defaulted(
             duration(
               'Longest wait for one Redis command; past it the command counts as failed and the request goes on ' +
@@ -317,7 +320,7 @@ export const CacheSchema = Type.Object(
     heuristic: Defaulted(
       Type.Object(
         {
-          /** Fraction of (Date − Last-Modified). Default 0.1. */
+          /** Fraction of (Date − Last-Modified). */
           fraction: Defaulted(
             Type.Number({
               minimum: 0,
@@ -328,7 +331,7 @@ export const CacheSchema = Type.Object(
                 '0 turns heuristic freshness off. Number from 0 to 1. Default 0.1.',
             }),
           ),
-          /** Upper bound of a heuristic lifetime. Default 1d. */
+          /** Upper bound of a heuristic lifetime. */
           max: Defaulted(duration('Upper bound of a heuristic lifetime. Default 1d.', '1d')),
         },
         {
@@ -375,7 +378,7 @@ export const DEFAULT_STRIP_REQUEST_HEADERS = [
 /** `security`: limits on client requests and the fields stripped before forwarding. */
 export const SecuritySchema = Type.Object(
   {
-    /** Largest request line + header section. Default 16kb. */
+    /** Largest request line + header section. */
     maxHeaderSize: Defaulted(
       size(
         'Largest request line plus header section a client may send; larger requests get 431 and the ' +
@@ -383,7 +386,7 @@ export const SecuritySchema = Type.Object(
         '16kb',
       ),
     ),
-    /** Largest request body. Default 100mb. */
+    /** Largest request body. */
     maxRequestBodySize: Defaulted(
       size(
         'Largest request body a client may send (forwarded on pass-through routes): a larger Content-Length, or chunks ' +
@@ -392,7 +395,7 @@ export const SecuritySchema = Type.Object(
         '100mb',
       ),
     ),
-    /** Most header fields in one request. Default 100. */
+    /** Most header fields in one request. */
     maxHeaders: Defaulted(
       Type.Integer({
         minimum: 1,
@@ -453,7 +456,7 @@ export const SecuritySchema = Type.Object(
         },
       ),
     ),
-    /** What happens to a body sent with GET or HEAD. Default drop. */
+    /** What happens to a body sent with GET or HEAD. */
     getWithBody: Defaulted(
       Type.Union([Type.Literal('drop'), Type.Literal('reject')], {
         default: 'drop',
@@ -463,7 +466,7 @@ export const SecuritySchema = Type.Object(
           'connection. The body is never forwarded. Default drop.',
       }),
     ),
-    /** Whether a method of unknown safety (PURGE, M-SEARCH) invalidates like POST. Default true. */
+    /** Whether a method of unknown safety (PURGE, M-SEARCH) invalidates like POST. */
     invalidateOnUnknownMethods: Defaulted(
       Type.Boolean({
         default: true,
@@ -475,7 +478,7 @@ export const SecuritySchema = Type.Object(
           'go through the admin API only). Default true.',
       }),
     ),
-    /** What happens to %2F or %5C in a request path. Default reject. */
+    /** What happens to %2F or %5C in a request path. */
     encodedSlashes: Defaulted(
       Type.Union([Type.Literal('reject'), Type.Literal('keep')], {
         default: 'reject',
@@ -507,9 +510,9 @@ const PathGlobSchema = expects(
 /** `match` in its long form. */
 const MatchObjectSchema = Type.Object(
   {
-    /** Path glob. Default every path. */
+    /** Path glob. */
     path: Defaulted({ ...PathGlobSchema, default: '/**' }),
-    /** Methods; default any. GET implies HEAD. */
+    /** Methods (none: any). GET implies HEAD. */
     methods: Defaulted(
       Type.Array(expects('an HTTP method such as GET', Type.String({ pattern: '^[A-Za-z]+$' })), {
         default: [],
@@ -537,7 +540,7 @@ const MatchObjectSchema = Type.Object(
 /** `key`: what makes two requests the same cache entry. */
 export const KeySchema = Type.Object(
   {
-    /** Query parameters in the key (and forwarded). Default all. */
+    /** Query parameters in the key (and forwarded). */
     query: Defaulted(
       expects(
         'all, none, or a list of query parameter names',
@@ -550,7 +553,7 @@ export const KeySchema = Type.Object(
         }),
       ),
     ),
-    /** Request headers in the key. Default none. */
+    /** Request headers in the key. */
     headers: Defaulted(
       Type.Array(
         expects(
@@ -595,7 +598,7 @@ export const RouteSchema = Type.Object(
     origin: Type.Optional(
       originUrl('Upstream for this route (same form as the top-level origin). Default: the top-level origin.'),
     ),
-    /** false: never stored, always passed through. Default true. */
+    /** false: never stored, always passed through. */
     cache: Defaulted(
       Type.Boolean({
         default: true,
@@ -627,14 +630,14 @@ export const RouteSchema = Type.Object(
       ),
     ),
     key: Defaulted(KeySchema),
-    /** Surrogate keys for purges. Default none. */
+    /** Surrogate keys for purges. */
     tags: Defaulted(
       Type.Array(expects('a tag without spaces or commas', Type.String({ pattern: '^[^\\s,]+$' })), {
         default: [],
         description: 'Tags added to every entry this route stores, for purging by tag. Default [].',
       }),
     ),
-    /** Store and replay Set-Cookie to everyone. Default false. */
+    /** Store and replay Set-Cookie to everyone. */
     unsafeShareSetCookie: Defaulted(
       Type.Boolean({
         default: false,
@@ -643,7 +646,7 @@ export const RouteSchema = Type.Object(
           'cookies that are the same for everyone (e.g. a load-balancer cookie). Default false: such responses are not stored.',
       }),
     ),
-    /** XFetch early refresh β. Default 0 (off). */
+    /** XFetch early refresh β. */
     earlyRefresh: Defaulted(
       Type.Number({
         minimum: 0,
@@ -655,7 +658,7 @@ export const RouteSchema = Type.Object(
           'refreshes earlier, 0 turns it off. Default 0.',
       }),
     ),
-    /** Spread of storage expiry. Default 0%. */
+    /** Spread of storage expiry. */
     jitter: Defaulted(
       expects(
         'a percentage such as 10%',
@@ -749,7 +752,7 @@ export const RulesSchema = Type.Object(
         { additionalProperties: false, default: {}, description: 'Structured JSON logs on stdout.' },
       ),
     ),
-    /** How long a shutdown waits for requests in flight. Default 10s. */
+    /** How long a shutdown waits for requests in flight. */
     shutdownGrace: Defaulted(
       duration(
         'On SIGTERM or SIGINT larder stops accepting connections and waits this long for requests and ' +
@@ -757,7 +760,7 @@ export const RulesSchema = Type.Object(
         '10s',
       ),
     ),
-    /** Routes, tried in order. Default none. */
+    /** Routes, tried in order. */
     routes: Defaulted(
       Type.Array(RouteSchema, {
         default: [],
