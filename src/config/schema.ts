@@ -38,7 +38,7 @@ export function expectedPhrase(schema: unknown): string | undefined {
   return (schema as Record<symbol, string | undefined> | undefined)?.[Expected];
 }
 
-export const ROUTE_NAME_PATTERN = '^[a-zA-Z0-9_.-]+$';
+const ROUTE_NAME_PATTERN = '^[a-zA-Z0-9_.-]+$';
 export const LISTEN_EXPECTED = 'host:port, [ipv6]:port or a port number, such as 127.0.0.1:8080';
 export const ORIGIN_EXPECTED =
   'an http:// or https:// URL without path, query or fragment, such as http://127.0.0.1:3000';
@@ -83,7 +83,7 @@ function originUrl(description: string, def?: string) {
 }
 
 /** `listen`: where clients connect; LARDER_LISTEN overrides it. */
-export const ListenSchema = expects(
+const ListenSchema = expects(
   LISTEN_EXPECTED,
   Type.Union([Type.String({ minLength: 1 }), expects(LISTEN_EXPECTED, Type.Integer({ minimum: 0, maximum: 65535 }))], {
     description:
@@ -95,7 +95,7 @@ export const ListenSchema = expects(
 );
 
 /** `origin`: the default upstream; LARDER_ORIGIN overrides it. */
-export const OriginSchema = originUrl(
+const OriginSchema = originUrl(
   'Default upstream that requests are forwarded to: an http or https URL with scheme, host and ' +
     'optional port only (the request path is appended as is). Routes without their own origin use it. ' +
     'Default http://127.0.0.1:3000. The LARDER_ORIGIN environment variable replaces it.',
@@ -103,7 +103,7 @@ export const OriginSchema = originUrl(
 );
 
 /** `timeouts`: limits on each phase of an origin fetch; all durations. */
-export const TimeoutsSchema = Type.Object(
+const TimeoutsSchema = Type.Object(
   {
     /** TCP (and TLS) connect to the origin. */
     connect: Defaulted(
@@ -130,7 +130,7 @@ export const TimeoutsSchema = Type.Object(
 );
 
 /** `cache`: storage limits and RFC 9111 tuning. */
-export const CacheSchema = Type.Object(
+const CacheSchema = Type.Object(
   {
     /** The in-process memory tier. */
     memory: Defaulted(
@@ -376,7 +376,7 @@ export const DEFAULT_STRIP_REQUEST_HEADERS = [
 ];
 
 /** `security`: limits on client requests and the fields stripped before forwarding. */
-export const SecuritySchema = Type.Object(
+const SecuritySchema = Type.Object(
   {
     /** Largest request line + header section. */
     maxHeaderSize: Defaulted(
@@ -538,7 +538,7 @@ const MatchObjectSchema = Type.Object(
 );
 
 /** `key`: what makes two requests the same cache entry. */
-export const KeySchema = Type.Object(
+const KeySchema = Type.Object(
   {
     /** Query parameters in the key (and forwarded). */
     query: Defaulted(
