@@ -1,212 +1,165 @@
 /**
- * Schema-valid input → the Config the rest of larder reads: units become numbers, URLs are
+ * Validated rules → the Config the rest of larder reads: units become numbers, URLs are
  * canonicalised, globs compiled, and the rules a JSON Schema cannot state are checked.
  *
+ * It reads `Rules`: the schema's own type with every default filled in (config/schema.ts is
+ * the only place a default is written), so nothing here falls back to a value of its own.
+ *
  * It runs even when the schema found problems, so that the user sees every problem in one
- * pass: each conversion is skipped where the value is absent (its parent was invalid), and
- * a conversion error at a place the schema already reported is dropped by ProblemList.
+ * pass. validate() has then removed each value the schema rejected (a key with a default got
+ * its default back; a required key may be missing), and every read of such a place is
+ * skipped here: `convert` does not touch a value at or under a reported path, and a value
+ * it rejects compiles to undefined, which no cross-field check mistakes for a number. The
+ * Config built that way is never returned (load.ts throws with the problems instead).
  */
+import { Value } from '@sinclair/typebox/value';
 import { parseEntryKey } from '../cache/crypto.js';
 import { parseListen, parseOrigin } from './addresses.js';
 import type { KeyPath, ProblemList } from './problems.js';
-import { makeDefaultRoute, makeMatcher } from './routes.js';
-import { DEFAULT_STRIP_REQUEST_HEADERS } from './schema.js';
-import type { AdminSettings, Config, KeyRule, ListenAddress, RedisSettings, Route, SecuritySettings } from './types.js';
+import { makeMatcher } from './routes.js';
+import { RouteSchema, type RouteRules, type Rules } from './schema.js';
+import type { AdminSettings, Config, KeyRule, RedisSettings, Route, SecuritySettings } from './types.js';
 import { parseDuration, parseSize, quote } from './units.js';
 
-type Dict = Record<string, unknown>;
+type CacheRules = Rules['cache'];
+type RedisRules = NonNullable<CacheRules['redis']>;
+type SecurityRules = Rules['security'];
+type MatchRules = RouteRules['match'];
 
-const isDict = (value: unknown): value is Dict =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
-const get = (value: unknown, key: string): unknown => (isDict(value) ? value[key] : undefined);
+/** Converts one value, reporting a RangeError at `path`; skips a place already reported. */
+type Convert = <V, T>(path: KeyPath, value: V | undefined, fn: (value: V) => T) => T;
 
 /** setTimeout silently turns longer delays into 1 ms. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
-/** Route options that do nothing on a pass-through route; setting one is a misunderstanding. */
-const CACHING_OPTIONS = ['ttl', 'staleWhileRevalidate', 'staleIfError', 'key', 'tags', 'unsafeShareSetCookie', 'earlyRefresh', 'jitter'];
-
-/**
- * Needs the input as written (before defaults are filled in): `cache: false` routes that set
- * caching options. An error rather than a warning, because a silently ignored ttl on an
- * auth route reads like caching is on.
- */
-export function checkPassThroughRoutes(written: unknown, problems: ProblemList): void {
-  const routes = get(written, 'routes');
-  if (!Array.isArray(routes)) return;
-  routes.forEach((route, i) => {
-    if (!isDict(route) || route['cache'] !== false) return;
-    for (const option of CACHING_OPTIONS) {
-      if (option in route) {
-        problems.add({
-          path: ['routes', i, option],
-          at: 'key',
-          message: `has no effect because the route sets cache: false (always passed through); remove ${option}, or remove cache: false`,
-        });
-      }
-    }
-  });
-}
-
-/** Builds the Config from defaulted input, reporting what the schema cannot check. */
-export function compile(input: unknown, problems: ProblemList): Config {
-  const convert = <T>(path: KeyPath, value: unknown, fn: (value: never) => T, fallback: T): T => {
-    if (value === undefined) return fallback;
+/** Builds the Config from defaulted rules, reporting what the schema cannot check. */
+export function compile(rules: Rules, problems: ProblemList): Config {
+  const convert: Convert = (path, value, fn) => {
+    if (value === undefined || problems.covers(path)) return undefined as never;
     try {
-      return fn(value as never);
+      return fn(value);
     } catch (error) {
       if (!(error instanceof RangeError)) throw error;
       problems.add({ path, message: error.message });
-      return fallback;
+      return undefined as never;
     }
   };
-  const duration = (path: KeyPath, value: unknown, fallback: number) => convert(path, value, parseDuration, fallback);
-  const timeout = (name: string) =>
-    convert(['timeouts', name], get(get(input, 'timeouts'), name), parseTimeout, 1000);
-
-  const listen: ListenAddress = convert(['listen'], get(input, 'listen'), parseListen, { host: '127.0.0.1', port: 0 });
-  const origin = convert(['origin'], get(input, 'origin'), parseOrigin, 'http://invalid');
-
-  const cache = get(input, 'cache');
-  const memory = get(cache, 'memory');
-  const maxSize = convert(['cache', 'memory', 'maxSize'], get(memory, 'maxSize'), parsePositiveSize, NaN);
-  const maxEntrySize = convert(['cache', 'memory', 'maxEntrySize'], get(memory, 'maxEntrySize'), parsePositiveSize, NaN);
-  if (maxEntrySize > maxSize) {
-    problems.add({
-      path: ['cache', 'memory', 'maxEntrySize'],
-      message: `must not exceed cache.memory.maxSize (${quote(get(memory, 'maxSize'))}), got ${quote(get(memory, 'maxEntrySize'))}; lower maxEntrySize or raise maxSize`,
-    });
-  }
-  const heuristic = get(cache, 'heuristic');
-  const redis = compileRedis(get(cache, 'redis'), problems, duration);
-
+  const timeout = (name: keyof Rules['timeouts']) => convert(['timeouts', name], rules.timeouts[name], parseTimeout);
+  const origin = convert(['origin'], rules.origin, parseOrigin);
   return {
-    listen,
+    listen: convert(['listen'], rules.listen, parseListen),
     origin,
     timeouts: { connect: timeout('connect'), headers: timeout('headers'), body: timeout('body') },
-    cache: {
-      memory: { maxSize, maxEntrySize },
-      hitForPass: duration(['cache', 'hitForPass'], get(cache, 'hitForPass'), 0),
-      lockTimeout: duration(['cache', 'lockTimeout'], get(cache, 'lockTimeout'), 10_000),
-      maxVariants: numberOr(get(cache, 'maxVariants'), 16),
-      heuristicFraction: numberOr(get(heuristic, 'fraction'), 0),
-      heuristicMax: duration(['cache', 'heuristic', 'max'], get(heuristic, 'max'), 0),
-      maxTtl: duration(['cache', 'maxTtl'], get(cache, 'maxTtl'), 7 * 86_400_000),
-      targeted: stringList(get(cache, 'targetedCacheControl'), ['larder-cache-control', 'cdn-cache-control']).map((n) => n.toLowerCase()),
-      ...(redis === undefined ? {} : { redis }),
-    },
-    security: compileSecurity(get(input, 'security'), problems, convert),
-    ...compileAdmin(get(input, 'admin'), convert),
-    log: {
-      level: (get(get(input, 'log'), 'level') as Config['log']['level'] | undefined) ?? 'info',
-      requests: numberOr(get(get(input, 'log'), 'requests'), 1),
-    },
-    shutdownGrace: duration(['shutdownGrace'], get(input, 'shutdownGrace'), 10_000),
-    ...compileWarm(get(input, 'warm')),
-    routes: compileRoutes(get(input, 'routes'), origin, problems, convert),
-    defaultRoute: makeDefaultRoute(origin),
+    cache: compileCache(rules.cache, problems, convert),
+    security: compileSecurity(rules.security, problems, convert),
+    ...compileAdmin(rules.admin, convert),
+    log: { level: rules.log.level, requests: rules.log.requests },
+    shutdownGrace: convert(['shutdownGrace'], rules.shutdownGrace, parseDuration),
+    ...compileWarm(rules.warm),
+    routes: compileRoutes(rules.routes, origin, problems, convert),
+    defaultRoute: compileDefaultRoute(origin, convert),
   };
 }
 
-function compileSecurity(input: unknown, problems: ProblemList, convert: Convert): SecuritySettings {
-  const t = get(input, 'clientTimeouts');
+function compileCache(cache: CacheRules, problems: ProblemList, convert: Convert): Config['cache'] {
+  const at = (...rest: string[]): KeyPath => ['cache', ...rest];
+  const { memory, heuristic } = cache;
+  const maxSize = convert(at('memory', 'maxSize'), memory.maxSize, parsePositiveSize);
+  const maxEntrySize = convert(at('memory', 'maxEntrySize'), memory.maxEntrySize, parsePositiveSize);
+  if (maxEntrySize > maxSize) {
+    problems.add({
+      path: at('memory', 'maxEntrySize'),
+      message: `must not exceed cache.memory.maxSize (${quote(memory.maxSize)}), got ${quote(memory.maxEntrySize)}; lower maxEntrySize or raise maxSize`,
+    });
+  }
+  const redis = cache.redis === undefined ? undefined : compileRedis(cache.redis, problems, convert);
+  return {
+    memory: { maxSize, maxEntrySize },
+    hitForPass: convert(at('hitForPass'), cache.hitForPass, parseDuration),
+    lockTimeout: convert(at('lockTimeout'), cache.lockTimeout, parseDuration),
+    maxVariants: cache.maxVariants,
+    heuristicFraction: heuristic.fraction,
+    heuristicMax: convert(at('heuristic', 'max'), heuristic.max, parseDuration),
+    maxTtl: convert(at('maxTtl'), cache.maxTtl, parseDuration),
+    targeted: cache.targetedCacheControl.map((name) => name.toLowerCase()),
+    ...(redis === undefined ? {} : { redis }),
+  };
+}
+
+function compileSecurity(security: SecurityRules, problems: ProblemList, convert: Convert): SecuritySettings {
+  const t = security.clientTimeouts;
   const at = (name: string): KeyPath => ['security', 'clientTimeouts', name];
-  const headers = convert(at('headers'), get(t, 'headers'), parseTimeout, 10_000);
-  const request = convert(at('request'), get(t, 'request'), parseTimeout, 60_000);
+  const headers = convert(at('headers'), t.headers, parseTimeout);
+  const request = convert(at('request'), t.request, parseTimeout);
   if (request < headers) {
     problems.add({
       path: at('request'),
-      message: `must be at least security.clientTimeouts.headers (${quote(get(t, 'headers'))}), got ${quote(get(t, 'request'))}; a request cannot finish before its headers do`,
+      message: `must be at least security.clientTimeouts.headers (${quote(t.headers)}), got ${quote(t.request)}; a request cannot finish before its headers do`,
     });
   }
   return {
-    maxHeaderSize: convert(['security', 'maxHeaderSize'], get(input, 'maxHeaderSize'), parsePositiveSize, 16 * 1024),
-    maxHeaders: numberOr(get(input, 'maxHeaders'), 100),
-    maxRequestBodySize: convert(['security', 'maxRequestBodySize'], get(input, 'maxRequestBodySize'), parsePositiveSize, 100 * 1024 * 1024),
-    clientTimeouts: { headers, request, keepAlive: convert(at('keepAlive'), get(t, 'keepAlive'), parseTimeout, 5_000) },
-    stripRequestHeaders: sortedUnique(stringList(get(input, 'stripRequestHeaders'), [...DEFAULT_STRIP_REQUEST_HEADERS]).map((h) => h.toLowerCase().replaceAll('_', '-'))),
-    getWithBody: get(input, 'getWithBody') === 'reject' ? 'reject' : 'drop',
-    encodedSlashes: get(input, 'encodedSlashes') === 'keep' ? 'keep' : 'reject',
-    invalidateOnUnknownMethods: get(input, 'invalidateOnUnknownMethods') !== false,
+    maxHeaderSize: convert(['security', 'maxHeaderSize'], security.maxHeaderSize, parsePositiveSize),
+    maxHeaders: security.maxHeaders,
+    maxRequestBodySize: convert(['security', 'maxRequestBodySize'], security.maxRequestBodySize, parsePositiveSize),
+    clientTimeouts: { headers, request, keepAlive: convert(at('keepAlive'), t.keepAlive, parseTimeout) },
+    stripRequestHeaders: sortedUnique(security.stripRequestHeaders.map((h) => h.toLowerCase().replaceAll('_', '-'))),
+    getWithBody: security.getWithBody,
+    encodedSlashes: security.encodedSlashes,
+    invalidateOnUnknownMethods: security.invalidateOnUnknownMethods,
   };
 }
 
-function compileAdmin(input: unknown, convert: Convert): { admin?: AdminSettings } {
-  if (!isDict(input)) return {};
-  const listen = convert(['admin', 'listen'], get(input, 'listen'), parseListen, { host: '127.0.0.1', port: 0 });
-  const token = get(input, 'token');
-  return { admin: { listen, ...(typeof token === 'string' && token !== '' ? { token } : {}) } };
+function compileAdmin(admin: Rules['admin'], convert: Convert): { admin?: AdminSettings } {
+  if (admin === undefined) return {};
+  const listen = convert(['admin', 'listen'], admin.listen, parseListen);
+  return { admin: { listen, ...(admin.token !== undefined && admin.token !== '' ? { token: admin.token } : {}) } };
 }
 
-function compileWarm(input: unknown): Pick<Config, 'warm'> {
-  if (!isDict(input)) return {};
-  const file = get(input, 'file');
-  return {
-    warm: {
-      urls: stringList(get(input, 'urls'), []),
-      ...(typeof file === 'string' ? { file } : {}),
-      concurrency: numberOr(get(input, 'concurrency'), 4),
-      waitForReady: get(input, 'waitForReady') === true,
-    },
-  };
+function compileWarm(warm: Rules['warm']): Pick<Config, 'warm'> {
+  if (warm === undefined) return {};
+  const { urls, file, concurrency, waitForReady } = warm;
+  return { warm: { urls, ...(file === undefined ? {} : { file }), concurrency, waitForReady } };
 }
 
-function percent(value: unknown): number {
-  if (typeof value !== 'string' || !value.endsWith('%')) return 0;
-  const n = Number(value.slice(0, -1));
-  return Number.isFinite(n) ? Math.min(1, Math.max(0, n / 100)) : 0;
-}
-
-function stringList(value: unknown, fallback: string[]): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : fallback;
-}
-
-function compileRedis(
-  input: unknown,
-  problems: ProblemList,
-  duration: (path: KeyPath, value: unknown, fallback: number) => number,
-): RedisSettings | undefined {
-  if (!isDict(input)) return undefined;
-  const url = get(input, 'url');
-  const cluster = get(input, 'cluster');
+function compileRedis(redis: RedisRules, problems: ProblemList, convert: Convert): RedisSettings {
+  const at = (...rest: string[]): KeyPath => ['cache', 'redis', ...rest];
+  const { url, cluster } = redis;
+  // A url or cluster the schema rejected was removed; it was written, so "needs one" would be wrong.
+  const written = (key: string) => problems.covers(at(key)) || problems.within(at(key));
   if (url !== undefined && cluster !== undefined) {
-    problems.add({ path: ['cache', 'redis', 'cluster'], at: 'key', message: 'give either url (one server) or cluster (seed nodes), not both' });
+    problems.add({ path: at('cluster'), at: 'key', message: 'give either url (one server) or cluster (seed nodes), not both' });
   }
-  if (url === undefined && cluster === undefined) {
-    problems.add({ path: ['cache', 'redis'], at: 'key', message: 'needs url (one server, e.g. redis://127.0.0.1:6379) or cluster (seed node URLs)' });
+  if (url === undefined && cluster === undefined && !written('url') && !written('cluster')) {
+    problems.add({ path: at(), at: 'key', message: 'needs url (one server, e.g. redis://127.0.0.1:6379) or cluster (seed node URLs)' });
   }
-  const breaker = get(input, 'breaker');
   return {
-    ...(typeof url === 'string' ? { url } : {}),
-    ...(Array.isArray(cluster) ? { cluster: cluster.filter((c): c is string => typeof c === 'string') } : {}),
-    prefix: typeof get(input, 'prefix') === 'string' ? (get(input, 'prefix') as string) : 'larder:',
-    commandTimeout: duration(['cache', 'redis', 'commandTimeout'], get(input, 'commandTimeout'), 50),
-    breakerFailures: numberOr(get(breaker, 'failures'), 5),
-    breakerCoolDown: duration(['cache', 'redis', 'breaker', 'coolDown'], get(breaker, 'coolDown'), 5000),
-    ...compileEncryption(get(input, 'encryption'), problems),
+    ...(url === undefined ? {} : { url }),
+    ...(cluster === undefined ? {} : { cluster }),
+    prefix: redis.prefix,
+    commandTimeout: convert(at('commandTimeout'), redis.commandTimeout, parseDuration),
+    breakerFailures: redis.breaker.failures,
+    breakerCoolDown: convert(at('breaker', 'coolDown'), redis.breaker.coolDown, parseDuration),
+    ...compileEncryption(redis.encryption, problems),
   };
 }
 
 /** `cache.redis.encryption`: keys decoded to 32 bytes; a problem never quotes a key (it is a secret). */
-function compileEncryption(input: unknown, problems: ProblemList): Pick<RedisSettings, 'encryption'> {
-  if (!isDict(input)) return {};
-  const list = get(input, 'keys');
-  if (!Array.isArray(list)) return {};
+function compileEncryption(encryption: RedisRules['encryption'], problems: ProblemList): Pick<RedisSettings, 'encryption'> {
+  if (encryption?.keys === undefined) return {};
   const keys: Array<{ id: string; key: string }> = [];
   const seen = new Set<string>();
-  list.forEach((item: unknown, i) => {
-    const id = get(item, 'id');
-    const text = get(item, 'key');
-    if (typeof id !== 'string' || typeof text !== 'string') return;
+  encryption.keys.forEach(({ id, key: text }, i) => {
+    const at = (name: string): KeyPath => ['cache', 'redis', 'encryption', 'keys', i, name];
+    if (id === undefined || text === undefined) return; // rejected by the schema
     if (seen.has(id)) {
-      problems.add({ path: ['cache', 'redis', 'encryption', 'keys', i, 'id'], message: `key id "${id}" is listed twice; every key needs its own id` });
+      problems.add({ path: at('id'), message: `key id "${id}" is listed twice; every key needs its own id` });
       return;
     }
     seen.add(id);
     const key = parseEntryKey(text);
     if (key === undefined) {
       problems.add({
-        path: ['cache', 'redis', 'encryption', 'keys', i, 'key'],
+        path: at('key'),
         message: `must be 32 bytes written as 64 hex digits or 44 base64 characters (got ${text.length} characters; the value is not shown)`,
       });
       return;
@@ -216,15 +169,12 @@ function compileEncryption(input: unknown, problems: ProblemList): Pick<RedisSet
   return keys.length === 0 ? {} : { encryption: { keys } };
 }
 
-type Convert = <T>(path: KeyPath, value: unknown, fn: (value: never) => T, fallback: T) => T;
-
-function compileRoutes(input: unknown, origin: string, problems: ProblemList, convert: Convert): Route[] {
-  if (!Array.isArray(input)) return [];
+function compileRoutes(routes: readonly RouteRules[], origin: string, problems: ProblemList, convert: Convert): Route[] {
   const firstUse = new Map<string, number>();
-  return input.map((route: unknown, i) => {
+  return routes.map((route, i) => {
     const at = (...rest: (string | number)[]): KeyPath => ['routes', i, ...rest];
-    const name = get(route, 'name');
-    if (typeof name === 'string') {
+    const { name } = route;
+    if (name !== undefined) {
       const earlier = firstUse.get(name);
       if (name === 'default') {
         problems.add({ path: at('name'), message: 'the name "default" is reserved for the built-in route; choose another name' });
@@ -237,37 +187,44 @@ function compileRoutes(input: unknown, origin: string, problems: ProblemList, co
         firstUse.set(name, i);
       }
     }
-
-    const cache = get(route, 'cache') !== false;
-    const keyInput = get(route, 'key');
-    const compiled: Route = {
-      name: typeof name === 'string' ? name : `#${i}`,
-      configured: true,
-      methods: [],
-      matches: () => false,
-      cache,
-      origin: convert(at('origin'), get(route, 'origin'), parseOrigin, origin),
-      key: compileKey(keyInput),
-      tags: stringsOf(get(route, 'tags')),
-      unsafeShareSetCookie: get(route, 'unsafeShareSetCookie') === true,
-      earlyRefresh: numberOr(get(route, 'earlyRefresh'), 0),
-      jitter: percent(get(route, 'jitter')),
-    };
-    for (const option of ['ttl', 'staleWhileRevalidate', 'staleIfError'] as const) {
-      const ms = convert(at(option), get(route, option), parseDuration, undefined);
-      if (ms !== undefined) compiled[option] = ms;
-    }
-    compileMatch(get(route, 'match'), compiled, at('match'), problems);
+    const compiled = compileRoute(route, at, origin, convert);
+    if (route.match !== undefined) compileMatch(route.match, compiled, at('match'), problems);
     return compiled;
   });
 }
 
-function compileMatch(match: unknown, route: Route, path: KeyPath, problems: ProblemList): void {
-  const long = isDict(match);
-  const pathGlob = long ? (match['path'] ?? '/**') : match; // defaults are not filled into an invalid union
-  const hostGlob = long ? match['host'] : undefined;
-  if (typeof pathGlob !== 'string' || (hostGlob !== undefined && typeof hostGlob !== 'string')) return;
+/** One route's options; its name and match are the caller's. */
+function compileRoute(route: RouteRules, at: (...rest: (string | number)[]) => KeyPath, origin: string, convert: Convert): Route {
+  const compiled: Route = {
+    name: route.name, // absent only when the schema reported it: this Config is then never used
+    configured: true,
+    methods: [],
+    matches: () => false,
+    cache: route.cache,
+    origin: route.origin === undefined ? origin : convert(at('origin'), route.origin, parseOrigin),
+    key: compileKey(route.key),
+    tags: route.tags,
+    unsafeShareSetCookie: route.unsafeShareSetCookie,
+    earlyRefresh: route.earlyRefresh,
+    jitter: percent(route.jitter),
+  };
+  for (const option of ['ttl', 'staleWhileRevalidate', 'staleIfError'] as const) {
+    const ms = convert(at(option), route[option], parseDuration);
+    if (ms !== undefined) compiled[option] = ms;
+  }
+  return compiled;
+}
 
+/** The built-in route for requests no configured route matches: a route with every default. */
+function compileDefaultRoute(origin: string, convert: Convert): Route {
+  const rules = Value.Default(RouteSchema, { name: 'default', match: '/**' }) as RouteRules;
+  return { ...compileRoute(rules, (...rest) => ['defaultRoute', ...rest], origin, convert), configured: false, matches: () => true };
+}
+
+function compileMatch(match: MatchRules, route: Route, path: KeyPath, problems: ProblemList): void {
+  const long = typeof match === 'object';
+  const pathGlob = long ? match.path : match;
+  const hostGlob = long ? match.host : undefined;
   if (typeof hostGlob === 'string' && !hostGlob.startsWith('[') && /:\d*$/.test(hostGlob)) {
     problems.add({
       path: [...path, 'host'],
@@ -283,18 +240,23 @@ function compileMatch(match: unknown, route: Route, path: KeyPath, problems: Pro
       message: `cannot compile glob ${quote(pathGlob)}: ${(error as Error).message}`,
     });
   }
-  const methods = new Set(stringsOf(long ? match['methods'] : undefined).map((m) => m.toUpperCase()));
+  const methods = new Set((long ? match.methods : []).map((m) => m.toUpperCase()));
   // A cache answers HEAD from the GET entry (RFC 9110 §9.3.2), so a GET route is a HEAD route too.
   if (methods.has('GET')) methods.add('HEAD');
   route.methods = [...methods];
 }
 
-function compileKey(input: unknown): KeyRule {
-  const query = get(input, 'query');
+function compileKey(key: RouteRules['key']): KeyRule {
+  const { query } = key;
   return {
-    query: query === 'all' || query === undefined ? 'all' : sortedUnique(stringsOf(query === 'none' ? [] : query)),
-    headers: sortedUnique(stringsOf(get(input, 'headers')).map((h) => h.toLowerCase())),
+    query: query === 'all' ? 'all' : sortedUnique(query === 'none' ? [] : query),
+    headers: sortedUnique(key.headers.map((h) => h.toLowerCase())),
   };
+}
+
+/** "10%" → 0.1; the schema's pattern admits 0% to 100% only. */
+function percent(value: string): number {
+  return Math.min(1, Math.max(0, Number(value.slice(0, -1)) / 100));
 }
 
 function parseTimeout(text: string): number {
@@ -310,7 +272,4 @@ function parsePositiveSize(text: string | number): number {
   return bytes;
 }
 
-const numberOr = (value: unknown, fallback: number) => (typeof value === 'number' ? value : fallback);
-const stringsOf = (value: unknown): string[] =>
-  Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-const sortedUnique = (values: string[]) => [...new Set(values)].sort();
+const sortedUnique = (values: readonly string[]) => [...new Set(values)].sort();

@@ -4,6 +4,8 @@
  * line, column and key path.
  *
  *   YAML parse → ${VAR} interpolation → env overrides → defaults → schema → compile → freeze
+ *
+ * The defaults are the schema's (config/schema.ts), filled in here, once, before validation.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -11,7 +13,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { ErrorCodes, LarderError } from '../errors.js';
-import { checkPassThroughRoutes, compile } from './compile.js';
+import { compile } from './compile.js';
 import { deepFreeze } from './freeze.js';
 import { interpolate, type Env } from './interpolate.js';
 import { locate } from './locate.js';
@@ -19,7 +21,7 @@ import { formatKeyPath, ProblemList, type Problem } from './problems.js';
 import { expectedPhrase, RulesSchema } from './schema.js';
 import type { Config } from './types.js';
 import { DURATION_EXPECTED } from './units.js';
-import { validate } from './validate.js';
+import { checkPassThroughRoutes, validate } from './validate.js';
 
 export type { Env } from './interpolate.js';
 
@@ -112,9 +114,8 @@ function finish(written: unknown, env: Env, problems: ProblemList, source: Sourc
   dropExtensionKeys(written);
   const overridden = applyOverrides(written, env);
   checkPassThroughRoutes(written, problems);
-  const input = Value.Default(RulesSchema, structuredClone(written));
-  validate(RulesSchema, input, problems);
-  const config = compile(input, problems);
+  const rules = validate(RulesSchema, Value.Default(RulesSchema, structuredClone(written)), problems);
+  const config = compile(rules, problems);
   if (problems.length > 0) throw invalid(problems, source, overridden);
   if (file !== undefined) config.file = file;
   return deepFreeze(config);

@@ -57,6 +57,23 @@ export class ProblemList {
     return true;
   }
 
+  /** Whether a value problem was reported at `path` or at a place that holds it. */
+  covers(path: KeyPath): boolean {
+    for (let n = 0; n <= path.length; n++) {
+      if (this.seen.has(`:${formatKeyPath(path.slice(0, n))}`)) return true;
+    }
+    return false;
+  }
+
+  /** Whether a value problem was reported at `path` or at a place it holds. */
+  within(path: KeyPath): boolean {
+    const id = `:${formatKeyPath(path)}`;
+    for (const seen of this.seen) {
+      if (seen === id || seen.startsWith(`${id}.`) || seen.startsWith(`${id}[`)) return true;
+    }
+    return false;
+  }
+
   get length(): number {
     return this.items.length;
   }

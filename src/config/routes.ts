@@ -4,7 +4,7 @@
  * when the path has a query or the Host has a port.
  */
 import picomatch from 'picomatch';
-import type { Config, KeyRule, Route } from './types.js';
+import type { Config, Route } from './types.js';
 
 // dot: URL paths such as /.well-known/ are not hidden files.
 const GLOB_OPTIONS: picomatch.PicomatchOptions = { dot: true };
@@ -23,26 +23,6 @@ export function makeMatcher(pathGlob: string, hostGlob?: string): Route['matches
   const matches: Route['matches'] = (h, p) => host.test(h) && path.test(p);
   hostAware.add(matches);
   return matches;
-}
-
-const EVERYTHING: Route['matches'] = () => true;
-const WHOLE_QUERY: KeyRule = { query: 'all', headers: [] };
-
-/** The built-in route for requests no configured route matches: origin headers alone decide. */
-export function makeDefaultRoute(origin: string): Route {
-  return {
-    name: 'default',
-    configured: false,
-    methods: [],
-    matches: EVERYTHING,
-    cache: true,
-    origin,
-    key: WHOLE_QUERY,
-    tags: [],
-    unsafeShareSetCookie: false,
-    earlyRefresh: 0,
-    jitter: 0,
-  };
 }
 
 /** "Example.COM:8080" → "example.com"; "[::1]:8080" → "[::1]". */

@@ -1,13 +1,25 @@
 /**
  * The schema of rules.yaml: the user contract. It is the single source of the TypeScript
- * input type, of validation (config/validate.ts), of the defaults, and of the JSON Schema
- * editors use (schema/rules.schema.json, via config/json-schema.ts).
+ * type compile reads (`Rules`), of validation (config/validate.ts), of the defaults, and of
+ * the JSON Schema editors use (schema/rules.schema.json, via config/json-schema.ts).
  *
- * Every option is documented here, once, in its `description`: meaning, unit and default.
+ * A default is written once, as the `default` of its option (which `Defaulted` marks);
+ * nothing else in larder falls back to a value of its own. Every option is documented
+ * here, once, in its `description`: meaning, unit and default (test/unit/config/
+ * defaults.test.ts holds the descriptions, docs/configuration.md and rules.yaml to it).
  * Checks a JSON Schema cannot express (listen address, origin URL, cross-field rules) live
  * in config/compile.ts.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import {
+  Type,
+  type Static,
+  type TArray,
+  type TObject,
+  type TOptional,
+  type TProperties,
+  type TSchema,
+  type TUnion,
+} from '@sinclair/typebox';
 import { DURATION_EXPECTED, DURATION_PATTERN, SIZE_EXPECTED, SIZE_PATTERN } from './units.js';
 
 /**
@@ -26,10 +38,25 @@ export function expectedPhrase(schema: unknown): string | undefined {
   return (schema as Record<symbol, string | undefined> | undefined)?.[Expected];
 }
 
-export const ROUTE_NAME_PATTERN = '^[a-zA-Z0-9_.-]+$';
+const ROUTE_NAME_PATTERN = '^[a-zA-Z0-9_.-]+$';
 export const LISTEN_EXPECTED = 'host:port, [ipv6]:port or a port number, such as 127.0.0.1:8080';
 export const ORIGIN_EXPECTED =
   'an http:// or https:// URL without path, query or fragment, such as http://127.0.0.1:3000';
+
+declare const DefaultedKind: unique symbol;
+
+/** An optional key with a `default`: absent in the file, always present once the defaults are filled in. */
+export type TDefaulted<T extends TSchema> = TOptional<T> & { readonly [DefaultedKind]: true };
+
+/**
+ * Marks an optional key whose schema carries the default. Validation fills it in at load
+ * (config/load.ts), so `Rules` below types it as present: the schema is the only place a
+ * default is written.
+ */
+function Defaulted<T extends TSchema>(schema: T): TDefaulted<T> {
+  if (!('default' in schema)) throw new Error('Defaulted() needs a schema with a default');
+  return Type.Optional(schema) as TDefaulted<T>;
+}
 
 const withDefault = (def: unknown) => (def === undefined ? {} : { default: def });
 
@@ -55,8 +82,8 @@ function originUrl(description: string, def?: string) {
   return expects(ORIGIN_EXPECTED, Type.String({ pattern: '^https?://[^/?#\\s]+/?$', description, ...withDefault(def) }));
 }
 
-/** `listen`: where clients connect. Default 127.0.0.1:8080; LARDER_LISTEN overrides it. */
-export const ListenSchema = expects(
+/** `listen`: where clients connect; LARDER_LISTEN overrides it. */
+const ListenSchema = expects(
   LISTEN_EXPECTED,
   Type.Union([Type.String({ minLength: 1 }), expects(LISTEN_EXPECTED, Type.Integer({ minimum: 0, maximum: 65535 }))], {
     description:
@@ -67,8 +94,8 @@ export const ListenSchema = expects(
   }),
 );
 
-/** `origin`: the default upstream. Default http://127.0.0.1:3000; LARDER_ORIGIN overrides it. */
-export const OriginSchema = originUrl(
+/** `origin`: the default upstream; LARDER_ORIGIN overrides it. */
+const OriginSchema = originUrl(
   'Default upstream that requests are forwarded to: an http or https URL with scheme, host and ' +
     'optional port only (the request path is appended as is). Routes without their own origin use it. ' +
     'Default http://127.0.0.1:3000. The LARDER_ORIGIN environment variable replaces it.',
@@ -76,18 +103,18 @@ export const OriginSchema = originUrl(
 );
 
 /** `timeouts`: limits on each phase of an origin fetch; all durations. */
-export const TimeoutsSchema = Type.Object(
+const TimeoutsSchema = Type.Object(
   {
-    /** TCP (and TLS) connect to the origin. Default 5s. */
-    connect: Type.Optional(
+    /** TCP (and TLS) connect to the origin. */
+    connect: Defaulted(
       duration('Longest wait for the TCP (and TLS) connection to the origin. Default 5s.', '5s'),
     ),
-    /** Request sent → response headers received. Default 30s. */
-    headers: Type.Optional(
+    /** Request sent → response headers received. */
+    headers: Defaulted(
       duration('Longest wait from sending the request to receiving the response headers. Default 30s.', '30s'),
     ),
-    /** Longest silence between two body chunks. Default 30s. */
-    body: Type.Optional(
+    /** Longest silence between two body chunks. */
+    body: Defaulted(
       duration(
         'Longest gap between two chunks of the response body (not the whole body). Default 30s.',
         '30s',
@@ -103,22 +130,22 @@ export const TimeoutsSchema = Type.Object(
 );
 
 /** `cache`: storage limits and RFC 9111 tuning. */
-export const CacheSchema = Type.Object(
+const CacheSchema = Type.Object(
   {
     /** The in-process memory tier. */
-    memory: Type.Optional(
+    memory: Defaulted(
       Type.Object(
         {
-          /** Total bytes of the memory tier. Default 256mb. */
-          maxSize: Type.Optional(
+          /** Total bytes of the memory tier. */
+          maxSize: Defaulted(
             size(
               'Total size of the memory tier: headers + body + a fixed overhead per entry. ' +
                 'Least recently used entries are evicted beyond it. Default 256mb (1kb = 1024 bytes; a bare number is bytes).',
               '256mb',
             ),
           ),
-          /** Largest single entry. Default 8mb. */
-          maxEntrySize: Type.Optional(
+          /** Largest single entry. */
+          maxEntrySize: Defaulted(
             size(
               'Largest response that is stored; larger responses are streamed to the client and not stored. ' +
                 'At most maxSize. Default 8mb.',
@@ -129,8 +156,8 @@ export const CacheSchema = Type.Object(
         { additionalProperties: false, default: {}, description: 'Limits of the in-process memory tier.' },
       ),
     ),
-    /** How long an uncacheable answer lets its key skip the request coalescing queue. Default 10s. */
-    hitForPass: Type.Optional(
+    /** How long an uncacheable answer lets its key skip the request coalescing queue. */
+    hitForPass: Defaulted(
       duration(
         'After the origin answers a key with an uncacheable response, requests for that key go straight ' +
           'to the origin for this long instead of queueing behind one fetch ("hit-for-pass"); their answers are relayed ' +
@@ -138,8 +165,8 @@ export const CacheSchema = Type.Object(
         '10s',
       ),
     ),
-    /** How long a request waits for another request's fill of the same key. Default 10s. */
-    lockTimeout: Type.Optional(
+    /** How long a request waits for another request's fill of the same key. */
+    lockTimeout: Defaulted(
       duration(
         'How long a request waits for another request\'s fill of the same key (in this process, another worker ' +
           'or another instance) before it fetches from the origin itself; like nginx\'s proxy_cache_lock_timeout. ' +
@@ -148,8 +175,8 @@ export const CacheSchema = Type.Object(
         '10s',
       ),
     ),
-    /** Most variants per URL when responses carry Vary. Default 16. */
-    maxVariants: Type.Optional(
+    /** Most variants per URL when responses carry Vary. */
+    maxVariants: Defaulted(
       Type.Integer({
         minimum: 1,
         default: 16,
@@ -157,8 +184,8 @@ export const CacheSchema = Type.Object(
           'Most variants kept per URL when responses carry Vary; the oldest variant is dropped beyond it. Default 16.',
       }),
     ),
-    /** Longest any entry is kept, whatever its freshness says. Default 7d. */
-    maxTtl: Type.Optional(
+    /** Longest any entry is kept, whatever its freshness says. */
+    maxTtl: Defaulted(
       duration(
         'Longest any entry is kept in memory or Redis, whatever its freshness and stale windows say. ' +
           'Purges by prefix, path or tag are remembered this long. Default 7d.',
@@ -166,7 +193,7 @@ export const CacheSchema = Type.Object(
       ),
     ),
     /** Targeted cache-control fields (RFC 9213), highest precedence first. */
-    targetedCacheControl: Type.Optional(
+    targetedCacheControl: Defaulted(
       Type.Array(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), {
         default: ['Larder-Cache-Control', 'CDN-Cache-Control'],
         description:
@@ -199,8 +226,8 @@ export const CacheSchema = Type.Object(
               },
             ),
           ),
-          /** Key and channel prefix. Default "larder:". */
-          prefix: Type.Optional(
+          /** Key and channel prefix. */
+          prefix: Defaulted(
             Type.String({
               minLength: 1,
               pattern: '^[^{}\\s]+$',
@@ -210,8 +237,8 @@ export const CacheSchema = Type.Object(
                 'No braces or spaces. Default "larder:".',
             }),
           ),
-          /** Longest wait for one Redis command. Default 50ms. */
-          commandTimeout: Type.Optional(
+          /** Longest wait for one Redis command. */
+          commandTimeout: Defaulted(
             duration(
               'Longest wait for one Redis command; past it the command counts as failed and the request goes on ' +
                 'without Redis (memory tier and origin). Default 50ms.',
@@ -259,17 +286,17 @@ export const CacheSchema = Type.Object(
             ),
           ),
           /** Circuit breaker around Redis. */
-          breaker: Type.Optional(
+          breaker: Defaulted(
             Type.Object(
               {
-                failures: Type.Optional(
+                failures: Defaulted(
                   Type.Integer({
                     minimum: 1,
                     default: 5,
                     description: 'Consecutive failed Redis commands that open the breaker. Default 5.',
                   }),
                 ),
-                coolDown: Type.Optional(
+                coolDown: Defaulted(
                   duration('How long an open breaker skips Redis before one probe command is let through. Default 5s.', '5s'),
                 ),
               },
@@ -290,11 +317,11 @@ export const CacheSchema = Type.Object(
       ),
     ),
     /** Heuristic freshness (RFC 9111 §4.2.2) for responses with Last-Modified but no explicit lifetime. */
-    heuristic: Type.Optional(
+    heuristic: Defaulted(
       Type.Object(
         {
-          /** Fraction of (Date − Last-Modified). Default 0.1. */
-          fraction: Type.Optional(
+          /** Fraction of (Date − Last-Modified). */
+          fraction: Defaulted(
             Type.Number({
               minimum: 0,
               maximum: 1,
@@ -304,8 +331,8 @@ export const CacheSchema = Type.Object(
                 '0 turns heuristic freshness off. Number from 0 to 1. Default 0.1.',
             }),
           ),
-          /** Upper bound of a heuristic lifetime. Default 1d. */
-          max: Type.Optional(duration('Upper bound of a heuristic lifetime. Default 1d.', '1d')),
+          /** Upper bound of a heuristic lifetime. */
+          max: Defaulted(duration('Upper bound of a heuristic lifetime. Default 1d.', '1d')),
         },
         {
           additionalProperties: false,
@@ -349,18 +376,18 @@ export const DEFAULT_STRIP_REQUEST_HEADERS = [
 ];
 
 /** `security`: limits on client requests and the fields stripped before forwarding. */
-export const SecuritySchema = Type.Object(
+const SecuritySchema = Type.Object(
   {
-    /** Largest request line + header section. Default 16kb. */
-    maxHeaderSize: Type.Optional(
+    /** Largest request line + header section. */
+    maxHeaderSize: Defaulted(
       size(
         'Largest request line plus header section a client may send; larger requests get 431 and the ' +
           'connection is closed. Default 16kb (1kb = 1024 bytes; a bare number is bytes).',
         '16kb',
       ),
     ),
-    /** Largest request body. Default 100mb. */
-    maxRequestBodySize: Type.Optional(
+    /** Largest request body. */
+    maxRequestBodySize: Defaulted(
       size(
         'Largest request body a client may send (forwarded on pass-through routes): a larger Content-Length, or chunks ' +
           'adding up to more, get 413; a single chunk announcing more gets 400 as soon as its size line arrives. The ' +
@@ -368,8 +395,8 @@ export const SecuritySchema = Type.Object(
         '100mb',
       ),
     ),
-    /** Most header fields in one request. Default 100. */
-    maxHeaders: Type.Optional(
+    /** Most header fields in one request. */
+    maxHeaders: Defaulted(
       Type.Integer({
         minimum: 1,
         maximum: 10000,
@@ -378,10 +405,10 @@ export const SecuritySchema = Type.Object(
       }),
     ),
     /** Client-side timeouts (slowloris, idle keep-alive). */
-    clientTimeouts: Type.Optional(
+    clientTimeouts: Defaulted(
       Type.Object(
         {
-          headers: Type.Optional(
+          headers: Defaulted(
             duration(
               'Longest a client may take to send a request\'s line and headers, counted from its first byte ' +
                 '(or from the connection, for the first request); past it the client gets 408 and the connection ' +
@@ -389,14 +416,14 @@ export const SecuritySchema = Type.Object(
               '10s',
             ),
           ),
-          request: Type.Optional(
+          request: Defaulted(
             duration(
               'Longest a client may take to send a whole request, body included; past it 408 and the connection ' +
                 'is closed. Must be at least headers. Default 60s.',
               '60s',
             ),
           ),
-          keepAlive: Type.Optional(
+          keepAlive: Defaulted(
             duration('How long an idle keep-alive connection is kept open between requests. Default 5s.', '5s'),
           ),
         },
@@ -410,7 +437,7 @@ export const SecuritySchema = Type.Object(
       ),
     ),
     /** Request fields removed before anything reads or forwards them. */
-    stripRequestHeaders: Type.Optional(
+    stripRequestHeaders: Defaulted(
       Type.Array(
         expects(
           'a header name such as x-forwarded-host, or a prefix ending in *, such as x-forwarded-*',
@@ -429,8 +456,8 @@ export const SecuritySchema = Type.Object(
         },
       ),
     ),
-    /** What happens to a body sent with GET or HEAD. Default drop. */
-    getWithBody: Type.Optional(
+    /** What happens to a body sent with GET or HEAD. */
+    getWithBody: Defaulted(
       Type.Union([Type.Literal('drop'), Type.Literal('reject')], {
         default: 'drop',
         description:
@@ -439,8 +466,8 @@ export const SecuritySchema = Type.Object(
           'connection. The body is never forwarded. Default drop.',
       }),
     ),
-    /** Whether a method of unknown safety (PURGE, M-SEARCH) invalidates like POST. Default true. */
-    invalidateOnUnknownMethods: Type.Optional(
+    /** Whether a method of unknown safety (PURGE, M-SEARCH) invalidates like POST. */
+    invalidateOnUnknownMethods: Defaulted(
       Type.Boolean({
         default: true,
         description:
@@ -451,8 +478,8 @@ export const SecuritySchema = Type.Object(
           'go through the admin API only). Default true.',
       }),
     ),
-    /** What happens to %2F or %5C in a request path. Default reject. */
-    encodedSlashes: Type.Optional(
+    /** What happens to %2F or %5C in a request path. */
+    encodedSlashes: Defaulted(
       Type.Union([Type.Literal('reject'), Type.Literal('keep')], {
         default: 'reject',
         description:
@@ -483,10 +510,10 @@ const PathGlobSchema = expects(
 /** `match` in its long form. */
 const MatchObjectSchema = Type.Object(
   {
-    /** Path glob. Default every path. */
-    path: Type.Optional({ ...PathGlobSchema, default: '/**' }),
-    /** Methods; default any. GET implies HEAD. */
-    methods: Type.Optional(
+    /** Path glob. */
+    path: Defaulted({ ...PathGlobSchema, default: '/**' }),
+    /** Methods (none: any). GET implies HEAD. */
+    methods: Defaulted(
       Type.Array(expects('an HTTP method such as GET', Type.String({ pattern: '^[A-Za-z]+$' })), {
         default: [],
         description:
@@ -511,10 +538,10 @@ const MatchObjectSchema = Type.Object(
 );
 
 /** `key`: what makes two requests the same cache entry. */
-export const KeySchema = Type.Object(
+const KeySchema = Type.Object(
   {
-    /** Query parameters in the key (and forwarded). Default all. */
-    query: Type.Optional(
+    /** Query parameters in the key (and forwarded). */
+    query: Defaulted(
       expects(
         'all, none, or a list of query parameter names',
         Type.Union([Type.Literal('all'), Type.Literal('none'), Type.Array(Type.String({ minLength: 1 }))], {
@@ -526,8 +553,8 @@ export const KeySchema = Type.Object(
         }),
       ),
     ),
-    /** Request headers in the key. Default none. */
-    headers: Type.Optional(
+    /** Request headers in the key. */
+    headers: Defaulted(
       Type.Array(
         expects(
           'an HTTP header name such as accept-language',
@@ -571,8 +598,8 @@ export const RouteSchema = Type.Object(
     origin: Type.Optional(
       originUrl('Upstream for this route (same form as the top-level origin). Default: the top-level origin.'),
     ),
-    /** false: never stored, always passed through. Default true. */
-    cache: Type.Optional(
+    /** false: never stored, always passed through. */
+    cache: Defaulted(
       Type.Boolean({
         default: true,
         description:
@@ -602,16 +629,16 @@ export const RouteSchema = Type.Object(
           'response carries no stale-if-error of its own. Default: none.',
       ),
     ),
-    key: Type.Optional(KeySchema),
-    /** Surrogate keys for purges. Default none. */
-    tags: Type.Optional(
+    key: Defaulted(KeySchema),
+    /** Surrogate keys for purges. */
+    tags: Defaulted(
       Type.Array(expects('a tag without spaces or commas', Type.String({ pattern: '^[^\\s,]+$' })), {
         default: [],
         description: 'Tags added to every entry this route stores, for purging by tag. Default [].',
       }),
     ),
-    /** Store and replay Set-Cookie to everyone. Default false. */
-    unsafeShareSetCookie: Type.Optional(
+    /** Store and replay Set-Cookie to everyone. */
+    unsafeShareSetCookie: Defaulted(
       Type.Boolean({
         default: false,
         description:
@@ -619,8 +646,8 @@ export const RouteSchema = Type.Object(
           'cookies that are the same for everyone (e.g. a load-balancer cookie). Default false: such responses are not stored.',
       }),
     ),
-    /** XFetch early refresh β. Default 0 (off). */
-    earlyRefresh: Type.Optional(
+    /** XFetch early refresh β. */
+    earlyRefresh: Defaulted(
       Type.Number({
         minimum: 0,
         maximum: 10,
@@ -631,8 +658,8 @@ export const RouteSchema = Type.Object(
           'refreshes earlier, 0 turns it off. Default 0.',
       }),
     ),
-    /** Spread of storage expiry. Default 0%. */
-    jitter: Type.Optional(
+    /** Spread of storage expiry. */
+    jitter: Defaulted(
       expects(
         'a percentage such as 10%',
         Type.String({
@@ -652,11 +679,11 @@ export const RouteSchema = Type.Object(
 /** The whole of rules.yaml. */
 export const RulesSchema = Type.Object(
   {
-    listen: Type.Optional(ListenSchema),
-    origin: Type.Optional(OriginSchema),
-    timeouts: Type.Optional(TimeoutsSchema),
-    cache: Type.Optional(CacheSchema),
-    security: Type.Optional(SecuritySchema),
+    listen: Defaulted(ListenSchema),
+    origin: Defaulted(OriginSchema),
+    timeouts: Defaulted(TimeoutsSchema),
+    cache: Defaulted(CacheSchema),
+    security: Defaulted(SecuritySchema),
     /** The admin listener: metrics, health, purge, explain. Absent: no admin listener. */
     admin: Type.Optional(
       Type.Object(
@@ -684,7 +711,7 @@ export const RulesSchema = Type.Object(
     warm: Type.Optional(
       Type.Object(
         {
-          urls: Type.Optional(
+          urls: Defaulted(
             Type.Array(Type.String({ pattern: '^(/|https?://)' }), {
               default: [],
               description: 'URLs fetched through the cache at start-up and after each reload: paths (/a?b) or http:// URLs (their host is sent).',
@@ -693,8 +720,8 @@ export const RulesSchema = Type.Object(
           file: Type.Optional(
             Type.String({ minLength: 1, description: 'A file with one URL per line (# comments allowed), relative to rules.yaml.' }),
           ),
-          concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 4, description: 'Warming requests in flight at once. Default 4.' })),
-          waitForReady: Type.Optional(
+          concurrency: Defaulted(Type.Integer({ minimum: 1, maximum: 256, default: 4, description: 'Warming requests in flight at once. Default 4.' })),
+          waitForReady: Defaulted(
             Type.Boolean({ default: false, description: 'true: /readyz answers 503 until warming has finished. Default false.' }),
           ),
         },
@@ -702,16 +729,16 @@ export const RulesSchema = Type.Object(
       ),
     ),
     /** Logging. */
-    log: Type.Optional(
+    log: Defaulted(
       Type.Object(
         {
-          level: Type.Optional(
+          level: Defaulted(
             Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], {
               default: 'info',
               description: 'Lowest level written (JSON lines on stdout). LARDER_LOG_LEVEL overrides it. Default info.',
             }),
           ),
-          requests: Type.Optional(
+          requests: Defaulted(
             Type.Number({
               minimum: 0,
               maximum: 1,
@@ -725,16 +752,16 @@ export const RulesSchema = Type.Object(
         { additionalProperties: false, default: {}, description: 'Structured JSON logs on stdout.' },
       ),
     ),
-    /** How long a shutdown waits for requests in flight. Default 10s. */
-    shutdownGrace: Type.Optional(
+    /** How long a shutdown waits for requests in flight. */
+    shutdownGrace: Defaulted(
       duration(
         'On SIGTERM or SIGINT larder stops accepting connections and waits this long for requests and ' +
           'background refreshes in flight, then closes what is left. Default 10s.',
         '10s',
       ),
     ),
-    /** Routes, tried in order. Default none. */
-    routes: Type.Optional(
+    /** Routes, tried in order. */
+    routes: Defaulted(
       Type.Array(RouteSchema, {
         default: [],
         description:
@@ -753,6 +780,24 @@ export const RulesSchema = Type.Object(
   },
 );
 
-/** rules.yaml as written (before defaults): what buildConfig and parseConfig accept. */
-export type RulesInput = Static<typeof RulesSchema>;
-export type RouteInput = Static<typeof RouteSchema>;
+type Flat<T> = { [K in keyof T]: T[K] } & {};
+type Present<P extends TProperties> = {
+  [K in keyof P]: P[K] extends TDefaulted<TSchema> ? K : P[K] extends TOptional<TSchema> ? never : K;
+}[keyof P];
+
+/** The static type of a schema once every default is filled in: a defaulted key is present. */
+export type Filled<T> =
+  T extends TObject<infer P>
+    ? Flat<{ [K in Present<P>]: Filled<P[K]> } & { [K in Exclude<keyof P, Present<P>>]?: Filled<P[K]> }>
+    : T extends TArray<infer I>
+      ? Filled<I>[]
+      : T extends TUnion<infer U>
+        ? Filled<U[number]>
+        : T extends TSchema
+          ? Static<T>
+          : never;
+
+/** rules.yaml after validation filled in the defaults: what config/compile.ts reads. */
+export type Rules = Filled<typeof RulesSchema>;
+export type RouteRules = Filled<typeof RouteSchema>;
+

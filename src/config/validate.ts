@@ -5,7 +5,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { describeValue, type KeyPath, type ProblemList } from './problems.js';
-import { expectedPhrase } from './schema.js';
+import { expectedPhrase, type Filled } from './schema.js';
 import { suggest } from './suggest.js';
 
 type SchemaNode = TSchema & {
@@ -13,15 +13,76 @@ type SchemaNode = TSchema & {
   const?: unknown;
   anyOf?: SchemaNode[];
   properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
   pattern?: string;
   minLength?: number;
   minimum?: number;
   maximum?: number;
 };
 
-/** Reports into `problems` every way `value` breaks `schema`. */
-export function validate(schema: TSchema, value: unknown, problems: ProblemList): void {
+/**
+ * Reports into `problems` every way `value` (defaults filled in) breaks `schema`, and returns
+ * `value` without the values it rejected, defaults filled in again: every value left has the
+ * schema's type. A required key without a default may then be missing, but only where a
+ * problem was reported (config/compile.ts skips those places).
+ */
+export function validate<T extends TSchema>(schema: T, value: unknown, problems: ProblemList): Filled<T> {
   for (const error of Value.Errors(schema, value)) report(error, value, problems);
+  const kept = withoutRejected(schema as SchemaNode, value);
+  return Value.Default(schema, kept === REJECTED ? {} : kept) as Filled<T>;
+}
+
+const REJECTED = Symbol('rejected');
+
+/** Removes what `schema` rejects: a bad key or list goes whole, a bad mapping in a list becomes {}. */
+function withoutRejected(schema: SchemaNode, value: unknown): unknown {
+  if (Value.Check(schema, value) as boolean) return value;
+  const object = schema.type === 'object' ? schema : schema.anyOf?.find((variant) => variant.type === 'object');
+  if (object !== undefined && isMapping(value)) {
+    for (const key of Object.keys(value)) {
+      const child = object.properties?.[key];
+      const kept = child === undefined ? REJECTED : withoutRejected(child, value[key]);
+      if (kept === REJECTED) delete value[key];
+      else value[key] = kept;
+    }
+    return value;
+  }
+  const items = schema.type === 'array' ? schema.items : undefined;
+  if (items?.type === 'object' && Array.isArray(value)) {
+    return value.map((item: unknown) => {
+      const kept = withoutRejected(items, item);
+      return kept === REJECTED ? {} : kept;
+    });
+  }
+  return REJECTED;
+}
+
+const isMapping = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** Route options that do nothing on a pass-through route; setting one is a misunderstanding. */
+const CACHING_OPTIONS = ['ttl', 'staleWhileRevalidate', 'staleIfError', 'key', 'tags', 'unsafeShareSetCookie', 'earlyRefresh', 'jitter'];
+
+/**
+ * Needs the input as written (before defaults are filled in): `cache: false` routes that set
+ * caching options. An error rather than a warning, because a silently ignored ttl on an
+ * auth route reads like caching is on.
+ */
+export function checkPassThroughRoutes(written: unknown, problems: ProblemList): void {
+  const routes = isMapping(written) ? written['routes'] : undefined;
+  if (!Array.isArray(routes)) return;
+  routes.forEach((route: unknown, i) => {
+    if (!isMapping(route) || route['cache'] !== false) return;
+    for (const option of CACHING_OPTIONS) {
+      if (option in route) {
+        problems.add({
+          path: ['routes', i, option],
+          at: 'key',
+          message: `has no effect because the route sets cache: false (always passed through); remove ${option}, or remove cache: false`,
+        });
+      }
+    }
+  });
 }
 
 function report(error: ValueError, root: unknown, problems: ProblemList): void {
