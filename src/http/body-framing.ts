@@ -81,90 +81,89 @@ export class RequestFramingScanner {
   /** Reads the next bytes of the connection; returns the first violation found, if any. */
   feed(data: Buffer): Violation | undefined {
     let i = 0;
-    const n = data.length;
-    while (i < n) {
-      switch (this.state) {
-        case State.Off:
-          return undefined;
-        case State.Head: {
-          i = this.readHead(data, i);
-          break;
-        }
-        case State.Fixed: {
-          const take = Math.min(this.remaining, n - i);
-          this.remaining -= take;
-          i += take;
-          if (this.remaining === 0) this.state = State.Head;
-          break;
-        }
-        case State.ChunkSize: {
-          const c = data[i]!;
-          const v = hexValue(c);
-          if (v === -1) {
-            // llhttp refuses a size line without digits itself.
-            if (this.digits === 0) return this.off();
-            this.state = State.ChunkLine;
-            break;
-          }
-          this.digits++;
-          this.size = this.size * 16 + v;
-          i++;
-          // Leading zeros are allowed; the value is what counts. It is compared at each digit,
-          // so the refusal comes with the digit that crosses the limit.
-          if (this.size > this.limit) return this.violation({ kind: 'chunk-size', status: 400 });
-          break;
-        }
-        case State.ChunkLine: {
-          const lf = data.indexOf(LF, i);
-          if (lf === -1) {
-            i = n;
-            break;
-          }
-          i = lf + 1;
-          this.total += this.size;
-          if (this.total > this.limit) return this.violation({ kind: 'body-size', status: 413 });
-          if (this.size === 0) {
-            this.state = State.TrailerStart;
-          } else {
-            this.remaining = this.size + 2; // the data and its CRLF
-            this.state = State.ChunkData;
-          }
-          this.size = 0;
-          this.digits = 0;
-          break;
-        }
-        case State.ChunkData: {
-          const take = Math.min(this.remaining, n - i);
-          this.remaining -= take;
-          i += take;
-          if (this.remaining === 0) this.state = State.ChunkSize;
-          break;
-        }
-        case State.TrailerStart: {
-          const c = data[i++]!;
-          if (c === CR) this.state = State.TrailerEnd;
-          else if (c === LF) return this.off(); // bare LF: node's business
-          else this.state = State.TrailerLine;
-          break;
-        }
-        case State.TrailerLine: {
-          const lf = data.indexOf(LF, i);
-          if (lf === -1) {
-            i = n;
-            break;
-          }
-          i = lf + 1;
-          this.state = State.TrailerStart;
-          break;
-        }
-        case State.TrailerEnd: {
-          if (data[i++] !== LF) return this.off();
-          this.startMessage();
-          break;
-        }
-      }
+    while (i < data.length) {
+      if (this.state === State.Off) return undefined;
+      const next = this.step(data, i);
+      if (typeof next !== 'number') return next;
+      i = next;
     }
     return undefined;
+  }
+
+  /** One step of the state machine from `data[i]`: the next index, or a violation. */
+  private step(data: Buffer, i: number): number | Violation {
+    switch (this.state) {
+      case State.Head:
+        return this.readHead(data, i);
+      case State.Fixed:
+      case State.ChunkData:
+        return this.skip(data, i);
+      case State.ChunkSize:
+        return this.chunkDigit(data[i]!, i);
+      case State.ChunkLine:
+        return this.chunkLineEnd(data, i);
+      case State.TrailerStart: {
+        const c = data[i]!;
+        if (c === CR) this.state = State.TrailerEnd;
+        else if (c === LF) this.off(); // bare LF: node's business
+        else this.state = State.TrailerLine;
+        return i + 1;
+      }
+      case State.TrailerLine: {
+        const lf = data.indexOf(LF, i);
+        if (lf === -1) return data.length;
+        this.state = State.TrailerStart;
+        return lf + 1;
+      }
+      case State.TrailerEnd:
+        if (data[i] !== LF) this.off();
+        else this.startMessage();
+        return i + 1;
+      default:
+        return data.length;
+    }
+  }
+
+  /** Body bytes of known length (a Content-Length body, or chunk data and its CRLF). */
+  private skip(data: Buffer, i: number): number {
+    const take = Math.min(this.remaining, data.length - i);
+    this.remaining -= take;
+    if (this.remaining === 0) this.state = this.state === State.Fixed ? State.Head : State.ChunkSize;
+    return i + take;
+  }
+
+  /** One character of a chunk size. */
+  private chunkDigit(c: number, i: number): number | Violation {
+    const v = hexValue(c);
+    if (v === -1) {
+      // llhttp refuses a size line without digits itself.
+      if (this.digits === 0) this.off();
+      else this.state = State.ChunkLine;
+      return i;
+    }
+    this.digits++;
+    this.size = this.size * 16 + v;
+    // Leading zeros are allowed; the value is what counts. It is compared at each digit, so the
+    // refusal comes with the digit that crosses the limit.
+    if (this.size > this.limit) return this.violation({ kind: 'chunk-size', status: 400 });
+    return i + 1;
+  }
+
+  /** The rest of a chunk-size line (extensions) up to its LF; then the chunk's data or the trailer. */
+  private chunkLineEnd(data: Buffer, i: number): number | Violation {
+    const lf = data.indexOf(LF, i);
+    if (lf === -1) return data.length;
+    this.total += this.size;
+    if (this.total > this.limit) return this.violation({ kind: 'body-size', status: 413 });
+    if (this.size === 0) {
+      this.state = State.TrailerStart;
+    } else {
+      this.remaining = this.size + 2; // the data and its CRLF
+      this.state = State.ChunkData;
+    }
+    this.size = 0;
+    this.digits = 0;
+    return lf + 1;
   }
 
   private startMessage(): void {
