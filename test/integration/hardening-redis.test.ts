@@ -3,8 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOrigin, type Origin } from '../helpers/origin.js';
 import { startLarder, type Running } from '../helpers/larder.js';
 import { get } from '../helpers/client.js';
-import { startRedis, waitFor, sleep, type RedisServer } from '../helpers/redis.js';
+import { startRedis, waitFor, type RedisServer } from '../helpers/redis.js';
 import { indexKey, lockKey } from '../../src/cache/redis-keys.js';
+import { SkippingClock } from '../helpers/clock.js';
 
 /**
  * Redis failing in each way it can: clients see no errors, each request costs at most a few
@@ -15,6 +16,9 @@ let redis: RedisServer;
 let origin: Origin;
 const proxies: Running[] = [];
 const HOST = { host: 'shop.test' };
+/** The instances' clock: a breaker cool-down is skipped by advancing it, not waited for. */
+const clock = new SkippingClock();
+const COOL_DOWN = 300;
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -33,10 +37,11 @@ afterEach(async () => {
 });
 
 async function instance(url: string, rules: Record<string, unknown> = {}): Promise<Running> {
-  const p = await startLarder(origin.url, {
-    cache: { redis: { url, commandTimeout: '50ms', breaker: { failures: 3, coolDown: '300ms' } } },
-    ...rules,
-  });
+  const p = await startLarder(
+    origin.url,
+    { cache: { redis: { url, commandTimeout: '50ms', breaker: { failures: 3, coolDown: `${COOL_DOWN}ms` } } }, ...rules },
+    { clock },
+  );
   proxies.push(p);
   return p;
 }
@@ -125,7 +130,7 @@ describe('Redis failing', () => {
       expect(max(times)).toBeLessThan(350);
       expect(times.slice(-10).every((x) => x < 60)).toBe(true);
       slow.delay = 0;
-      await sleep(500);
+      clock.advance(COOL_DOWN);
       await writesResume(p);
     } finally {
       await slow.close();
@@ -155,7 +160,7 @@ describe('Redis failing', () => {
       await redis.cli('CONFIG', 'SET', 'maxmemory', '0');
     }
     await redis.cli('FLUSHALL');
-    await sleep(400); // breaker cool-down
+    clock.advance(COOL_DOWN);
     await writesResume(p);
   });
 
@@ -169,7 +174,7 @@ describe('Redis failing', () => {
       expect(max(times)).toBeLessThan(300);
       expect(Number(await redis.cli('DBSIZE'))).toBe(0); // every write was refused
       await redis.cli('REPLICAOF', 'NO', 'ONE');
-      await sleep(400);
+      clock.advance(COOL_DOWN);
       await writesResume(p);
     } finally {
       await redis.cli('REPLICAOF', 'NO', 'ONE');

@@ -5,6 +5,7 @@ import { get } from '../helpers/client.js';
 import { startRedis, waitFor, sleep, type RedisServer } from '../helpers/redis.js';
 import { indexKey } from '../../src/cache/redis-keys.js';
 import { ManualClock } from '../../src/clock.js';
+import { SkippingClock } from '../helpers/clock.js';
 import type { LarderOptions } from '../../src/app.js';
 
 let redis: RedisServer;
@@ -177,7 +178,8 @@ describe('Redis failing', () => {
       res.setHeader('cache-control', 'max-age=60');
       res.end(`body of ${req.url}`);
     });
-    const a = await instance();
+    const clock = new SkippingClock();
+    const a = await instance({}, { clock });
     const latencies: number[] = [];
     const statuses: number[] = [];
     const loop = async (n: number, tag: string): Promise<void> => {
@@ -196,7 +198,7 @@ describe('Redis failing', () => {
     // Each request waits at most one command timeout (100 ms) per Redis call it makes.
     expect(latencies[Math.floor(latencies.length * 0.99)]).toBeLessThan(500);
     await redis.restart();
-    await sleep(700); // breaker cool-down, then a probe closes it
+    clock.advance(500); // past the breaker's cool-down: the next request's probe closes it
     await waitFor(
       async () => {
         await get(a.url, `/after-${Math.random()}`, HOST);
