@@ -68,7 +68,7 @@ interface Group {
  * prefix length up to its path's length.
  */
 export class PurgeRules {
-  private readonly urls = new Map<string, PurgeRule>();
+  private readonly urls = new Map<string, Group>();
   private readonly paths = new Map<string, Group>();
   private readonly tags = new Map<string, Group>();
   private readonly prefixes = new Map<string, Group>();
@@ -107,26 +107,18 @@ export class PurgeRules {
   }
 
   private costOf(rule: PurgeRule): number {
-    if (rule.kind === 'url') return this.urls.has(rule.value) ? 0 : 1;
     const g = this.mapOf(rule.kind).get(rule.value);
     if (g === undefined) return 1;
     return rule.soft && rule.at > g.hard && !g.soft.includes(rule.at) ? 1 : 0;
   }
 
-  private mapOf(kind: 'path' | 'prefix' | 'tag'): Map<string, Group> {
-    return kind === 'path' ? this.paths : kind === 'tag' ? this.tags : this.prefixes;
+  private mapOf(kind: PurgeRule['kind']): Map<string, Group> {
+    return kind === 'url' ? this.urls : kind === 'path' ? this.paths : kind === 'tag' ? this.tags : this.prefixes;
   }
 
   private addOne(rule: PurgeRule): void {
     if (!isRule(rule)) return;
     this.active = true;
-    if (rule.kind === 'url') {
-      const current = this.urls.get(rule.value);
-      if (current === undefined) this.count++;
-      // The later purge covers the earlier one; a hard one covers a soft one.
-      if (current === undefined || rule.at > current.at || (!rule.soft && current.soft)) this.urls.set(rule.value, rule);
-      return;
-    }
     const map = this.mapOf(rule.kind);
     let g = map.get(rule.value);
     if (g === undefined) {
@@ -160,8 +152,7 @@ export class PurgeRules {
 
   /** Drops rules past their lifetime. Costs one pass over the rules: call per purge, not per read. */
   prune(now: number): void {
-    for (const [k, r] of this.urls) if (r.until <= now) this.urls.delete(k) && this.count--;
-    for (const map of [this.paths, this.tags, this.prefixes]) {
+    for (const map of [this.urls, this.paths, this.tags, this.prefixes]) {
       for (const [k, g] of map) {
         if (g.until > now) continue;
         map.delete(k);
@@ -195,8 +186,7 @@ export class PurgeRules {
   /** For each matching rule: HARD, or the earliest soft purge time that applies. */
   private *matchingTimes(entry: CacheEntry, primary: string): Generator<number> {
     const t = entry.requestTime;
-    const u = this.urls.get(primary);
-    if (u !== undefined && t < u.at) yield u.soft ? u.at : HARD;
+    if (this.urls.size > 0) yield* groupTimes(this.urls.get(primary), t);
     if (this.paths.size + this.tags.size + this.prefixes.size === 0) return;
     const slash = primary.indexOf('/');
     const target = slash === -1 ? primary : primary.slice(slash);
