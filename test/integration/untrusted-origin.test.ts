@@ -253,11 +253,13 @@ describe('a freshening 304 cannot widen sharing', () => {
 });
 
 /**
- * Real wall time is the thing under test here. The tolerance can be widened on a loaded
- * machine with LARDER_TIMING_TOLERANCE_MS; bench/timeouts.mjs measures the precision.
+ * Real wall time is the thing under test here. undici's own timers fired about 500 ms late;
+ * the default tolerance of 300 ms tells the two apart on a shared machine running other test
+ * files at the same time, and can be changed with LARDER_TIMING_TOLERANCE_MS.
+ * bench/timeouts.mjs measures the precision itself (p50 and max over 20 runs).
  */
 describe('timeouts fire on time', () => {
-  const tolerance = Number(process.env['LARDER_TIMING_TOLERANCE_MS'] ?? 150);
+  const tolerance = Number(process.env['LARDER_TIMING_TOLERANCE_MS'] ?? 300);
 
   async function timed(url: string): Promise<{ ms: number; status: number; body: string; xCache: string }> {
     const t = performance.now();
