@@ -1,7 +1,6 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { CacheEntry, CacheResult, HeaderMap } from '../types.js';
-import { ageHeader, notModifiedHeaders, stripHopByHop } from '../rfc9111/index.js';
-import { VIA } from '../cache/entry.js';
+import { VIA, ageHeader, appendVia, notModifiedHeaders, stripHopByHop } from '../rfc9111/index.js';
 import { ifRangeHolds, selectRange, type RangeAnswer } from './range.js';
 
 /**
@@ -119,8 +118,7 @@ export function responseHeaders(h: HeaderMap, consumed: readonly string[] = []):
   delete out['content-length'];
   delete out['x-cache'];
   delete out['cache-status'];
-  const via = out['via'];
-  out['via'] = via === undefined ? VIA : `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}`;
+  out['via'] = appendVia(out['via']);
   return out;
 }
 
