@@ -363,8 +363,9 @@ const STALE_MAX_STALE: Decision = { kind: 'STALE', why: 'max-stale' };
  * is the caller's business (it turns REVALIDATE/MISS into a 504).
  */
 export function evaluate(entry: EvaluateEntry, request: PolicyRequest, now: number): Decision {
-  const refused = reuseRefused(entry, request.headers);
-  if (refused !== undefined) return refused === 'vary' ? MISS_VARY : MISS_AUTHORIZATION;
+  // The reuse checks of reuseRefused below, written out: this runs on every hit.
+  if (authorizationRefuses(request.headers, entry.authShareable)) return MISS_AUTHORIZATION;
+  if (!varyMatches(entry, request.headers)) return MISS_VARY;
   return decide(entry, request.cc, now);
 }
 
