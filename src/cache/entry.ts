@@ -1,11 +1,6 @@
 import type { Route, CacheSettings } from '../config/types.js';
 import type { CacheEntry, HeaderMap } from '../types.js';
-import {
-  freshnessLifetime,
-  initialAge,
-  stripHopByHop,
-  type ResponseDirectives,
-} from '../rfc9111/index.js';
+import { VIA, appendVia, canRevalidate, single, stripHopByHop, usableUntil, type EntryTimes } from '../rfc9111/index.js';
 
 /**
  * Fixed bytes charged per entry on top of its body and header text: the entry object,
@@ -15,54 +10,34 @@ import {
  */
 export const ENTRY_OVERHEAD = 1000;
 
-/** The Via member larder adds (RFC 9110 §7.6.3). */
-export const VIA = '1.1 larder';
+/** The Via member larder adds (RFC 9110 §7.6.3); defined in rfc9111/fields.ts. */
+export { VIA };
 
 /** Response fields larder computes itself or never replays from storage. */
 const NOT_STORED = new Set(['age', 'x-cache', 'content-length', 'set-cookie']);
 
 export interface EntryInput {
-  route: Route;
-  settings: CacheSettings;
+  route: Pick<Route, 'name' | 'tags'>;
+  settings: Pick<CacheSettings, 'targeted'>;
   status: number;
   statusMessage: string;
   /** Response headers as received (hop-by-hop fields are removed here). */
   headers: HeaderMap;
-  directives: ResponseDirectives;
   body: Buffer;
   requestTime: number;
   responseTime: number;
   varyNames: string[];
   varyValues: string[];
-  /**
-   * The route's default lifetime when it may apply to this request, else undefined (a request
-   * with Cookie or Authorization: see http/fill.ts routeTtlFor).
-   */
-  routeTtl: number | undefined;
+  /** The times and flags the policy computed for this response (rfc9111/policy.ts entryTimes). */
+  times: EntryTimes;
   /** Store Set-Cookie along with the entry (only when the route opts in). */
   keepSetCookie: boolean;
 }
 
-/** Builds a stored entry, computing every time and preparing the headers to write on a hit. */
+/** Builds a stored entry from the policy's times, preparing the headers to write on a hit. */
 export function createEntry(input: EntryInput): CacheEntry {
   const headers = storedHeaders(input.headers, input.responseTime, input.keepSetCookie);
-  const d = input.directives;
-  const age = initialAge(input.headers, input.requestTime, input.responseTime);
-  const { lifetime, source } = freshnessLifetime({
-    status: input.status,
-    headers: input.headers,
-    directives: d,
-    responseTime: input.responseTime,
-    ...(input.routeTtl === undefined ? {} : { routeTtl: input.routeTtl }),
-    heuristicFraction: input.settings.heuristicFraction,
-    heuristicMax: input.settings.heuristicMax,
-  });
-  const freshUntil = input.responseTime - age + lifetime;
-  // RFC 9111 §5.2.2.10: s-maxage implies proxy-revalidate for a shared cache; RFC 5861 §4:
-  // must-revalidate and proxy-revalidate forbid serving stale, which rules out both windows.
-  const mustRevalidate = d.mustRevalidate || d.proxyRevalidate || d.sMaxage !== undefined;
-  const swr = mustRevalidate ? 0 : secondsOr(d.staleWhileRevalidate, input.route.staleWhileRevalidate);
-  const sie = mustRevalidate ? 0 : secondsOr(d.staleIfError, input.route.staleIfError);
+  const t = input.times;
   const etag = single(headers['etag']);
   const lastModified = single(headers['last-modified']);
   const rawHeaders = prepareRawHeaders(headers, input.body.length, input.settings.targeted);
@@ -75,15 +50,15 @@ export function createEntry(input: EntryInput): CacheEntry {
     body: input.body,
     requestTime: input.requestTime,
     responseTime: input.responseTime,
-    initialAge: age,
-    lifetime,
-    lifetimeSource: source,
-    freshUntil,
-    staleWhileRevalidateUntil: freshUntil + swr,
-    staleIfErrorUntil: freshUntil + sie,
-    mustRevalidate,
-    noCache: d.noCache,
-    authShareable: d.public || d.sMaxage !== undefined || d.mustRevalidate,
+    initialAge: t.initialAge,
+    lifetime: t.lifetime,
+    lifetimeSource: t.lifetimeSource,
+    freshUntil: t.freshUntil,
+    staleWhileRevalidateUntil: t.staleWhileRevalidateUntil,
+    staleIfErrorUntil: t.staleIfErrorUntil,
+    mustRevalidate: t.mustRevalidate,
+    noCache: t.noCache,
+    authShareable: t.authShareable,
     ...(etag === undefined ? {} : { etag }),
     ...(lastModified === undefined ? {} : { lastModified }),
     varyNames: input.varyNames,
@@ -108,12 +83,12 @@ export function entrySize(entry: CacheEntry): number {
   return n;
 }
 
-/** Last instant the entry can still be of use: the end of its latest stale window. */
+/** Last instant the entry can still be of use to the cache: when it stops being usable (rfc9111/policy.ts). */
 export function usefulUntil(entry: CacheEntry, keepForRevalidation: number): number {
-  const end = Math.max(entry.freshUntil, entry.staleWhileRevalidateUntil, entry.staleIfErrorUntil);
+  const end = usableUntil(entry);
   // An entry with a validator is worth keeping after it turns stale: a conditional
   // request can make it fresh again for the price of a 304.
-  return entry.etag !== undefined || entry.lastModified !== undefined ? end + keepForRevalidation : end;
+  return canRevalidate(entry) ? end + keepForRevalidation : end;
 }
 
 function storedHeaders(src: HeaderMap, responseTime: number, keepSetCookie: boolean): HeaderMap {
@@ -138,20 +113,20 @@ function storedHeaders(src: HeaderMap, responseTime: number, keepSetCookie: bool
  */
 export function prepareRawHeaders(headers: HeaderMap, bodyLength: number, consumed: readonly string[] = []): string[] {
   const raw: string[] = [];
-  let via: string | undefined;
+  let via: string | string[] | undefined;
   for (const name of Object.keys(headers)) {
     // Targeted cache-control fields (RFC 9213) are kept in `headers` for revalidation but
     // are addressed to larder, not to clients.
     if (name === 'cache-status' || consumed.includes(name)) continue;
     const value = headers[name]!;
     if (name === 'via') {
-      via = Array.isArray(value) ? value.join(', ') : value;
+      via = value;
       continue;
     }
     if (Array.isArray(value)) for (const v of value) raw.push(name, v);
     else raw.push(name, value);
   }
-  raw.push('content-length', String(bodyLength), 'via', via === undefined ? VIA : via + ', ' + VIA);
+  raw.push('content-length', String(bodyLength), 'via', appendVia(via));
   return raw;
 }
 
@@ -167,11 +142,3 @@ function collectTags(headers: HeaderMap, routeTags: readonly string[]): string[]
   return [...tags];
 }
 
-function secondsOr(directive: number | undefined, routeDefaultMs: number | undefined): number {
-  if (directive !== undefined) return directive * 1000;
-  return routeDefaultMs ?? 0;
-}
-
-function single(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}

@@ -11,8 +11,6 @@ export interface RequestKey {
   primary: string;
   /** Path plus normalised query, as sent to the origin. */
   target: string;
-  /** The path without query (for route matching and invalidation). */
-  path: string;
 }
 
 /** Separates the primary key from a variant id; cannot occur in a host, path or query. */
@@ -28,11 +26,11 @@ export function variantKey(primary: string, variantId: string): string {
  */
 export function buildKey(rule: KeyRule, host: string, url: string): RequestKey {
   const q = url.indexOf('?');
-  if (q === -1) return { primary: host + url, target: url, path: url };
+  if (q === -1) return { primary: host + url, target: url };
   const path = url.slice(0, q);
   const query = normaliseQuery(rule, url.slice(q + 1));
   const target = query === '' ? path : path + '?' + query;
-  return { primary: host + target, target, path };
+  return { primary: host + target, target };
 }
 
 /**

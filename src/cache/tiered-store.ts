@@ -104,8 +104,11 @@ export class TieredStore {
     return markedStale(entry, this.rules.softAt(entry, primary));
   }
 
-  /** Shared-tier lookup after a memory miss; a hit is copied into memory. Never rejects. */
-  async lookupShared(primary: string, headers: RequestInfo['headers']): Promise<Lookup> {
+  /**
+   * Shared-tier lookup after a memory miss; a hit is copied into memory unless `backfill` is
+   * false (a look that must change nothing, such as /explain). Never rejects.
+   */
+  async lookupShared(primary: string, headers: RequestInfo['headers'], backfill = true): Promise<Lookup> {
     const store = this.shared?.store;
     if (store === undefined) return { entry: undefined, tier: undefined, key: primary };
     const found = await select(primary, headers, (k) => store.get(k));
@@ -117,7 +120,7 @@ export class TieredStore {
     }
     // Backfill memory, with the body copied out of the Redis reply's read buffer; an entry
     // memory cannot hold is served without the copy. Memory's index follows Redis's.
-    if (this.memory.accepts(found.entry.size)) {
+    if (backfill && this.memory.accepts(found.entry.size)) {
       this.storeLocal(primary, { ...found.entry, body: ownBody(found.entry.body) });
       if (found.index !== undefined) this.alignLocal(primary, found.index.varyNames, found.index.variants);
     }

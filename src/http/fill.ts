@@ -8,13 +8,15 @@ import type { TieredStore } from '../cache/tiered-store.js';
 import type { FullResponse, LargeResponse, OriginClient } from '../origin/client.js';
 import type { OriginFailure } from '../origin/errors.js';
 import {
-  checkStorable,
   parseVary,
   responseDirectives,
   revalidationHeaders,
+  storable,
+  storableAfter304,
   update304,
   validatorMatches,
   varyValues,
+  type PolicyResponse,
 } from '../rfc9111/index.js';
 import { originHeaders } from './forward-headers.js';
 
@@ -30,7 +32,6 @@ export interface FillRequest {
   target: string;
   req: IncomingMessage;
   host: string;
-  requestNoStore: boolean;
   /** The stored response being revalidated, if any. */
   stale: CacheEntry | undefined;
   /** Relays interim responses to the client that asked (none for background refreshes). */
@@ -226,18 +227,16 @@ export class Filler {
    */
   private freshen(f: FillRequest, stored: CacheEntry, r: FullResponse): FillResult {
     const headers = update304(stored.headers, r.headers, { shareSetCookie: f.route.unsafeShareSetCookie });
-    const directives = responseDirectives(headers, f.settings.targeted);
-    const verdict = checkStorable({
-      method: 'GET',
-      requestHeaders: f.req.headers,
+    const updated: PolicyResponse = {
       status: stored.status,
       headers,
-      directives,
-      unsafeShareSetCookie: f.route.unsafeShareSetCookie,
-      ...(f.route.ttl === undefined ? {} : { routeTtl: f.route.ttl }),
-    });
-    const reason: Reason | undefined = !verdict.ok ? verdict.reason : varyChanged(stored.headers, r.headers) ? 'vary-changed' : undefined;
-    if (reason !== undefined) {
+      directives: responseDirectives(headers, f.settings.targeted),
+      requestTime: r.requestTime,
+      responseTime: r.responseTime,
+    };
+    const verdict = storableAfter304(updated, r.headers, stored.headers, f.req.headers, f.route, f.settings);
+    if (!verdict.ok) {
+      const reason = verdict.reason;
       // What the request forbids (its no-store, its Authorization) leaves the entry as it
       // was; what the origin now says about the response removes it.
       if (!REQUEST_REASONS.has(reason)) void this.d.store.invalidate(f.primary).catch((err: unknown) => this.d.onBackgroundError?.(err));
@@ -250,13 +249,12 @@ export class Filler {
       status: stored.status,
       statusMessage: stored.statusMessage,
       headers,
-      directives,
       body: stored.body,
       requestTime: r.requestTime,
       responseTime: r.responseTime,
       varyNames: stored.varyNames,
       varyValues: stored.varyValues,
-      routeTtl: routeTtlFor(f),
+      times: verdict.times,
       keepSetCookie: f.route.unsafeShareSetCookie,
     });
     const persisted = this.d.store.store(f.primary, entry, f.route.jitter);
@@ -271,45 +269,32 @@ export class Filler {
     return { kind: 'stored', entry: verdict, status: r.status, persisted };
   }
 
-  /** The entry a response would make, or the reason it must not be stored. */
+  /** The entry a response would make, or the reason it must not be stored (rfc9111/policy.ts storable). */
   private assess(f: FillRequest, r: Omit<FullResponse, 'kind' | 'body'>, body: Buffer): CacheEntry | Reason {
-    const directives = responseDirectives(r.headers, f.settings.targeted);
-    const verdict = checkStorable({
-      method: 'GET',
-      requestHeaders: f.req.headers,
+    const response: PolicyResponse = {
       status: r.status,
       headers: r.headers,
-      directives,
-      unsafeShareSetCookie: f.route.unsafeShareSetCookie,
-      ...(routeTtlFor(f) === undefined ? {} : { routeTtl: routeTtlFor(f) }),
-    });
+      directives: responseDirectives(r.headers, f.settings.targeted),
+      requestTime: r.requestTime,
+      responseTime: r.responseTime,
+    };
+    const verdict = storable(response, { headers: f.req.headers, replacing: f.stale !== undefined }, f.route, f.settings);
     if (!verdict.ok) return verdict.reason;
-    // A good entry is never replaced by an error: the caller may still serve it stale.
-    if (f.stale !== undefined && r.status >= 500) return 'origin-error';
     const names = mergeNames(f.route.key.headers, parseVary(r.headers['vary']).names);
-    const entry = createEntry({
+    return createEntry({
       route: f.route,
       settings: f.settings,
       status: r.status,
       statusMessage: r.statusMessage,
       headers: r.headers,
-      directives,
       body,
       requestTime: r.requestTime,
       responseTime: r.responseTime,
       varyNames: names,
       varyValues: varyValues(names, f.req.headers),
-      routeTtl: routeTtlFor(f),
+      times: verdict.times,
       keepSetCookie: f.route.unsafeShareSetCookie,
     });
-    // An error status that is already stale is never kept for a route's stale windows: only
-    // the origin's own freshness may make an error reusable.
-    if (r.status >= 400 && entry.freshUntil <= r.responseTime) return 'no-freshness';
-    // Stale on arrival, no stale window to serve it in (RFC 5861), and nothing to revalidate
-    // it with: storing it could never help.
-    const usable = Math.max(entry.freshUntil, entry.staleWhileRevalidateUntil, entry.staleIfErrorUntil);
-    if (usable <= r.responseTime && entry.etag === undefined && entry.lastModified === undefined) return 'no-freshness';
-    return entry;
   }
 
   /**
@@ -340,26 +325,6 @@ export class Filler {
 
 function notStored(r: FullResponse, reason: Reason): FillResult {
   return { kind: 'full', status: r.status, statusMessage: r.statusMessage, headers: r.headers, body: r.body, reason };
-}
-
-/**
- * A route's default `ttl` stands in for freshness the origin did not give. A request carrying
- * Cookie or Authorization may get an answer made for that user alone, and an origin that did
- * not mark it cacheable has not said it may be shared: the default does not apply to it.
- * Freshness the origin declares (public, s-maxage, max-age, Expires) still does (RFC 9111).
- */
-function routeTtlFor(f: FillRequest): number | undefined {
-  const h = f.req.headers;
-  return h.cookie !== undefined || h.authorization !== undefined ? undefined : f.route.ttl;
-}
-
-/** A 304 that names Vary fields other than the stored response's (RFC 9111 §4.1 keys on them). */
-function varyChanged(stored: HeaderMap, notModified: HeaderMap): boolean {
-  if (notModified['vary'] === undefined) return false;
-  const before = parseVary(stored['vary']);
-  const after = parseVary(notModified['vary']);
-  if (before.star !== after.star || before.names.length !== after.names.length) return true;
-  return before.names.some((n, i) => n !== after.names[i]);
 }
 
 /** Route key headers and the response's Vary fields, sorted and without repeats. */

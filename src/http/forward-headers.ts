@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { stripHopByHop } from '../rfc9111/index.js';
-import { VIA } from '../cache/entry.js';
+import { appendVia, stripHopByHop } from '../rfc9111/index.js';
 import { acceptsTrailers } from './respond.js';
 
 /**
@@ -36,7 +35,6 @@ export function originHeaders(req: IncomingMessage, host: string, fill: boolean)
   out['x-forwarded-for'] = xff === undefined ? client : `${Array.isArray(xff) ? xff.join(', ') : xff}, ${client}`;
   out['x-forwarded-proto'] = 'http';
   out['x-forwarded-host'] = host;
-  const via = out['via'];
-  out['via'] = via === undefined ? VIA : `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}`;
+  out['via'] = appendVia(out['via']);
   return out;
 }

@@ -4,17 +4,18 @@ import type { Config, Route } from '../config/types.js';
 import type { CacheEntry, CacheResult, Clock, Reason, Tier } from '../types.js';
 import type { RequestKey } from '../cache/key.js';
 import { jitterOffset, shouldRefreshEarly } from '../cache/refresh-ahead.js';
-import { VIA } from '../cache/entry.js';
 import type { Lookup, TieredStore } from '../cache/tiered-store.js';
 import type { HitForPass } from '../cache/hit-for-pass.js';
 import type { OriginClient } from '../origin/client.js';
 import type { PassThrough } from '../passthrough/proxy.js';
 import {
+  appendVia,
   clientNotModified,
-  decide,
+  evaluate,
   requestDirectives,
+  reuseRefused,
+  single,
   usableOnError,
-  varyMatches,
   invalidationTargets,
   invalidates,
   type RequestDirectives,
@@ -64,10 +65,11 @@ export interface HandlerDeps {
   random: () => number;
 }
 
-/** The per-request state every step reads. */
+/** The per-request state every step reads; `headers` and `cc` are what the policy reads of the request. */
 interface Ctx {
   req: IncomingMessage;
   res: ServerResponse;
+  headers: IncomingMessage['headers'];
   config: Config;
   route: Route;
   host: string;
@@ -105,6 +107,7 @@ export class Handler {
     const ctx: Ctx = {
       req,
       res,
+      headers: req.headers,
       config,
       route,
       host: r.host,
@@ -151,12 +154,12 @@ export class Handler {
     );
   }
 
-  /** Decides what the entry (if any) is good for, and acts on it. */
+  /** Asks the policy what the entry (if any) is good for this request, and acts on it. */
   private decide(ctx: Ctx, found: Lookup): void {
     const entry = found.entry;
     if (entry === undefined && this.d.store.shared !== undefined && this.d.store.shared.store.state() !== 'up') ctx.sharedDown = true;
-    if (entry !== undefined && this.reusable(ctx, entry)) {
-      const decision = decide(entry, ctx.cc, ctx.now);
+    if (entry !== undefined) {
+      const decision = evaluate(entry, ctx, ctx.now);
       switch (decision.kind) {
         case 'HIT':
           return this.serveHit(ctx, entry, found.tier, found.key);
@@ -180,16 +183,6 @@ export class Handler {
   private fail(ctx: Ctx, err: unknown): void {
     this.d.onError?.(err);
     this.error(ctx, new LarderError(ErrorCodes.INTERNAL), 'MISS', formatCacheStatus({ fwd: 'miss' }));
-  }
-
-  /**
-   * RFC 9111 §3.5: a shared cache does not answer a request carrying Authorization from a
-   * response that did not say it may (public, s-maxage, must-revalidate). RFC 9111 §4.1:
-   * the stored Vary fields must match the request.
-   */
-  private reusable(ctx: Ctx, entry: CacheEntry): boolean {
-    if (ctx.req.headers.authorization !== undefined && !entry.authShareable) return false;
-    return varyMatches(entry, ctx.req.headers);
   }
 
   private serveHit(ctx: Ctx, entry: CacheEntry, tier: Tier | undefined, key: string): void {
@@ -308,8 +301,9 @@ export class Handler {
     );
   }
 
+  /** A fill's result answers this request only if the policy's reuse checks (Authorization, Vary) pass. */
   private shareable(ctx: Ctx, result: FillResult): boolean {
-    return result.kind === 'stored' && this.reusable(ctx, result.entry);
+    return result.kind === 'stored' && reuseRefused(result.entry, ctx.headers) === undefined;
   }
 
   private fillRequest(ctx: Ctx, key: string, stale: CacheEntry | undefined, relayInterim = true): FillRequest {
@@ -325,7 +319,6 @@ export class Handler {
       target: ctx.key.target,
       req: ctx.req,
       host: ctx.host,
-      requestNoStore: ctx.cc.noStore,
       stale,
     };
   }
@@ -436,8 +429,7 @@ export class Handler {
       target: route.origin,
       responseHeaders: (resp) => {
         // RFC 9110 §7.6.3: a proxy adds its Via member to what it forwards, both ways.
-        const via = resp.headers.via;
-        return { 'x-cache': 'BYPASS', 'cache-status': cs(resp.status), via: via === undefined ? VIA : `${via}, ${VIA}` };
+        return { 'x-cache': 'BYPASS', 'cache-status': cs(resp.status), via: appendVia(resp.headers.via) };
       },
       onResponse: (resp) => {
         this.d.onOrigin?.(route.name, resp.status, performance.now() - t0);
@@ -498,8 +490,4 @@ export class Handler {
 function asResolved(req: IncomingMessage, r: ResolvedRequest): void {
   req.url = r.target;
   req.headers.host = r.host;
-}
-
-function single(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }

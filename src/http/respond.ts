@@ -1,8 +1,7 @@
 import { STATUS_CODES, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { ErrorCode } from '../errors.js';
 import type { CacheEntry, CacheResult, HeaderMap } from '../types.js';
-import { ageHeader, notModifiedHeaders, stripHopByHop } from '../rfc9111/index.js';
-import { VIA } from '../cache/entry.js';
+import { VIA, ageHeader, appendVia, notModifiedHeaders, stripHopByHop } from '../rfc9111/index.js';
 import { ifRangeHolds, selectRange, type RangeAnswer } from './range.js';
 
 /**
@@ -120,8 +119,7 @@ export function responseHeaders(h: HeaderMap, consumed: readonly string[] = []):
   delete out['content-length'];
   delete out['x-cache'];
   delete out['cache-status'];
-  const via = out['via'];
-  out['via'] = via === undefined ? VIA : `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}`;
+  out['via'] = appendVia(out['via']);
   return out;
 }
 

@@ -2,7 +2,8 @@ import type { Config } from '../config/types.js';
 import type { CacheEntry, Clock } from '../types.js';
 import type { TieredStore } from '../cache/tiered-store.js';
 import { resolveRequest } from '../http/target.js';
-import { ageHeader, decide, requestDirectives } from '../rfc9111/index.js';
+import { ageHeader, requestDirectives } from '../rfc9111/index.js';
+import { evaluate } from '../rfc9111/policy.js';
 
 export interface ExplainDeps {
   store: TieredStore;
@@ -19,7 +20,7 @@ export async function explain(d: ExplainDeps, target: string, headers: Record<st
   const { store } = d;
   const now = d.clock.now();
   const inMemory = store.lookup(key.primary, headers);
-  const inRedis = store.shared === undefined ? undefined : await store.lookupShared(key.primary, headers);
+  const inRedis = store.shared === undefined ? undefined : await store.lookupShared(key.primary, headers, false);
   const entry = inMemory.entry ?? inRedis?.entry;
   let would: string;
   if (!route.cache) would = 'BYPASS (route has cache: false)';
@@ -36,9 +37,9 @@ export async function explain(d: ExplainDeps, target: string, headers: Record<st
   };
 }
 
-/** What a GET with `headers` would get from the stored `entry` at `now`. */
+/** What a GET with `headers` would get from the stored `entry` at `now`: the handler's own policy. */
 export function verdict(entry: CacheEntry, headers: Record<string, string>, now: number): string {
-  const d = decide(entry, requestDirectives(headers), now);
+  const d = evaluate(entry, { headers, cc: requestDirectives(headers) }, now);
   switch (d.kind) {
     case 'HIT':
       return 'HIT (fresh)';
@@ -47,6 +48,8 @@ export function verdict(entry: CacheEntry, headers: Record<string, string>, now:
     case 'REVALIDATE':
       return 'REVALIDATED or MISS (stale or no-cache: a conditional request goes to the origin)';
     default:
+      if (d.why === 'vary') return 'MISS (the stored response varies on fields these headers do not match)';
+      if (d.why === 'authorization') return 'MISS (a request with Authorization may not reuse this response: it is not public, s-maxage or must-revalidate)';
       return 'MISS (stale, and nothing to revalidate with)';
   }
 }

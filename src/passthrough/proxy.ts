@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import { ErrorCodes, LarderError } from '../errors.js';
+import { appendVia } from '../rfc9111/fields.js';
 
 /** What the caller learns about a passed-through response, before it is written. */
 export interface PassResponse {
@@ -36,8 +37,7 @@ export class PassThrough {
   constructor(opts: { timeout: number; via: string }) {
     this.proxy = createProxyServer({ xfwd: true, ws: true, agent: this.agent, proxyTimeout: opts.timeout });
     this.proxy.on('proxyReq', (proxyReq) => {
-      const via = proxyReq.getHeader('via');
-      proxyReq.setHeader('via', via === undefined ? opts.via : `${String(via)}, ${opts.via}`);
+      proxyReq.setHeader('via', appendVia(proxyReq.getHeader('via'), opts.via));
     });
     this.proxy.on('proxyRes', (proxyRes, req) => {
       const o = this.pending.get(req);

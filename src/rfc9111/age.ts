@@ -1,6 +1,7 @@
 import type { CacheEntry, HeaderMap } from '../types.js';
 import { DELTA_SECONDS_MAX } from './cache-control.js';
 import { parseHttpDate } from './dates.js';
+import { nonNegative, single } from './fields.js';
 
 /**
  * RFC 9111 §5.1: Age is a non-negative integer of seconds, and a cache ignores an invalid
@@ -8,15 +9,13 @@ import { parseHttpDate } from './dates.js';
  * and only if it is valid. Returns seconds.
  */
 export function parseAge(value: string | string[] | undefined): number | undefined {
-  const line = Array.isArray(value) ? value[0] : value;
-  if (typeof line !== 'string') return undefined;
+  const line = single(value);
+  if (line === undefined) return undefined;
   const first = line.split(',')[0]!.trim();
   if (!/^[0-9]+$/.test(first)) return undefined;
   // RFC 9111 §1.2.2: an overlarge delta-seconds is taken as 2^31.
   return Math.min(Number(first), DELTA_SECONDS_MAX);
 }
-
-const nonNegative = (n: number): number => (Number.isFinite(n) && n > 0 ? n : 0);
 
 /**
  * RFC 9111 §4.2.3: corrected_initial_age = max(apparent_age, age_value + response_delay), where

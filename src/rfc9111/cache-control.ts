@@ -1,13 +1,12 @@
 import { parseDictionary } from './structured-field.js';
 import type { HeaderMap, RequestInfo } from '../types.js';
+import { TOKEN, lines } from './fields.js';
 
 /** Directive name (lower case) → its argument, or `true` when it has none. */
 export type Directives = Map<string, string | true>;
 
 /** RFC 9111 §1.2.2: the value caches must use when a delta-seconds does not fit. */
 export const DELTA_SECONDS_MAX = 2147483648;
-
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Splits at commas that are not inside a well-formed quoted-string. */
 function splitList(text: string): string[] {
@@ -49,12 +48,6 @@ function argument(raw: string): string | undefined {
   if (end !== raw.length - 1) return undefined;
   // RFC 9110 §5.6.4: a backslash quotes the octet that follows it.
   return raw.slice(1, -1).replace(/\\(.)/gs, '$1');
-}
-
-function lines(value: unknown): string[] {
-  if (typeof value === 'string') return [value];
-  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
-  return [];
 }
 
 /**

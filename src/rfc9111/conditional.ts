@@ -1,5 +1,6 @@
 import type { HeaderMap, RequestInfo } from '../types.js';
 import { parseHttpDate } from './dates.js';
+import { lines, single } from './fields.js';
 import { HOP_BY_HOP, connectionOptions } from './hop-by-hop.js';
 
 /** An entity-tag split into its weakness flag and opaque-tag (quotes included). */
@@ -8,18 +9,10 @@ export interface EntityTag {
   opaque: string;
 }
 
-function first(value: unknown): string | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  return typeof v === 'string' ? v : undefined;
-}
-
+/** The field's lines joined as one list (RFC 9110 §5.3), or undefined when it has none. */
 function joined(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (Array.isArray(value)) {
-    const parts = value.filter((v): v is string => typeof v === 'string');
-    return parts.length > 0 ? parts.join(', ') : undefined;
-  }
-  return undefined;
+  const parts = lines(value);
+  return parts.length > 0 ? parts.join(', ') : undefined;
 }
 
 /**
@@ -80,7 +73,7 @@ export function clientNotModified(reqHeaders: RequestInfo['headers'], status: nu
   if (inm !== undefined) {
     // RFC 9110 §13.1.2: "*" is false only when there is no current representation; we have one.
     if (inm.trim() === '*') return true;
-    const stored = first(entryHeaders['etag']);
+    const stored = single(entryHeaders['etag']);
     const tag = stored === undefined ? undefined : parseETag(stored);
     if (tag === undefined) return false;
     // RFC 9110 §13.1.2: If-None-Match uses the weak comparison function.
@@ -105,9 +98,9 @@ export function clientNotModified(reqHeaders: RequestInfo['headers'], status: nu
  */
 export function revalidationHeaders(entryHeaders: HeaderMap): Record<string, string> {
   const out: Record<string, string> = {};
-  const etag = first(entryHeaders['etag'])?.trim();
+  const etag = single(entryHeaders['etag'])?.trim();
   if (etag) out['if-none-match'] = etag;
-  const lm = first(entryHeaders['last-modified'])?.trim();
+  const lm = single(entryHeaders['last-modified'])?.trim();
   if (lm && parseHttpDate(lm) !== undefined) out['if-modified-since'] = lm;
   return out;
 }
@@ -177,15 +170,15 @@ export function update304(stored: HeaderMap, fresh: HeaderMap, options: Update30
  *   (a wider reading of the rule's "only one stored response" case).
  */
 export function validatorMatches(entryHeaders: HeaderMap, notModified: HeaderMap): boolean {
-  const newRaw = first(notModified['etag']);
+  const newRaw = single(notModified['etag']);
   if (newRaw !== undefined) {
     const fresh = parseETag(newRaw);
-    const storedRaw = first(entryHeaders['etag']);
+    const storedRaw = single(entryHeaders['etag']);
     const stored = storedRaw === undefined ? undefined : parseETag(storedRaw);
     if (fresh === undefined || stored === undefined) return false;
     return fresh.weak ? weakMatch(fresh, stored) : strongMatch(fresh, stored);
   }
-  const newLmRaw = first(notModified['last-modified']);
+  const newLmRaw = single(notModified['last-modified']);
   if (newLmRaw !== undefined) {
     const newLm = parseHttpDate(newLmRaw);
     const storedLm = parseHttpDate(entryHeaders['last-modified']);

@@ -1,3 +1,5 @@
+import { single } from './fields.js';
+
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 const LONG_DAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
@@ -22,8 +24,8 @@ const MAX_FORMATTABLE = Date.UTC(9999, 11, 31, 23, 59, 59);
  * `now` only matters for RFC 850 two-digit years (see below).
  */
 export function parseHttpDate(value: string | string[] | undefined, now?: number): number | undefined {
-  const raw = Array.isArray(value) ? value[0] : value;
-  if (typeof raw !== 'string') return undefined;
+  const raw = single(value);
+  if (raw === undefined) return undefined;
   const s = raw.trim().toLowerCase();
   let m = IMF_FIXDATE.exec(s);
   if (m) {

@@ -1,6 +1,7 @@
 import type { CacheEntry, HeaderMap } from '../types.js';
 import type { ResponseDirectives } from './cache-control.js';
 import { parseHttpDate } from './dates.js';
+import { nonNegative } from './fields.js';
 
 /** RFC 9110 §15.1: the status codes defined as heuristically cacheable. */
 export const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([
@@ -33,8 +34,6 @@ export interface Freshness {
   source: CacheEntry['lifetimeSource'];
 }
 
-const clamp = (n: number): number => (Number.isFinite(n) && n > 0 ? n : 0);
-
 /** RFC 9111 §4.2.1: explicit freshness is s-maxage (shared caches), max-age or Expires. */
 export function hasExplicitFreshness(directives: ResponseDirectives, headers: HeaderMap): boolean {
   return directives.sMaxage !== undefined || directives.maxAge !== undefined || headers['expires'] !== undefined;
@@ -50,13 +49,12 @@ export function freshnessLifetime(input: FreshnessInput): Freshness {
   // Architecture rule: a route's ttl applies only when the origin gave no explicit freshness.
   const ttl = input.routeTtl;
   if (ttl !== undefined && Number.isFinite(ttl) && DEFAULT_TTL_STATUSES.has(input.status)) {
-    return { lifetime: clamp(ttl), source: 'route' };
+    return { lifetime: nonNegative(ttl), source: 'route' };
   }
 
-  // RFC 9111 §4.2.2: without explicit expiration, a cache may assign a heuristic lifetime,
-  // but only to a heuristically cacheable status (RFC 9110 §15.1).
-  // RFC 9111 §4.2.2: heuristics apply to heuristically cacheable statuses, and to any
-  // status whose response is marked public (public makes it cacheable by default).
+  // RFC 9111 §4.2.2: without explicit expiration, a cache may assign a heuristic lifetime to
+  // a response it may store without one (§3): a heuristically cacheable status (RFC 9110
+  // §15.1), or any status marked public.
   if (HEURISTIC_STATUSES.has(input.status) || input.directives.public) {
     const heuristic = heuristicLifetime(input);
     if (heuristic !== undefined) return { lifetime: heuristic, source: 'heuristic' };
@@ -74,7 +72,7 @@ function expiresLifetime(input: FreshnessInput): number {
   const expires = parseHttpDate(input.headers['expires']);
   if (expires === undefined) return 0;
   const date = parseHttpDate(input.headers['date']) ?? input.responseTime;
-  return clamp(expires - date);
+  return nonNegative(expires - date);
 }
 
 /**
@@ -87,6 +85,6 @@ function heuristicLifetime(input: FreshnessInput): number | undefined {
   if (lastModified === undefined) return undefined;
   const base = parseHttpDate(input.headers['date']) ?? input.responseTime;
   if (lastModified > base) return undefined;
-  const fraction = clamp(input.heuristicFraction);
-  return Math.min(Math.floor(fraction * (base - lastModified)), clamp(input.heuristicMax));
+  const fraction = nonNegative(input.heuristicFraction);
+  return Math.min(Math.floor(fraction * (base - lastModified)), nonNegative(input.heuristicMax));
 }

@@ -1,3 +1,5 @@
+import { lines } from './fields.js';
+
 /**
  * RFC 9110 §7.6.1: connection-specific fields that apply to one hop only and must not be
  * forwarded or stored. Proxy-Connection and Keep-Alive are legacy fields treated the same way.
@@ -17,9 +19,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 /** The lower-case field names listed in Connection (RFC 9110 §7.6.1 connection-option). */
 export function connectionOptions(value: unknown): Set<string> {
   const out = new Set<string>();
-  const items = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
-  for (const line of items) {
-    if (typeof line !== 'string') continue;
+  for (const line of lines(value)) {
     for (const part of line.split(',')) {
       const name = part.trim().toLowerCase();
       if (name !== '') out.add(name);

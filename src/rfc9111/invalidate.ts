@@ -1,4 +1,5 @@
 import type { HeaderMap } from '../types.js';
+import { single } from './fields.js';
 
 /** A request target as the cache keys it: lower-case authority and origin-form target. */
 export interface TargetRef {
@@ -90,9 +91,8 @@ export function invalidationTargets(request: TargetRef, status: number, response
   if (!(status >= 200 && status < 400)) return [];
   const out: TargetRef[] = [request];
   for (const name of ['location', 'content-location']) {
-    const raw = responseHeaders[name];
-    const value = Array.isArray(raw) ? raw[0] : raw;
-    if (typeof value !== 'string') continue;
+    const value = single(responseHeaders[name]);
+    if (value === undefined) continue;
     const ref = resolveReference(request, value);
     if (ref !== undefined && !out.some((t) => t.target === ref.target)) out.push(ref);
   }

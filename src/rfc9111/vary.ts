@@ -1,22 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { CacheEntry, RequestInfo } from '../types.js';
+import { TOKEN, lines } from './fields.js';
 
 /** Stands for "the request did not carry this field", which differs from an empty field. */
 export const ABSENT = '\u0000';
 
-function lines(value: unknown): string[] {
-  if (typeof value === 'string') return [value];
-  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
-  return [];
-}
-
-/** RFC 9110 §5.1: field-name = token. */
-const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-
 /**
  * RFC 9110 §12.5.5: Vary is `*` or a list of case-insensitive field names; `*` means the
  * response varies on something beyond the request's fields. A member that is not a field
- * name ("Accept-Encoding Accept-Language", a control character) cannot be matched against a
+ * name (RFC 9110 §5.1: a token; "Accept-Encoding Accept-Language", a control character) cannot be matched against a
  * request, so it counts as `*`: never reused, rather than shared across what it meant to split.
  */
 export function parseVary(value: string | string[] | undefined): { star: boolean; names: string[] } {
@@ -25,7 +17,7 @@ export function parseVary(value: string | string[] | undefined): { star: boolean
   for (const part of lines(value).join(',').split(',')) {
     const name = part.replace(/^[ \t]+|[ \t]+$/g, '').toLowerCase();
     if (name === '') continue;
-    if (name === '*' || !FIELD_NAME.test(name)) star = true;
+    if (name === '*' || !TOKEN.test(name)) star = true;
     else names.add(name);
   }
   return { star, names: [...names].sort() };

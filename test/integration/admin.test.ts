@@ -110,6 +110,30 @@ describe('admin listener', () => {
     expect(r['wouldBe']).toBe('HIT (fresh)');
   });
 
+  it('explains with the handler\'s own policy (Vary, Authorization) and changes nothing it looks at', async () => {
+    origin = await startOrigin((_req, res) => {
+      res.setHeader('cache-control', 'max-age=60');
+      res.setHeader('vary', 'accept-language');
+      res.end('x');
+    });
+    const a = await withAdmin({ cache: { redis: { url: redis.url } } });
+    const b = await withAdmin({ cache: { redis: { url: redis.url } } });
+    const host = new URL(a.url).host;
+    await get(a.url, '/v', { host, 'accept-language': 'fr' });
+    await waitFor(async () => (await redis.cli('DBSIZE')).trim() !== '0', 2_000, 'the entry in Redis');
+    const explain = async (admin: string, ...headers: string[]) =>
+      (await (await fetch(`${admin}/explain?url=${encodeURIComponent(`http://${host}/v`)}${headers.map((h) => `&header=${encodeURIComponent(h)}`).join('')}`)).json()) as Record<string, any>;
+    expect((await explain(a.admin, 'accept-language: fr'))['wouldBe']).toBe('HIT (fresh)');
+    // Another language selects another variant, of which nothing is stored.
+    expect((await explain(a.admin, 'accept-language: de'))['wouldBe']).toBe('MISS (nothing stored for this key)');
+    expect((await explain(a.admin, 'accept-language: fr', 'authorization: Bearer x'))['wouldBe']).toMatch(/^MISS \(a request with Authorization/);
+    // B finds the entry in Redis, and explaining it does not copy it into B's memory.
+    const fromRedis = await explain(b.admin, 'accept-language: fr');
+    expect([fromRedis['memory'].stored, fromRedis['redis'].stored]).toEqual([false, true]);
+    expect((await explain(b.admin, 'accept-language: fr'))['memory'].stored).toBe(false);
+    expect(b.larder.memory.entries).toBe(0);
+  });
+
   it('answers an oversized purge body with 413 and closes the connection (no reset before the answer)', async () => {
     origin = await startOrigin();
     const a = await withAdmin();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { requestDirectives } from '../../../src/rfc9111/cache-control.js';
-import { decide, usableOnError, type DecideEntry } from '../../../src/rfc9111/decide.js';
+import { decide, usableOnError, type DecideEntry } from '../../../src/rfc9111/policy.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const S = 1000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { responseDirectives } from '../../../src/rfc9111/cache-control.js';
-import { UNDERSTOOD_STATUSES, checkStorable, hasValidator, type StorableInput } from '../../../src/rfc9111/storable.js';
+import { UNDERSTOOD_STATUSES, checkStorable, hasValidator, type StorableInput } from '../../../src/rfc9111/policy.js';
 import type { HeaderMap, RequestInfo } from '../../../src/types.js';
 
 function check(
