@@ -136,34 +136,46 @@ export function validateIndex(m: unknown): VaryIndex | undefined {
  */
 export function validateEntry(m: unknown, body: Buffer): CacheEntry | undefined {
   if (!isRecord(m) || m['v'] !== 1) return undefined;
-  const {
-    status,
-    statusMessage,
-    headers,
-    rawHeaders,
-    bodyLength,
-    requestTime,
-    responseTime,
-    initialAge,
-    lifetime,
-    lifetimeSource,
-    freshUntil,
-    staleWhileRevalidateUntil,
-    staleIfErrorUntil,
-    mustRevalidate,
-    noCache,
-    authShareable,
-    etag,
-    lastModified,
-    varyNames,
-    varyValues,
-    tags,
-    route,
-    fetchDuration,
-  } = m;
+  const raw = checkHead(m, body);
+  if (raw === undefined || !checkTimes(m) || !checkMeta(m)) return undefined;
+  // Every field below was checked by the three functions above.
+  const f = m as unknown as Omit<CacheEntry, 'rawHeaders' | 'body' | 'size'>;
+  const entry: CacheEntry = {
+    v: 1,
+    status: f.status,
+    statusMessage: f.statusMessage,
+    headers: f.headers,
+    rawHeaders: raw,
+    body,
+    requestTime: f.requestTime,
+    responseTime: f.responseTime,
+    initialAge: f.initialAge,
+    lifetime: f.lifetime,
+    lifetimeSource: f.lifetimeSource,
+    freshUntil: f.freshUntil,
+    staleWhileRevalidateUntil: f.staleWhileRevalidateUntil,
+    staleIfErrorUntil: f.staleIfErrorUntil,
+    mustRevalidate: f.mustRevalidate,
+    noCache: f.noCache,
+    authShareable: f.authShareable,
+    ...(f.etag === undefined ? {} : { etag: f.etag }),
+    ...(f.lastModified === undefined ? {} : { lastModified: f.lastModified }),
+    varyNames: f.varyNames,
+    varyValues: f.varyValues,
+    tags: f.tags,
+    route: f.route,
+    size: 0,
+    fetchDuration: f.fetchDuration,
+  };
+  entry.size = entrySize(entry);
+  return entry;
+}
+
+/** Status line and fields; returns the header list to write, with framing rebuilt from the body. */
+function checkHead(m: Record<string, unknown>, body: Buffer): string[] | undefined {
+  const { status, statusMessage, headers, rawHeaders, bodyLength } = m;
   if (!Number.isInteger(status) || (status as number) < 100 || (status as number) > 599) return undefined;
-  if (!isFieldValue(statusMessage)) return undefined;
-  if (!isHeaderMap(headers)) return undefined;
+  if (!isFieldValue(statusMessage) || !isHeaderMap(headers)) return undefined;
   if (!isArrayOf(rawHeaders, isString) || rawHeaders.length % 2 !== 0) return undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (!isToken(rawHeaders[i]) || !isFieldValue(rawHeaders[i + 1])) return undefined;
@@ -172,52 +184,27 @@ export function validateEntry(m: unknown, body: Buffer): CacheEntry | undefined 
   // Framing comes from the body alone. larder stores one Content-Length equal to the body's
   // length and no other framing or hop-by-hop field: anything else was not written by larder.
   const raw = framedFor(rawHeaders, body.length);
-  if (raw === undefined || hasFraming(headers)) return undefined;
-  if (!isFiniteNumber(requestTime) || !isFiniteNumber(responseTime)) return undefined;
-  if (!isFiniteNumber(initialAge) || initialAge < 0) return undefined;
-  if (!isFiniteNumber(lifetime) || lifetime < 0) return undefined;
-  if (typeof lifetimeSource !== 'string' || !LIFETIME_SOURCES.has(lifetimeSource)) return undefined;
-  if (!isFiniteNumber(freshUntil) || !isFiniteNumber(staleWhileRevalidateUntil) || !isFiniteNumber(staleIfErrorUntil)) {
-    return undefined;
-  }
-  if (typeof mustRevalidate !== 'boolean' || typeof noCache !== 'boolean' || typeof authShareable !== 'boolean') {
-    return undefined;
-  }
-  if (etag !== undefined && !isFieldValue(etag)) return undefined;
-  if (lastModified !== undefined && !isFieldValue(lastModified)) return undefined;
-  if (!isArrayOf(varyNames, isToken) || !isArrayOf(varyValues, isString)) return undefined;
-  if (varyNames.length !== varyValues.length) return undefined;
-  if (!isArrayOf(tags, isString) || typeof route !== 'string' || !isFiniteNumber(fetchDuration)) return undefined;
+  return raw === undefined || hasFraming(headers) ? undefined : raw;
+}
 
-  const entry: CacheEntry = {
-    v: 1,
-    status: status as number,
-    statusMessage,
-    headers,
-    rawHeaders: raw,
-    body,
-    requestTime,
-    responseTime,
-    initialAge,
-    lifetime,
-    lifetimeSource: lifetimeSource as CacheEntry['lifetimeSource'],
-    freshUntil,
-    staleWhileRevalidateUntil,
-    staleIfErrorUntil,
-    mustRevalidate,
-    noCache,
-    authShareable,
-    ...(etag === undefined ? {} : { etag }),
-    ...(lastModified === undefined ? {} : { lastModified }),
-    varyNames,
-    varyValues,
-    tags,
-    route,
-    size: 0,
-    fetchDuration,
-  };
-  entry.size = entrySize(entry);
-  return entry;
+/** The times and flags the freshness decisions read. */
+function checkTimes(m: Record<string, unknown>): boolean {
+  const { requestTime, responseTime, initialAge, lifetime, lifetimeSource, freshUntil, staleWhileRevalidateUntil, staleIfErrorUntil } = m;
+  if (!isFiniteNumber(requestTime) || !isFiniteNumber(responseTime)) return false;
+  if (!isFiniteNumber(initialAge) || initialAge < 0 || !isFiniteNumber(lifetime) || lifetime < 0) return false;
+  if (typeof lifetimeSource !== 'string' || !LIFETIME_SOURCES.has(lifetimeSource)) return false;
+  if (!isFiniteNumber(freshUntil) || !isFiniteNumber(staleWhileRevalidateUntil) || !isFiniteNumber(staleIfErrorUntil)) return false;
+  return typeof m['mustRevalidate'] === 'boolean' && typeof m['noCache'] === 'boolean' && typeof m['authShareable'] === 'boolean';
+}
+
+/** Validators, Vary values, tags, route and fetch time. */
+function checkMeta(m: Record<string, unknown>): boolean {
+  const { etag, lastModified, varyNames, varyValues, tags, route, fetchDuration } = m;
+  if (etag !== undefined && !isFieldValue(etag)) return false;
+  if (lastModified !== undefined && !isFieldValue(lastModified)) return false;
+  if (!isArrayOf(varyNames, isToken) || !isArrayOf(varyValues, isString)) return false;
+  if (varyNames.length !== varyValues.length) return false;
+  return isArrayOf(tags, isString) && typeof route === 'string' && isFiniteNumber(fetchDuration);
 }
 
 /**
