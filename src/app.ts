@@ -47,7 +47,7 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   const coalescer = new Coalescer<FillResult>();
   const onOrigin = (route: string, status: number | undefined, ms: number): void => rec.origin(route, status, ms);
   const filler = new Filler({
-    origin, store, clock, hitForPass, coalescer, onOrigin,
+    origin, store, hitForPass, coalescer, onOrigin,
     lease: opts.lockLease ?? LOCK_LEASE,
     lockTimeout: () => live.get().cache.lockTimeout,
     ...(opts.onBackgroundError ? { onBackgroundError: opts.onBackgroundError } : {}),

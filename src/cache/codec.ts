@@ -2,6 +2,7 @@ import type { CacheEntry, HeaderMap, StoredValue, VaryIndex } from '../types.js'
 import { entrySize } from './entry.js';
 import { HOP_BY_HOP } from '../rfc9111/hop-by-hop.js';
 import type { EntryCipher } from './crypto.js';
+import { TOKEN } from '../rfc9111/fields.js';
 
 /**
  * The shared-tier wire format of a stored value:
@@ -35,7 +36,6 @@ const HEADER_BYTES = 10;
 
 const LIFETIME_SOURCES: ReadonlySet<string> = new Set(['s-maxage', 'max-age', 'expires', 'heuristic', 'route', 'none']);
 /** RFC 9110 §5.6.2 token: what node:http accepts as a field name. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Characters node:http refuses in a field value or status message (it would throw while writing). */
 const INVALID_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 /** Fields a stored entry never supplies: framing (rebuilt from the body) and hop-by-hop fields. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { CacheSettings, Route } from '../config/types.js';
-import type { CacheEntry, Clock, HeaderMap, Reason } from '../types.js';
+import type { CacheEntry, HeaderMap, Reason } from '../types.js';
 import type { Coalescer } from '../cache/coalescer.js';
 import { createEntry } from '../cache/entry.js';
 import type { HitForPass } from '../cache/hit-for-pass.js';
@@ -63,7 +63,6 @@ const PASS_REASONS = new Set<Reason>(['private', 'no-store', 'set-cookie', 'vary
 export interface FillerDeps {
   origin: OriginClient;
   store: TieredStore;
-  clock: Clock;
   hitForPass: HitForPass;
   coalescer: Coalescer<FillResult>;
   /**

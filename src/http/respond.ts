@@ -3,6 +3,7 @@ import type { ErrorCode } from '../errors.js';
 import type { CacheEntry, CacheResult, HeaderMap } from '../types.js';
 import { VIA, ageHeader, appendVia, notModifiedHeaders, stripHopByHop } from '../rfc9111/index.js';
 import { ifRangeHolds, selectRange, type RangeAnswer } from './range.js';
+import { TOKEN } from '../rfc9111/fields.js';
 
 /**
  * Writes a stored entry. The prepared header list is copied once and three fields are
@@ -250,7 +251,6 @@ export function flatten(h: HeaderMap): string[] {
 }
 
 /** Field names and values that can be written as they are (RFC 9110 §5.1, §5.5). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
