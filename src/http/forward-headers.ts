@@ -25,7 +25,9 @@ export function originHeaders(req: IncomingMessage, host: string, fill: boolean)
   }
   for (const name of NO_BODY) delete out[name];
   // The authority the request was routed and keyed on (an absolute-form target's, RFC 9112 §3.2.2).
-  out['host'] = host;
+  // An HTTP/1.0 request without Host leaves it to the origin client, which sends the origin's.
+  if (host === '') delete out['host'];
+  else out['host'] = host;
   // TE is hop-by-hop, but larder can take trailer fields itself, and relays them to a client
   // that asked for them (RFC 9110 §10.1.4): say so to the origin on its behalf.
   if (acceptsTrailers(req.headers.te)) out['te'] = 'trailers';

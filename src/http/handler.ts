@@ -476,7 +476,9 @@ export class Handler {
   private invalidateAfter(r: ResolvedRequest, status: number, headers: Record<string, string | string[]>): void {
     const config = this.d.config();
     for (const t of invalidationTargets({ host: r.host, target: r.target }, status, headers)) {
-      const resolved = t.target === r.target ? r : resolveRequest(config, 'GET', t.host, t.target);
+      // Resolved as a GET, as the request that stored the entry was: a route may be limited to
+      // some methods and key its query differently.
+      const resolved = resolveRequest(config, 'GET', t.host, t.target);
       if ('problem' in resolved) continue;
       this.d.store.invalidate(resolved.key.primary);
     }
@@ -489,5 +491,5 @@ export class Handler {
  */
 function asResolved(req: IncomingMessage, r: ResolvedRequest): void {
   req.url = r.target;
-  req.headers.host = r.host;
+  if (r.host !== '') req.headers.host = r.host;
 }

@@ -50,7 +50,8 @@ function raw(base: string, requestLine: string, fields: string[]): Promise<Raw> 
       });
     });
     const hasConnection = fields.some((f) => /^connection:/i.test(f));
-    sock.write(`${requestLine}\r\n${fields.join('\r\n')}\r\n${hasConnection ? '' : 'Connection: close\r\n'}\r\n`);
+    const lines = [requestLine, ...fields, ...(hasConnection ? [] : ['Connection: close'])];
+    sock.write(`${lines.join('\r\n')}\r\n\r\n`);
   });
 }
 
@@ -260,6 +261,15 @@ describe('invalidation and purge find what requests stored', () => {
     }
   });
 
+  it('a POST invalidates the key a GET stored even when the route is limited to GET and keys part of the query', async () => {
+    origin = await cached();
+    proxy = await startLarder(origin.url, { routes: [{ name: 'q', match: { path: '/q/**', methods: ['GET'] }, key: { query: ['a'] } }] });
+    await raw(proxy.url, 'GET /q/x?a=1&b=2 HTTP/1.1', ['Host: shop.test']);
+    expect((await raw(proxy.url, 'GET /q/x?a=1 HTTP/1.1', ['Host: shop.test'])).h('x-cache')).toBe('HIT');
+    expect((await raw(proxy.url, 'POST /q/x?a=1&b=2 HTTP/1.1', ['Host: shop.test', 'Content-Length: 0'])).status).toBe(201);
+    expect((await raw(proxy.url, 'GET /q/x?a=1 HTTP/1.1', ['Host: shop.test'])).h('x-cache')).toBe('MISS');
+  });
+
   it('Location and Content-Location invalidate the entries they name', async () => {
     origin = await cached();
     proxy = await startLarder(origin.url);
@@ -315,6 +325,25 @@ describe('invalidation and purge find what requests stored', () => {
     }
     expect(await send(strict, 'PATCH')).toBe(200);
     expect((await get(strict.url, '/x')).h('x-cache')).toBe('MISS');
+  });
+});
+
+describe('requests without Host', () => {
+  it('an HTTP/1.0 request without Host reaches the origin with the origin\'s own Host, cached and passed through', async () => {
+    origin = await startOrigin((req, res) => {
+      res.setHeader('cache-control', 'max-age=60');
+      res.end(`site=${req.headers.host}`);
+    });
+    proxy = await startLarder(origin.url, { routes: [{ name: 'off', match: '/off/**', cache: false }] });
+    const own = new URL(origin.url).host;
+    for (const [line, fields] of [
+      ['GET /a HTTP/1.0', []],
+      ['GET /off/a HTTP/1.0', []],
+      ['POST /off/b HTTP/1.0', ['Content-Length: 0']],
+    ] as const) {
+      const r = await raw(proxy.url, line, [...fields]);
+      expect([line, r.status, r.body]).toEqual([line, 200, `site=${own}`]);
+    }
   });
 });
 
