@@ -1,8 +1,7 @@
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startOrigin, type Origin } from '../helpers/origin.js';
 import { startLarder, type Running } from '../helpers/larder.js';
-import { get } from '../helpers/client.js';
+import { get, raw } from '../helpers/client.js';
 import { DEFAULT_STRIP_REQUEST_HEADERS } from '../../src/config/schema.js';
 
 /** Cache poisoning: what reaches the origin must be exactly what the key describes. */
@@ -117,25 +116,10 @@ describe('unkeyed request headers', () => {
   });
 });
 
-/** Sends one raw request; resolves to the body. */
-function rawGet(base: string, target: string): Promise<{ status: number; body: string; xcache: string }> {
-  const port = Number(new URL(base).port);
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let text = '';
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => (text += d));
-    sock.on('error', reject);
-    sock.on('close', () => {
-      const [head, ...rest] = text.split('\r\n\r\n');
-      resolve({
-        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head ?? '')?.[1]),
-        body: rest.join('\r\n\r\n'),
-        xcache: /\r\nx-cache: (\w+)/i.exec(head ?? '')?.[1] ?? '',
-      });
-    });
-    sock.write(`GET ${target} HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
-  });
+/** One GET on a connection of its own, the target sent exactly as written. */
+async function rawGet(base: string, target: string): Promise<{ status: number; body: string; xcache: string }> {
+  const r = await raw(base, `GET ${target} HTTP/1.1`, [`Host: ${HOST}`]);
+  return { status: r.status, body: r.body, xcache: r.h('x-cache') };
 }
 
 describe('path and query: one key, one upstream request', () => {

@@ -1,9 +1,8 @@
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { startOrigin, type Origin } from '../helpers/origin.js';
 import { startLarder, type Running } from '../helpers/larder.js';
-import { get } from '../helpers/client.js';
+import { get, raw } from '../helpers/client.js';
 import { buildConfig } from '../../src/config/load.js';
 import { resolveRequest } from '../../src/http/target.js';
 
@@ -22,38 +21,6 @@ afterEach(async () => {
   await origin?.close();
   proxy = origin = undefined;
 });
-
-interface Raw {
-  status: number;
-  head: string;
-  body: string;
-  h(name: string): string;
-}
-
-/** Sends `lines` (request line and fields) exactly as written, on its own connection. */
-function raw(base: string, requestLine: string, fields: string[]): Promise<Raw> {
-  const port = Number(new URL(base).port);
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let text = '';
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => (text += d));
-    sock.on('error', reject);
-    sock.on('close', () => {
-      const cut = text.indexOf('\r\n\r\n');
-      const head = cut === -1 ? text : text.slice(0, cut);
-      resolve({
-        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]),
-        head,
-        body: cut === -1 ? '' : text.slice(cut + 4),
-        h: (name) => new RegExp(`\\r\\n${name}: ([^\\r]*)`, 'i').exec(head)?.[1] ?? '',
-      });
-    });
-    const hasConnection = fields.some((f) => /^connection:/i.test(f));
-    const lines = [requestLine, ...fields, ...(hasConnection ? [] : ['Connection: close'])];
-    sock.write(`${lines.join('\r\n')}\r\n\r\n`);
-  });
-}
 
 describe('fields named in Connection are removed at the door', () => {
   it('a Connection that names Host is refused, so no other site is stored under the victim host', async () => {
