@@ -26,6 +26,7 @@ export type Reason =
   | 'private' // the response carried private
   | 'set-cookie' // the response carried Set-Cookie and the route does not opt in
   | 'authorization' // the request carried Authorization and the response did not allow sharing
+  | 'cookie' // the request carried Cookie and only the route or heuristics gave freshness (cookies: keep)
   | 'vary-star' // the response carried Vary: *
   | 'vary-changed' // a 304 named other Vary fields than the response it was to freshen
   | 'no-freshness' // no explicit freshness, no heuristic allowed, no route ttl, no validator
@@ -80,7 +81,7 @@ export interface CacheEntry {
   /** Freshness lifetime (RFC 9111 §4.2.1), in ms. */
   lifetime: number;
   /** Where `lifetime` came from. */
-  lifetimeSource: 's-maxage' | 'max-age' | 'expires' | 'heuristic' | 'route' | 'none';
+  lifetimeSource: 's-maxage' | 'max-age' | 'expires' | 'heuristic' | 'route' | 'forced' | 'none';
   /** responseTime - initialAge + lifetime: the instant the entry turns stale. */
   freshUntil: number;
   /** End of the stale-while-revalidate window (== freshUntil when there is none). */

@@ -34,7 +34,7 @@ const KIND_INDEX = 2;
 const KIND_SEALED = 3;
 const HEADER_BYTES = 10;
 
-const LIFETIME_SOURCES: ReadonlySet<string> = new Set(['s-maxage', 'max-age', 'expires', 'heuristic', 'route', 'none']);
+const LIFETIME_SOURCES: ReadonlySet<string> = new Set(['s-maxage', 'max-age', 'expires', 'heuristic', 'route', 'forced', 'none']);
 /** RFC 9110 §5.6.2 token: what node:http accepts as a field name. */
 /** Characters node:http refuses in a field value or status message (it would throw while writing). */
 const INVALID_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;

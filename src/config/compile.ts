@@ -57,7 +57,7 @@ export function compile(rules: Rules, problems: ProblemList): Config {
     shutdownGrace: convert(['shutdownGrace'], rules.shutdownGrace, parseDuration),
     ...compileWarm(rules.warm),
     routes: compileRoutes(rules.routes, origin, problems, convert),
-    defaultRoute: compileDefaultRoute(origin, convert),
+    defaultRoute: compileDefaultRoute(origin, problems, convert),
   };
 }
 
@@ -187,14 +187,20 @@ function compileRoutes(routes: readonly RouteRules[], origin: string, problems: 
         firstUse.set(name, i);
       }
     }
-    const compiled = compileRoute(route, at, origin, convert);
+    const compiled = compileRoute(route, at, origin, problems, convert);
     if (route.match !== undefined) compileMatch(route.match, compiled, at('match'), problems);
     return compiled;
   });
 }
 
 /** One route's options; its name and match are the caller's. */
-function compileRoute(route: RouteRules, at: (...rest: (string | number)[]) => KeyPath, origin: string, convert: Convert): Route {
+function compileRoute(
+  route: RouteRules,
+  at: (...rest: (string | number)[]) => KeyPath,
+  origin: string,
+  problems: ProblemList,
+  convert: Convert,
+): Route {
   const compiled: Route = {
     name: route.name, // absent only when the schema reported it: this Config is then never used
     configured: true,
@@ -202,23 +208,53 @@ function compileRoute(route: RouteRules, at: (...rest: (string | number)[]) => K
     matches: () => false,
     cache: route.cache,
     origin: route.origin === undefined ? origin : convert(at('origin'), route.origin, parseOrigin),
-    key: compileKey(route.key),
+    // A cookies list keys on the cookies it keeps (http/cookies.ts sorts them).
+    key: compileKey(route.key, Array.isArray(route.cookies)),
     tags: route.tags,
     unsafeShareSetCookie: route.unsafeShareSetCookie,
     earlyRefresh: route.earlyRefresh,
     jitter: percent(route.jitter),
+    ttlByStatus: compileTtlByStatus(route.ttlByStatus, at, problems, convert),
+    clientDirectives: route.clientDirectives,
+    cookies: Array.isArray(route.cookies) ? sortedUnique(route.cookies) : route.cookies,
   };
-  for (const option of ['ttl', 'staleWhileRevalidate', 'staleIfError'] as const) {
+  for (const option of ['ttl', 'forceTtl', 'staleWhileRevalidate', 'staleIfError'] as const) {
     const ms = convert(at(option), route[option], parseDuration);
     if (ms !== undefined) compiled[option] = ms;
   }
   return compiled;
 }
 
+/**
+ * `ttlByStatus`: status → lifetime. 407 is refused: a proxy's challenge is addressed to the one
+ * client that talks to that proxy (RFC 9110 §15.5.8), never to be replayed to others.
+ */
+function compileTtlByStatus(
+  byStatus: RouteRules['ttlByStatus'],
+  at: (...rest: (string | number)[]) => KeyPath,
+  problems: ProblemList,
+  convert: Convert,
+): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [status, text] of Object.entries(byStatus ?? {})) {
+    if (status === '407') {
+      problems.add({
+        path: at('ttlByStatus', status),
+        at: 'key',
+        message: '407 Proxy Authentication Required answers one client\'s proxy credentials and is never cached; remove it',
+      });
+      continue;
+    }
+    const ms = convert(at('ttlByStatus', status), text, parseDuration);
+    if (ms !== undefined) out.set(Number(status), ms);
+  }
+  return out;
+}
+
 /** The built-in route for requests no configured route matches: a route with every default. */
-function compileDefaultRoute(origin: string, convert: Convert): Route {
+function compileDefaultRoute(origin: string, problems: ProblemList, convert: Convert): Route {
   const rules = Value.Default(RouteSchema, { name: 'default', match: '/**' }) as RouteRules;
-  return { ...compileRoute(rules, (...rest) => ['defaultRoute', ...rest], origin, convert), configured: false, matches: () => true };
+  return { ...compileRoute(rules, (...rest) => ['defaultRoute', ...rest], origin, problems, convert), configured: false, matches: () => true };
 }
 
 function compileMatch(match: MatchRules, route: Route, path: KeyPath, problems: ProblemList): void {
@@ -246,11 +282,12 @@ function compileMatch(match: MatchRules, route: Route, path: KeyPath, problems: 
   route.methods = [...methods];
 }
 
-function compileKey(key: RouteRules['key']): KeyRule {
+function compileKey(key: RouteRules['key'], cookie: boolean): KeyRule {
   const { query } = key;
+  const headers = key.headers.map((h) => h.toLowerCase());
   return {
     query: query === 'all' ? 'all' : sortedUnique(query === 'none' ? [] : query),
-    headers: sortedUnique(key.headers.map((h) => h.toLowerCase())),
+    headers: sortedUnique(cookie ? [...headers, 'cookie'] : headers),
   };
 }
 

@@ -629,6 +629,63 @@ export const RouteSchema = Type.Object(
           'response carries no stale-if-error of its own. Default: none.',
       ),
     ),
+    /** Lifetime that overrides the origin's freshness and no-cache/no-store. Default none. Leaves RFC 9111 behind. */
+    forceTtl: Type.Optional(
+      duration(
+        'Stores and serves a response for this long whatever its max-age, s-maxage, Expires, no-cache, no-store, ' +
+          'must-revalidate and proxy-revalidate say (nginx proxy_ignore_headers + proxy_cache_valid, Varnish beresp.ttl). ' +
+          'Applies to 200, 203, 204, 300, 301 and 308 (other statuses: see ttlByStatus). Never overrides private, Set-Cookie, ' +
+          'Vary: *, a request with Authorization, or a request carrying Cookie under cookies: keep. The stale windows still ' +
+          'apply on top. Leaves RFC 9111 behind. Default: none.',
+      ),
+    ),
+    /** Negative caching: a lifetime per error status. Default none. */
+    ttlByStatus: Defaulted(
+      expects(
+        'a mapping of 4xx or 5xx status codes to durations, such as { 404: 30s, 410: 10m }',
+      Type.Record(
+        Type.String({ pattern: '^[45][0-9][0-9]$' }),
+        duration('Lifetime for this status when the origin sent no freshness (with forceTtl: whatever it sent).'),
+        {
+          default: {},
+          additionalProperties: false,
+          description:
+            'Lifetimes for 4xx and 5xx statuses the origin sent without freshness information (negative caching), such ' +
+            'as { 404: 30s, 410: 10m }; with forceTtl they replace whatever the origin sent. Not allowed for 407. A stored ' +
+            'error never replaces a stored good response, and never answers a request carrying Cookie under cookies: keep. ' +
+            'Default {} (errors are cached only with the origin\'s own freshness).',
+        },
+      ),
+      ),
+    ),
+    /** Whether request Cache-Control and Pragma take part in caching decisions. */
+    clientDirectives: Defaulted(
+      Type.Union([Type.Literal('honor'), Type.Literal('ignore')], {
+        default: 'honor',
+        description:
+          'honor: request Cache-Control and Pragma are obeyed (RFC 9111 §5.2.1); a no-cache or max-age=0 request ' +
+          'revalidates, and concurrent ones for a key share one revalidation. ignore: they are ignored for caching ' +
+          'decisions (still forwarded), as Varnish and Fastly do; leaves RFC 9111 behind. Default honor.',
+      }),
+    ),
+    /** What becomes of the request's Cookie. */
+    cookies: Defaulted(
+      Type.Union(
+        [
+          Type.Literal('keep'),
+          Type.Literal('strip'),
+          Type.Array(expects('a cookie name', Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" })), { minItems: 1 }),
+        ],
+        {
+          default: 'keep',
+          description:
+            'keep: Cookie is forwarded, and a request carrying it is answered from the cache only with freshness the ' +
+            'origin declared (never forceTtl, ttl, ttlByStatus or heuristics). strip: Cookie is removed before keying ' +
+            'and forwarding, and Set-Cookie is removed from the origin\'s responses (static assets). A list of names: ' +
+            'only those cookies are forwarded, and their values are part of the key. Default keep.',
+        },
+      ),
+    ),
     key: Defaulted(KeySchema),
     /** Surrogate keys for purges. */
     tags: Defaulted(

@@ -34,6 +34,21 @@ export interface Route {
   origin: string;
   /** Freshness lifetime used only when the response carries no explicit freshness (ms). */
   ttl?: number;
+  /**
+   * Lifetime that replaces the origin's freshness and its no-cache, no-store, must-revalidate and
+   * proxy-revalidate, for the statuses a `ttl` applies to (ms). Never overrides private,
+   * Set-Cookie, Vary: *, Authorization, or Cookie under `cookies: keep`.
+   */
+  forceTtl?: number;
+  /** Lifetimes of 4xx/5xx statuses sent without freshness (with forceTtl: whatever was sent), ms. */
+  ttlByStatus: ReadonlyMap<number, number>;
+  /** 'ignore': request Cache-Control and Pragma take no part in caching decisions. */
+  clientDirectives: 'honor' | 'ignore';
+  /**
+   * The request's Cookie: forwarded ('keep'), removed ('strip', and Set-Cookie removed from
+   * responses), or only these names forwarded and keyed (sorted, unique).
+   */
+  cookies: 'keep' | 'strip' | readonly string[];
   /** Default stale-while-revalidate window when the response has none (ms). */
   staleWhileRevalidate?: number;
   /** Default stale-if-error window when the response has none (ms). */

@@ -61,7 +61,20 @@ const isMapping = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
 
 /** Route options that do nothing on a pass-through route; setting one is a misunderstanding. */
-const CACHING_OPTIONS = ['ttl', 'staleWhileRevalidate', 'staleIfError', 'key', 'tags', 'unsafeShareSetCookie', 'earlyRefresh', 'jitter'];
+const CACHING_OPTIONS = [
+  'ttl',
+  'forceTtl',
+  'ttlByStatus',
+  'clientDirectives',
+  'cookies',
+  'staleWhileRevalidate',
+  'staleIfError',
+  'key',
+  'tags',
+  'unsafeShareSetCookie',
+  'earlyRefresh',
+  'jitter',
+];
 
 /**
  * Needs the input as written (before defaults are filled in): `cache: false` routes that set
@@ -91,7 +104,12 @@ function report(error: ValueError, root: unknown, problems: ProblemList): void {
   switch (error.type) {
     case ValueErrorType.ObjectAdditionalProperties: {
       const key = String(path[path.length - 1]);
-      const known = Object.keys(schema.properties ?? {});
+      if (schema.properties === undefined) {
+        // A mapping of free keys (such as ttlByStatus): the key itself is what is wrong.
+        problems.add({ path, at: 'key', message: `"${key}" is not allowed here; expected ${phrase(schema)}` });
+        return;
+      }
+      const known = Object.keys(schema.properties);
       const guess = suggest(key, known);
       problems.add({
         path,

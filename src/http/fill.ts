@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { CacheSettings, Route } from '../config/types.js';
 import type { CacheEntry, HeaderMap, Reason } from '../types.js';
-import type { Coalescer } from '../cache/coalescer.js';
+import { NextBatch, type Coalescer } from '../cache/coalescer.js';
 import { createEntry } from '../cache/entry.js';
 import type { HitForPass } from '../cache/hit-for-pass.js';
 import type { TieredStore } from '../cache/tiered-store.js';
@@ -53,7 +53,7 @@ export type FillResult =
 const EMPTY = Buffer.alloc(0);
 
 /** Reasons not to store that come from the request rather than from the response. */
-const REQUEST_REASONS = new Set<Reason>(['request-no-store', 'authorization']);
+const REQUEST_REASONS = new Set<Reason>(['request-no-store', 'authorization', 'cookie']);
 /** Added to a held lease's remaining time before asking again, so the retry finds it lapsed (ms). */
 const RETRY_SLACK = 25;
 
@@ -80,7 +80,18 @@ export interface FillerDeps {
 
 /** Fetches from the origin and stores what may be stored. */
 export class Filler {
+  /** Revalidations a request's own directives asked for (no-cache, max-age=0), per key. */
+  private readonly revalidations = new NextBatch<FillResult>();
+
   constructor(private readonly d: FillerDeps) {}
+
+  /**
+   * A revalidation the request asked for: shared only by requests that arrived before it was
+   * sent (NextBatch). In this process only: a peer's fill may have been sent before this request.
+   */
+  revalidation(f: FillRequest): { leader: boolean; result: Promise<FillResult> } {
+    return this.revalidations.run(f.key, () => this.fetch(f));
+  }
 
   /** One fetch per key at a time; the caller learns whether it led. */
   coalesced(f: FillRequest): { leader: boolean; result: Promise<FillResult> } {
@@ -204,6 +215,8 @@ export class Filler {
     });
     this.d.onOrigin?.(f.route.name, r.kind === 'error' ? undefined : r.status, r.kind === 'error' ? 0 : r.responseTime - r.requestTime);
     if (r.kind === 'error') return r;
+    // cookies: strip also removes what the origin sets: nothing of a session is stored or relayed.
+    if (f.route.cookies === 'strip') delete r.headers['set-cookie'];
     if (r.kind === 'large') {
       this.d.hitForPass.mark(f.key);
       return r;
@@ -233,7 +246,7 @@ export class Filler {
       requestTime: r.requestTime,
       responseTime: r.responseTime,
     };
-    const verdict = storableAfter304(updated, r.headers, stored.headers, f.req.headers, f.route, f.settings);
+    const verdict = storableAfter304(updated, r.headers, stored.headers, f.req.headers, f.route, f.settings, stored.varyNames);
     if (!verdict.ok) {
       const reason = verdict.reason;
       // What the request forbids (its no-store, its Authorization) leaves the entry as it
@@ -277,9 +290,14 @@ export class Filler {
       requestTime: r.requestTime,
       responseTime: r.responseTime,
     };
-    const verdict = storable(response, { headers: f.req.headers, replacing: f.stale !== undefined }, f.route, f.settings);
-    if (!verdict.ok) return verdict.reason;
     const names = mergeNames(f.route.key.headers, parseVary(r.headers['vary']).names);
+    const verdict = storable(
+      response,
+      { headers: f.req.headers, replacing: f.stale !== undefined, replacingStatus: f.stale?.status, varyNames: names },
+      f.route,
+      f.settings,
+    );
+    if (!verdict.ok) return verdict.reason;
     return createEntry({
       route: f.route,
       settings: f.settings,

@@ -18,8 +18,10 @@ import {
   usableOnError,
   invalidationTargets,
   invalidates,
+  NO_REQUEST_DIRECTIVES,
   type RequestDirectives,
 } from '../rfc9111/index.js';
+import { applyCookiePolicy } from './cookies.js';
 import { ErrorCodes, LarderError } from '../errors.js';
 import { formatCacheStatus, ttlSeconds, type CacheStatusInfo } from './cache-status.js';
 import { errorBytes, writeEntry, writeError, writeFetched, writeForwardedHead, writeInterim, writeNotModified, writeTrailers, responseHeaders, flatten } from './respond.js';
@@ -101,6 +103,8 @@ export class Handler {
       return this.error(refused, new LarderError(ErrorCodes.BAD_REQUEST, r.problem), 'BYPASS', formatCacheStatus({ fwd: 'bypass' }));
     }
     const route = r.route;
+    // The route's cookies policy, before anything is keyed or forwarded (http/cookies.ts).
+    if (route.cookies !== 'keep') applyCookiePolicy(req.headers, route.cookies);
     if (method !== 'GET' && method !== 'HEAD') return this.pass(req, res, r, 'method', t0);
     if (!route.cache) return this.pass(req, res, r, 'route-off', t0);
 
@@ -113,7 +117,8 @@ export class Handler {
       host: r.host,
       key: r.key,
       head: method === 'HEAD',
-      cc: requestDirectives(req.headers),
+      // clientDirectives: ignore reads no request Cache-Control or Pragma (they are still forwarded).
+      cc: route.clientDirectives === 'ignore' ? NO_REQUEST_DIRECTIVES : requestDirectives(req.headers),
       now: this.d.clock.now(),
       t0,
     };
@@ -169,6 +174,9 @@ export class Handler {
         case 'REVALIDATE':
           return this.missSafely(ctx, found.key, entry);
         case 'MISS':
+          // Refused for a Cookie the entry's freshness may not answer: fetch without it, so the
+          // stored response is neither revalidated nor replaced on this request's account.
+          if (decision.why === 'cookie') return this.missSafely(ctx, found.key, undefined);
           break;
       }
     }
@@ -250,13 +258,14 @@ export class Handler {
     // Nothing will be stored (HEAD, request no-store) or the key answered uncacheable a moment
     // ago: relay the response as it streams instead of buffering it.
     if (stale === undefined && (ctx.head || ctx.cc.noStore || this.d.hitForPass.has(key))) return this.forwardMiss(ctx, fill);
-    const alone = ctx.head || ctx.cc.noCache || ctx.cc.noStore || this.d.hitForPass.has(key);
+    const alone = ctx.head || ctx.cc.noStore || this.d.hitForPass.has(key);
     let result: FillResult;
     let collapsed = false;
     if (alone) {
       result = await this.d.filler.fetch(fill);
     } else {
-      const run = this.d.filler.coalesced(fill);
+      // A request's no-cache or max-age=0 shares only a revalidation sent after it arrived.
+      const run = ctx.cc.noCache || ctx.cc.maxAge === 0 ? this.d.filler.revalidation(fill) : this.d.filler.coalesced(fill);
       result = await run.result;
       collapsed = !run.leader || (result.kind === 'stored' && result.remote === true);
       if (collapsed && !this.shareable(ctx, result)) {
@@ -287,6 +296,7 @@ export class Handler {
       {
         open: (status, headers, sent, received) => {
           this.d.onOrigin?.(route.name, status, received - sent);
+          if (route.cookies === 'strip') delete headers['set-cookie'];
           const reason = this.d.filler.passReason(fill, status, headers, sent, received);
           const cs = formatCacheStatus({ fwd, fwdStatus: status, detail: reason }, headers['cache-status']);
           this.finish(ctx, 'MISS', status, () => writeForwardedHead(res, status, headers, 'MISS', cs, ctx.config.cache.targeted), reason);

@@ -192,7 +192,7 @@ export interface RequestDirectives {
 }
 
 /** What a request without Cache-Control or Pragma asks for: nothing. Shared, never mutated. */
-const NO_REQUEST_DIRECTIVES: RequestDirectives = Object.freeze({ noCache: false, noStore: false, onlyIfCached: false });
+export const NO_REQUEST_DIRECTIVES: RequestDirectives = Object.freeze({ noCache: false, noStore: false, onlyIfCached: false });
 
 export function requestDirectives(headers: RequestInfo['headers']): RequestDirectives {
   const cc = headers['cache-control'];

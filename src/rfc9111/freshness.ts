@@ -20,8 +20,12 @@ export interface FreshnessInput {
   directives: ResponseDirectives;
   /** When the response was received (ms since the epoch). */
   responseTime: number;
-  /** The route's default lifetime (ms), used only without explicit freshness. */
+  /** A lifetime the route forces (ms): it replaces explicit freshness. */
+  forcedTtl?: number;
+  /** The route's default lifetime for this status (ms), used only without explicit freshness. */
   routeTtl?: number;
+  /** false: no heuristic lifetime (a request whose answer may be one user's alone). Default true. */
+  heuristics?: boolean;
   /** RFC 9111 §4.2.2 heuristic: this fraction of (Date - Last-Modified). */
   heuristicFraction: number;
   /** Upper bound of a heuristic lifetime (ms). */
@@ -41,16 +45,19 @@ export function hasExplicitFreshness(directives: ResponseDirectives, headers: He
 
 export function freshnessLifetime(input: FreshnessInput): Freshness {
   const { directives: cc, headers } = input;
+  // Not RFC 9111: a route's forceTtl (or ttlByStatus under it) overrules the origin.
+  const forced = input.forcedTtl;
+  if (forced !== undefined && Number.isFinite(forced)) return { lifetime: nonNegative(forced), source: 'forced' };
   // RFC 9111 §4.2.1: a shared cache uses s-maxage first, then max-age, then Expires - Date.
   if (cc.sMaxage !== undefined) return { lifetime: cc.sMaxage * 1000, source: 's-maxage' };
   if (cc.maxAge !== undefined) return { lifetime: cc.maxAge * 1000, source: 'max-age' };
   if (headers['expires'] !== undefined) return { lifetime: expiresLifetime(input), source: 'expires' };
 
-  // Architecture rule: a route's ttl applies only when the origin gave no explicit freshness.
+  // Architecture rule: a route's ttl applies only when the origin gave no explicit freshness;
+  // the policy (policy.ts routeTtl) decides which statuses and requests it applies to.
   const ttl = input.routeTtl;
-  if (ttl !== undefined && Number.isFinite(ttl) && DEFAULT_TTL_STATUSES.has(input.status)) {
-    return { lifetime: nonNegative(ttl), source: 'route' };
-  }
+  if (ttl !== undefined && Number.isFinite(ttl)) return { lifetime: nonNegative(ttl), source: 'route' };
+  if (input.heuristics === false) return { lifetime: 0, source: 'none' };
 
   // RFC 9111 §4.2.2: without explicit expiration, a cache may assign a heuristic lifetime to
   // a response it may store without one (§3): a heuristically cacheable status (RFC 9110

@@ -27,6 +27,12 @@ export interface PolicyResponse {
 /** What the policy reads of a route (a config Route fits). Times in ms. */
 export interface RouteRules {
   ttl?: number | undefined;
+  /** Overrides the origin's freshness and no-cache/no-store (config Route.forceTtl). */
+  forceTtl?: number | undefined;
+  /** Lifetimes of error statuses sent without freshness (config Route.ttlByStatus). */
+  ttlByStatus?: ReadonlyMap<number, number> | undefined;
+  /** 'ignore': the request's Cache-Control and Pragma take no part (config Route.clientDirectives). */
+  clientDirectives?: 'honor' | 'ignore' | undefined;
   staleWhileRevalidate?: number | undefined;
   staleIfError?: number | undefined;
   unsafeShareSetCookie: boolean;
@@ -45,6 +51,10 @@ export interface StoreRequest {
   headers: RequestHeaders;
   /** The response is meant to replace a stored one (a revalidation or a refresh). */
   replacing: boolean;
+  /** The status of the stored response it replaces, when known. */
+  replacingStatus?: number | undefined;
+  /** The request fields the entry will be keyed on (route key headers and Vary), sorted. */
+  varyNames?: readonly string[] | undefined;
 }
 
 /** The request a stored response may answer: its fields and its parsed Cache-Control. */
@@ -119,8 +129,14 @@ export interface StorableInput {
   headers: HeaderMap;
   directives: ResponseDirectives;
   unsafeShareSetCookie: boolean;
-  /** The route's default lifetime (ms), if it has one. */
+  /** The route's default lifetime for this status (ms), if it has one for this request. */
   routeTtl?: number;
+  /** A lifetime the route forces on this response, whatever it says (config forceTtl). */
+  forcedTtl?: number;
+  /** The request's no-store is ignored (config clientDirectives: ignore). */
+  ignoreRequestDirectives?: boolean;
+  /** The request carries Cookie and the entry would not be keyed on it (see cookieLimited). */
+  cookieLimited?: boolean;
 }
 
 /** RFC 9110 §8.8: a response with an ETag or Last-Modified can be revalidated. */
@@ -147,12 +163,17 @@ export function checkStorable(input: StorableInput): StorableResult {
   // RFC 9111 §3.3: a cache that does not support ranges must not store a partial response.
   if (status === 206 || headers['content-range'] !== undefined) return no('partial');
 
-  // RFC 9111 §5.2.1.5: no-store in the request forbids storing any part of it or its response.
-  if (parseCacheControl(input.requestHeaders['cache-control']).has('no-store')) return no('request-no-store');
+  // RFC 9111 §5.2.1.5: no-store in the request forbids storing any part of it or its response
+  // (unless the route ignores request directives, as Varnish and Fastly do).
+  if (!input.ignoreRequestDirectives && parseCacheControl(input.requestHeaders['cache-control']).has('no-store')) {
+    return no('request-no-store');
+  }
 
   // RFC 9111 §5.2.2.5: no-store forbids storage; §5.2.2.3: must-understand lets a cache that
-  // understands the (here: understood) status ignore the no-store that accompanies it.
-  if (cc.noStore && !cc.mustUnderstand) return no('no-store');
+  // understands the (here: understood) status ignore the no-store that accompanies it. A
+  // route's forceTtl overrules it (the operator's word over an origin not written for caches).
+  const forced = input.forcedTtl !== undefined;
+  if (cc.noStore && !cc.mustUnderstand && !forced) return no('no-store');
 
   // RFC 9111 §5.2.2.7: a shared cache must not store a private response; a qualified
   // private is treated as unqualified because larder cannot drop single fields safely.
@@ -169,16 +190,11 @@ export function checkStorable(input: StorableInput): StorableResult {
 
   // RFC 9111 §3: the response must carry public, Expires, max-age, s-maxage, or have a
   // heuristically cacheable status. An invalid Expires still counts: it means "stale".
-  if (
-    cc.public ||
-    cc.maxAge !== undefined ||
-    cc.sMaxage !== undefined ||
-    headers['expires'] !== undefined ||
-    HEURISTIC_STATUSES.has(status) ||
-    (input.routeTtl !== undefined && DEFAULT_TTL_STATUSES.has(status))
-  ) {
-    return { ok: true };
-  }
+  if (cc.maxAge !== undefined || cc.sMaxage !== undefined || headers['expires'] !== undefined) return { ok: true };
+  // Freshness the origin did not declare (heuristics, a route's lifetimes) never answers a
+  // request carrying Cookie the entry is not keyed on: that answer may be this user's alone.
+  if (input.cookieLimited) return no('cookie');
+  if (forced || input.routeTtl !== undefined || cc.public || HEURISTIC_STATUSES.has(status)) return { ok: true };
   return no('no-freshness');
 }
 
@@ -192,11 +208,17 @@ function hasSetCookie(value: string | string[] | undefined): boolean {
  * stored, and with which times: RFC 9111 §3, then larder's own limits on what is worth keeping.
  */
 export function storable(response: PolicyResponse, request: StoreRequest, route: RouteRules, settings: HeuristicRules): Verdict {
-  const verdict = checkStorable(storableInput(response, request.headers, route));
+  const names = request.varyNames ?? [];
+  const verdict = checkStorable(storableInput(response, request.headers, names, route));
   if (!verdict.ok) return verdict;
   // A good entry is never replaced by an error: the caller may still serve it stale (RFC 5861 §4).
   if (request.replacing && response.status >= 500) return no('origin-error');
-  const times = entryTimes(response, request.headers, route, settings);
+  const times = entryTimes(response, request.headers, route, settings, names);
+  // Nor by an error the route alone made cacheable (ttlByStatus): only the origin's own
+  // freshness may make an error displace a stored good response.
+  if (request.replacingStatus !== undefined && request.replacingStatus < 400 && response.status >= 400 && !declared(times.lifetimeSource)) {
+    return no('origin-error');
+  }
   // An error status that is already stale is never kept for a route's stale windows: only
   // the origin's own freshness may make an error reusable.
   if (response.status >= 400 && times.freshUntil <= response.responseTime) return no('no-freshness');
@@ -219,15 +241,17 @@ export function storableAfter304(
   request: RequestHeaders,
   route: RouteRules,
   settings: HeuristicRules,
+  varyNames: readonly string[] = [],
 ): Verdict {
-  const verdict = checkStorable(storableInput(updated, request, route));
+  const verdict = checkStorable(storableInput(updated, request, varyNames, route));
   if (!verdict.ok) return verdict;
   if (varyChanged(stored, notModified)) return no('vary-changed');
-  return { ok: true, times: entryTimes(updated, request, route, settings) };
+  return { ok: true, times: entryTimes(updated, request, route, settings, varyNames) };
 }
 
-function storableInput(response: PolicyResponse, request: RequestHeaders, route: RouteRules): StorableInput {
-  const ttl = routeTtl(route, request);
+function storableInput(response: PolicyResponse, request: RequestHeaders, varyNames: readonly string[], route: RouteRules): StorableInput {
+  const ttl = routeTtl(route, request, response.status, varyNames);
+  const forced = forcedTtl(route, request, response.status, varyNames);
   return {
     method: 'GET',
     requestHeaders: request,
@@ -236,6 +260,9 @@ function storableInput(response: PolicyResponse, request: RequestHeaders, route:
     directives: response.directives,
     unsafeShareSetCookie: route.unsafeShareSetCookie,
     ...(ttl === undefined ? {} : { routeTtl: ttl }),
+    ...(forced === undefined ? {} : { forcedTtl: forced }),
+    ignoreRequestDirectives: route.clientDirectives === 'ignore',
+    cookieLimited: cookieLimited(request, varyNames),
   };
 }
 
@@ -263,35 +290,80 @@ function varyChanged(stored: HeaderMap, notModified: HeaderMap): boolean {
 // Times (RFC 9111 §4.2, RFC 5861)
 // ---------------------------------------------------------------------------------------------
 
+/** Freshness the origin declared (RFC 9111 §4.2.1), as opposed to heuristics or a route's lifetimes. */
+export function declared(source: CacheEntry['lifetimeSource']): boolean {
+  return source === 's-maxage' || source === 'max-age' || source === 'expires';
+}
+
 /**
- * A route's default `ttl` stands in for freshness the origin did not give. A request carrying
- * Cookie or Authorization may get an answer made for that user alone, and an origin that did
- * not mark it cacheable has not said it may be shared: the default does not apply to it.
- * Freshness the origin declares (public, s-maxage, max-age, Expires) still does (RFC 9111).
+ * A request carrying Cookie may get an answer made for that user alone. Unless the entry is
+ * keyed on Cookie (the response's Vary, or a route's `cookies` list), only freshness the
+ * origin declared may answer it: never a heuristic, a route's `ttl`, `ttlByStatus` or
+ * `forceTtl` (Varnish's built-in rule, made precise).
  */
-export function routeTtl(route: RouteRules, request: RequestHeaders): number | undefined {
-  return request['cookie'] !== undefined || request['authorization'] !== undefined ? undefined : route.ttl;
+export function cookieLimited(request: RequestHeaders, varyNames: readonly string[]): boolean {
+  return request['cookie'] !== undefined && !varyNames.includes('cookie');
+}
+
+/**
+ * A route's default lifetime for this status: `ttlByStatus` for the error statuses it names,
+ * `ttl` for the statuses a default may apply to. Either stands in for freshness the origin
+ * did not give. A request carrying Authorization, or Cookie the entry is not keyed on, may
+ * get an answer made for that user alone, and an origin that did not mark it cacheable has not said it may be shared: no
+ * default applies to it. Freshness the origin declares (s-maxage, max-age, Expires) still does.
+ */
+export function routeTtl(route: RouteRules, request: RequestHeaders, status = 200, varyNames: readonly string[] = []): number | undefined {
+  if (cookieLimited(request, varyNames) || request['authorization'] !== undefined) return undefined;
+  const byStatus = route.ttlByStatus?.get(status);
+  if (byStatus !== undefined) return byStatus;
+  return DEFAULT_TTL_STATUSES.has(status) ? route.ttl : undefined;
+}
+
+/**
+ * Not RFC 9111: a route's `forceTtl` replaces whatever the origin said about freshness
+ * (max-age, s-maxage, Expires, no-cache, no-store, must-revalidate, proxy-revalidate) for the
+ * statuses a `ttl` applies to, and `ttlByStatus` does for the error statuses it names. It
+ * never applies to a request carrying Authorization or Cookie (see routeTtl); private,
+ * Set-Cookie and Vary: * are refused before it is consulted (checkStorable).
+ */
+export function forcedTtl(route: RouteRules, request: RequestHeaders, status: number, varyNames: readonly string[] = []): number | undefined {
+  if (route.forceTtl === undefined) return undefined;
+  if (cookieLimited(request, varyNames) || request['authorization'] !== undefined) return undefined;
+  const byStatus = route.ttlByStatus?.get(status);
+  if (byStatus !== undefined) return byStatus;
+  return DEFAULT_TTL_STATUSES.has(status) ? route.forceTtl : undefined;
 }
 
 /** The times and flags a stored response carries, computed once when it is stored. */
-export function entryTimes(response: PolicyResponse, request: RequestHeaders, route: RouteRules, settings: HeuristicRules): EntryTimes {
+export function entryTimes(
+  response: PolicyResponse,
+  request: RequestHeaders,
+  route: RouteRules,
+  settings: HeuristicRules,
+  varyNames: readonly string[] = [],
+): EntryTimes {
   const d = response.directives;
   const age = initialAge(response.headers, response.requestTime, response.responseTime);
-  const ttl = routeTtl(route, request);
+  const forced = forcedTtl(route, request, response.status, varyNames);
+  const ttl = routeTtl(route, request, response.status, varyNames);
   const { lifetime, source } = freshnessLifetime({
     status: response.status,
     headers: response.headers,
     directives: d,
     responseTime: response.responseTime,
+    ...(forced === undefined ? {} : { forcedTtl: forced }),
     ...(ttl === undefined ? {} : { routeTtl: ttl }),
     heuristicFraction: settings.heuristicFraction,
     heuristicMax: settings.heuristicMax,
+    heuristics: !cookieLimited(request, varyNames),
   });
-  // RFC 9111 §4.2: the response is fresh until its age reaches its lifetime.
-  const freshUntil = response.responseTime - age + lifetime;
+  // RFC 9111 §4.2: the response is fresh until its age reaches its lifetime. A forced lifetime
+  // counts from when larder received the response, whatever Age the origin sent.
+  const freshUntil = forced !== undefined ? response.responseTime + lifetime : response.responseTime - age + lifetime;
   // RFC 9111 §5.2.2.10: s-maxage implies proxy-revalidate for a shared cache; RFC 5861 §4:
   // must-revalidate and proxy-revalidate forbid serving stale, which rules out both windows.
-  const mustRevalidate = d.mustRevalidate || d.proxyRevalidate || d.sMaxage !== undefined;
+  // A forced lifetime overrules all three, so the route's stale windows apply on top of it.
+  const mustRevalidate = forced === undefined && (d.mustRevalidate || d.proxyRevalidate || d.sMaxage !== undefined);
   // RFC 5861 §3, §4: the response's stale windows, or the route's when it gives none.
   const swr = mustRevalidate ? 0 : secondsOr(d.staleWhileRevalidate, route.staleWhileRevalidate);
   const sie = mustRevalidate ? 0 : secondsOr(d.staleIfError, route.staleIfError);
@@ -303,7 +375,7 @@ export function entryTimes(response: PolicyResponse, request: RequestHeaders, ro
     staleWhileRevalidateUntil: freshUntil + swr,
     staleIfErrorUntil: freshUntil + sie,
     mustRevalidate,
-    noCache: d.noCache,
+    noCache: forced === undefined && d.noCache,
     authShareable: sharedDespiteAuthorization(d),
   };
 }
@@ -332,7 +404,7 @@ export type Decision =
   | { kind: 'STALE'; why: 'revalidate' | 'max-stale' }
   | { kind: 'REVALIDATE' }
   /** `why` when the entry was refused for this request (Vary, Authorization) rather than for its age. */
-  | { kind: 'MISS'; why?: 'vary' | 'authorization' };
+  | { kind: 'MISS'; why?: 'vary' | 'authorization' | 'cookie' };
 
 export type DecideEntry = Pick<
   CacheEntry,
@@ -347,7 +419,7 @@ export type DecideEntry = Pick<
   | 'lastModified'
 >;
 
-export type EvaluateEntry = DecideEntry & Pick<CacheEntry, 'authShareable' | 'varyNames' | 'varyValues'>;
+export type EvaluateEntry = DecideEntry & Pick<CacheEntry, 'authShareable' | 'varyNames' | 'varyValues' | 'lifetimeSource'>;
 
 // Shared answers: evaluating a hit allocates nothing.
 const HIT: Decision = { kind: 'HIT' };
@@ -355,6 +427,7 @@ const REVALIDATE: Decision = { kind: 'REVALIDATE' };
 const MISS: Decision = { kind: 'MISS' };
 const MISS_VARY: Decision = { kind: 'MISS', why: 'vary' };
 const MISS_AUTHORIZATION: Decision = { kind: 'MISS', why: 'authorization' };
+const MISS_COOKIE: Decision = { kind: 'MISS', why: 'cookie' };
 const STALE_REVALIDATE: Decision = { kind: 'STALE', why: 'revalidate' };
 const STALE_MAX_STALE: Decision = { kind: 'STALE', why: 'max-stale' };
 
@@ -366,6 +439,7 @@ export function evaluate(entry: EvaluateEntry, request: PolicyRequest, now: numb
   // The reuse checks of reuseRefused below, written out: this runs on every hit.
   if (authorizationRefuses(request.headers, entry.authShareable)) return MISS_AUTHORIZATION;
   if (!varyMatches(entry, request.headers)) return MISS_VARY;
+  if (request.headers['cookie'] !== undefined && cookieRefuses(entry)) return MISS_COOKIE;
   return decide(entry, request.cc, now);
 }
 
@@ -377,12 +451,21 @@ export function evaluate(entry: EvaluateEntry, request: PolicyRequest, now: numb
  * without Authorization it allocates nothing.
  */
 export function reuseRefused(
-  entry: Pick<CacheEntry, 'authShareable' | 'varyNames' | 'varyValues'>,
+  entry: Pick<CacheEntry, 'authShareable' | 'varyNames' | 'varyValues' | 'lifetimeSource'>,
   request: RequestHeaders,
-): 'vary' | 'authorization' | undefined {
+): 'vary' | 'authorization' | 'cookie' | undefined {
   if (authorizationRefuses(request, entry.authShareable)) return 'authorization';
   if (!varyMatches(entry, request)) return 'vary';
+  if (request['cookie'] !== undefined && cookieRefuses(entry)) return 'cookie';
   return undefined;
+}
+
+/**
+ * The reuse side of cookieLimited: a stored response whose freshness the origin did not
+ * declare, and that is not keyed on Cookie, does not answer a request carrying Cookie.
+ */
+function cookieRefuses(entry: Pick<CacheEntry, 'varyNames' | 'lifetimeSource'>): boolean {
+  return !declared(entry.lifetimeSource) && !entry.varyNames.includes('cookie');
 }
 
 function validateOrMiss(entry: DecideEntry): Decision {

@@ -192,6 +192,8 @@ describe('the compiled Config', () => {
     'routes[].key.headers': (_, r) => r.key.headers,
     'routes[].tags': (_, r) => r.tags,
     'routes[].unsafeShareSetCookie': (_, r) => r.unsafeShareSetCookie,
+    'routes[].clientDirectives': (_, r) => r.clientDirectives,
+    'routes[].cookies': (_, r) => r.cookies,
     'routes[].earlyRefresh': (_, r) => r.earlyRefresh,
     'routes[].jitter': (_, r) => `${r.jitter * 100}%`,
   };

@@ -94,11 +94,26 @@ describe('freshnessLifetime', () => {
     });
   });
 
-  it('uses the route ttl only without explicit freshness and only for DEFAULT_TTL_STATUSES', () => {
+  it("uses the route's lifetime (the policy chose it for this status) only without explicit freshness", () => {
     expect(lifetime({}, { routeTtl: 30_000 })).toEqual({ lifetime: 30_000, source: 'route' });
     expect(lifetime({ 'cache-control': 'max-age=5' }, { routeTtl: 30_000 }).source).toBe('max-age');
-    expect(lifetime({}, { routeTtl: 30_000, status: 404 })).toEqual({ lifetime: 0, source: 'none' });
-    expect(lifetime({}, { routeTtl: 30_000, status: 500 })).toEqual({ lifetime: 0, source: 'none' });
+    expect(lifetime({}, { routeTtl: 30_000, status: 404 })).toEqual({ lifetime: 30_000, source: 'route' });
+  });
+
+  it('puts a forced lifetime before everything the origin said', () => {
+    const h = { 'cache-control': 'max-age=5, s-maxage=7, no-store', expires: formatHttpDate(NOW + HOUR), date: formatHttpDate(NOW) };
+    expect(freshnessLifetime({ status: 200, headers: h, directives: responseDirectives(h), responseTime: NOW, forcedTtl: 60_000, heuristicFraction: 0.1, heuristicMax: DAY })).toEqual({
+      lifetime: 60_000,
+      source: 'forced',
+    });
+  });
+
+  it('gives no heuristic lifetime when told not to', () => {
+    const h = { date: formatHttpDate(NOW), 'last-modified': formatHttpDate(NOW - 10 * HOUR) };
+    expect(freshnessLifetime({ status: 200, headers: h, directives: responseDirectives(h), responseTime: NOW, heuristics: false, heuristicFraction: 0.1, heuristicMax: DAY })).toEqual({
+      lifetime: 0,
+      source: 'none',
+    });
   });
 
   it('derives a heuristic from Last-Modified for heuristically cacheable statuses', () => {

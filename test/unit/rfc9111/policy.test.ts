@@ -146,9 +146,19 @@ describe('storable', () => {
   it("applies a route's ttl only to a request without Cookie or Authorization", () => {
     const route = { ...ROUTE, ttl: 60 * S };
     expect(store({}, { route })).toMatchObject({ ok: true, times: { lifetime: 60 * S, lifetimeSource: 'route' } });
-    expect(store({}, { route, req: { cookie: 'a=1' } })).toEqual({ ok: false, reason: 'no-freshness' });
+    expect(store({}, { route, req: { cookie: 'a=1' } })).toEqual({ ok: false, reason: 'cookie' });
     expect(routeTtl(route, { authorization: 'x' })).toBeUndefined();
     expect(routeTtl(route, {})).toBe(60 * S);
+    // Keyed on Cookie (Vary, or a route's cookies list): the cookie no longer limits it.
+    expect(routeTtl(route, { cookie: 'a=1' }, 200, ['cookie'])).toBe(60 * S);
+  });
+
+  it("applies a route's ttl to the statuses a default may apply to, and ttlByStatus to the errors it names", () => {
+    const route = { ...ROUTE, ttl: 60 * S, ttlByStatus: new Map([[404, 30 * S]]) };
+    expect(routeTtl(route, {}, 301)).toBe(60 * S);
+    expect(routeTtl(route, {}, 404)).toBe(30 * S);
+    expect(routeTtl(route, {}, 410)).toBeUndefined();
+    expect(routeTtl(route, {}, 500)).toBeUndefined();
   });
 });
 

@@ -15,6 +15,8 @@ function check(
     directives: responseDirectives(headers),
     unsafeShareSetCookie: opts.unsafeShareSetCookie ?? false,
     routeTtl: opts.routeTtl,
+    forcedTtl: opts.forcedTtl,
+    cookieLimited: opts.cookieLimited,
   });
 }
 
@@ -117,7 +119,13 @@ describe('checkStorable', () => {
     expect(check({ expires: '0' }, { status: 302 })).toEqual(OK);
     expect(check({}, { status: 200 })).toEqual(OK);
     expect(check({}, { status: 404 })).toEqual(OK);
-    expect(check({}, { status: 500, routeTtl: 60_000 })).toEqual(fail('no-freshness'));
+    expect(check({}, { status: 500 })).toEqual(fail('no-freshness'));
+    // The policy gives a route lifetime to an error status only from ttlByStatus (policy.ts routeTtl).
+    expect(check({}, { status: 500, routeTtl: 60_000 })).toEqual(OK);
+    expect(check({ 'cache-control': 'no-store' }, { status: 200, forcedTtl: 60_000 })).toEqual(OK);
+    expect(check({ 'cache-control': 'private' }, { status: 200, forcedTtl: 60_000 })).toEqual(fail('private'));
+    expect(check({}, { status: 200, cookieLimited: true })).toEqual(fail('cookie'));
+    expect(check({ 'cache-control': 'max-age=5' }, { status: 200, cookieLimited: true })).toEqual(OK);
   });
 });
 
