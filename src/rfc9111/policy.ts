@@ -137,6 +137,12 @@ export interface StorableInput {
   ignoreRequestDirectives?: boolean;
   /** The request carries Cookie and the entry would not be keyed on it (see cookieLimited). */
   cookieLimited?: boolean;
+  /**
+   * The route would force a lifetime, but this request's Authorization or Cookie withholds it:
+   * a refusal is then the request's doing, not the response's (it does not mark the URL
+   * uncacheable for everyone).
+   */
+  forceWithheld?: 'authorization' | 'cookie';
 }
 
 /** RFC 9110 §8.8: a response with an ETag or Last-Modified can be revalidated. */
@@ -173,7 +179,7 @@ export function checkStorable(input: StorableInput): StorableResult {
   // understands the (here: understood) status ignore the no-store that accompanies it. A
   // route's forceTtl overrules it (the operator's word over an origin not written for caches).
   const forced = input.forcedTtl !== undefined;
-  if (cc.noStore && !cc.mustUnderstand && !forced) return no('no-store');
+  if (cc.noStore && !cc.mustUnderstand && !forced) return no(input.forceWithheld ?? 'no-store');
 
   // RFC 9111 §5.2.2.7: a shared cache must not store a private response; a qualified
   // private is treated as unqualified because larder cannot drop single fields safely.
@@ -195,7 +201,7 @@ export function checkStorable(input: StorableInput): StorableResult {
   // request carrying Cookie the entry is not keyed on: that answer may be this user's alone.
   if (input.cookieLimited) return no('cookie');
   if (forced || input.routeTtl !== undefined || cc.public || HEURISTIC_STATUSES.has(status)) return { ok: true };
-  return no('no-freshness');
+  return no(input.forceWithheld ?? 'no-freshness');
 }
 
 function hasSetCookie(value: string | string[] | undefined): boolean {
@@ -263,7 +269,14 @@ function storableInput(response: PolicyResponse, request: RequestHeaders, varyNa
     ...(forced === undefined ? {} : { forcedTtl: forced }),
     ignoreRequestDirectives: route.clientDirectives === 'ignore',
     cookieLimited: cookieLimited(request, varyNames),
+    ...(forced === undefined ? withheldFrom(route, request, response.status) : {}),
   };
+}
+
+/** Whether only the request's Authorization or Cookie keeps the route's forced lifetime from applying. */
+function withheldFrom(route: RouteRules, request: RequestHeaders, status: number): Pick<StorableInput, 'forceWithheld'> {
+  if (forcedTtl(route, {}, status) === undefined) return {};
+  return { forceWithheld: request['authorization'] !== undefined ? 'authorization' : 'cookie' };
 }
 
 /**
@@ -376,7 +389,8 @@ export function entryTimes(
     staleIfErrorUntil: freshUntil + sie,
     mustRevalidate,
     noCache: forced === undefined && d.noCache,
-    authShareable: sharedDespiteAuthorization(d),
+    // A forced lifetime never answers a request with Authorization, whatever §3.5 allowed.
+    authShareable: forced === undefined && sharedDespiteAuthorization(d),
   };
 }
 
