@@ -2,7 +2,8 @@ import type { Config } from '../config/types.js';
 import type { CacheEntry, Clock } from '../types.js';
 import type { TieredStore } from '../cache/tiered-store.js';
 import { resolveRequest } from '../http/target.js';
-import { ageHeader, requestDirectives } from '../rfc9111/index.js';
+import { applyCookiePolicy } from '../http/cookies.js';
+import { ageHeader, NO_REQUEST_DIRECTIVES, requestDirectives } from '../rfc9111/index.js';
 import { evaluate } from '../rfc9111/policy.js';
 
 export interface ExplainDeps {
@@ -18,6 +19,9 @@ export async function explain(d: ExplainDeps, target: string, headers: Record<st
   if ('problem' in r) return { url: target, wouldBe: `400 (${r.problem})` };
   const { route, key, host } = r;
   const { store } = d;
+  // The request as the handler would see it: the route's cookies policy applied first.
+  headers = { ...headers };
+  applyCookiePolicy(headers, route.cookies);
   const now = d.clock.now();
   const inMemory = store.lookup(key.primary, headers);
   const inRedis = store.shared === undefined ? undefined : await store.lookupShared(key.primary, headers, false);
@@ -25,7 +29,7 @@ export async function explain(d: ExplainDeps, target: string, headers: Record<st
   let would: string;
   if (!route.cache) would = 'BYPASS (route has cache: false)';
   else if (entry === undefined) would = absolute || host !== '' ? 'MISS (nothing stored for this key)' : 'MISS (give the URL with its host to look it up)';
-  else would = verdict(entry, headers, now);
+  else would = verdict(entry, headers, now, route.clientDirectives === 'ignore');
   return {
     url: target,
     route: { name: route.name, cache: route.cache, origin: route.origin, ttl: route.ttl ?? null },
@@ -38,8 +42,8 @@ export async function explain(d: ExplainDeps, target: string, headers: Record<st
 }
 
 /** What a GET with `headers` would get from the stored `entry` at `now`: the handler's own policy. */
-export function verdict(entry: CacheEntry, headers: Record<string, string>, now: number): string {
-  const d = evaluate(entry, { headers, cc: requestDirectives(headers) }, now);
+export function verdict(entry: CacheEntry, headers: Record<string, string>, now: number, ignoreDirectives = false): string {
+  const d = evaluate(entry, { headers, cc: ignoreDirectives ? NO_REQUEST_DIRECTIVES : requestDirectives(headers) }, now);
   switch (d.kind) {
     case 'HIT':
       return 'HIT (fresh)';
@@ -49,6 +53,7 @@ export function verdict(entry: CacheEntry, headers: Record<string, string>, now:
       return 'REVALIDATED or MISS (stale or no-cache: a conditional request goes to the origin)';
     default:
       if (d.why === 'vary') return 'MISS (the stored response varies on fields these headers do not match)';
+      if (d.why === 'cookie') return 'MISS (a request with Cookie is answered only with freshness the origin declared, and this entry\'s is ' + entry.lifetimeSource + ')';
       if (d.why === 'authorization') return 'MISS (a request with Authorization may not reuse this response: it is not public, s-maxage or must-revalidate)';
       return 'MISS (stale, and nothing to revalidate with)';
   }

@@ -203,7 +203,7 @@ describe('loadConfig', () => {
     expect(config.file).toBe(join(repo, 'rules.yaml'));
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080 });
     expect(config.origin).toBe('http://127.0.0.1:3000');
-    expect(config.routes.map((r) => r.name)).toEqual(['products', 'images', 'auth']);
+    expect(config.routes.map((r) => r.name)).toEqual(['products', 'images', 'legacy-app', 'auth']);
     expect(config.routes.find((r) => r.name === 'auth')?.cache).toBe(false);
   });
 
