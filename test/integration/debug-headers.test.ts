@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startOrigin, type Origin } from '../helpers/origin.js';
 import { startLarder, type Running } from '../helpers/larder.js';
@@ -29,7 +31,11 @@ function reportingOrigin(): Promise<Origin> {
     res.setHeader('x-cache-hits', '99');
     res.setHeader('cache-status', 'upstream; hit');
     res.setHeader('etag', '"v"');
-    res.setHeader('cache-control', path === '/stale' ? 'max-age=0, stale-while-revalidate=60' : 'max-age=60');
+    res.setHeader('cache-control', path === '/stale' ? 'max-age=0, stale-while-revalidate=60' : path === '/nc' ? 'no-cache' : 'max-age=60');
+    if (path === '/nc' && req.headers['if-none-match'] === '"v"') {
+      res.statusCode = 304;
+      return void res.end();
+    }
     res.end(`${req.method} ${path} ${n}`);
   });
 }
@@ -136,6 +142,35 @@ describe('debugHeaders', () => {
   });
 });
 
+describe('Larder-Debug on an upgrade', () => {
+  it('is not forwarded to the origin', async () => {
+    origin = await reportingOrigin();
+    const seen: string[] = [];
+    const ws = http.createServer();
+    ws.on('upgrade', (req, socket) => {
+      seen.push(...Object.keys(req.headers));
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+    });
+    await new Promise<void>((r) => ws.listen(0, '127.0.0.1', r));
+    const p = await startLarder(`http://127.0.0.1:${(ws.address() as AddressInfo).port}`, { debugHeaders: { token: TOKEN } });
+    running.push(p);
+    const reply = await raw(p.url, 'GET /socket HTTP/1.1', [
+      'Host: x',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      'Sec-WebSocket-Version: 13',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      `Larder-Debug: ${TOKEN}`,
+      `Larder_Debug: ${TOKEN}`,
+    ]);
+    ws.closeAllConnections();
+    ws.close();
+    expect(reply.status).toBe(101);
+    expect(seen).toContain('sec-websocket-key');
+    expect(seen.filter((n) => /larder.debug/.test(n))).toEqual([]);
+  });
+});
+
 describe('X-Cache-Hits', () => {
   it('counts the answers each entry gave: 0 on the MISS, then 1, 2, ... on hits, 304s, ranges and stale answers', async () => {
     origin = await reportingOrigin();
@@ -158,6 +193,9 @@ describe('X-Cache-Hits', () => {
     expect(await hits('/off/a')).toBe('200 BYPASS 0');
     expect(await hits('/stale')).toBe('200 MISS 0');
     expect(await hits('/stale')).toBe('200 STALE 1');
+    // A revalidation stores the refreshed entry, which answers this request.
+    expect(await hits('/nc')).toBe('200 MISS 0');
+    expect(await hits('/nc')).toBe('200 REVALIDATED 1');
   });
 
   it('counts with the report hidden, too', async () => {
