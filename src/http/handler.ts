@@ -308,7 +308,7 @@ export class Handler {
           this.finish(ctx, 'MISS', status, () => writeForwardedHead(res, status, headers, 'MISS', cs, ctx, ctx.config.cache.targeted), reason);
           return res;
         },
-        trailers: (fields) => writeTrailers(res, fields),
+        trailers: (fields) => writeTrailers(res, fields, ctx.hidden),
         failed: (failure) => {
           this.d.onOrigin?.(route.name, undefined, 0);
           if (!res.destroyed) this.respondFill(ctx, failure, undefined, false);
@@ -325,7 +325,7 @@ export class Handler {
   private fillRequest(ctx: Ctx, key: string, stale: CacheEntry | undefined, relayInterim = true): FillRequest {
     const res = ctx.res;
     return {
-      onInfo: relayInterim ? (status: number, headers: Record<string, string | string[]>) => writeInterim(res, status, headers) : undefined,
+      onInfo: relayInterim ? (status: number, headers: Record<string, string | string[]>) => writeInterim(res, status, headers, ctx.hidden) : undefined,
       key,
       primary: ctx.key.primary,
       route: ctx.route,
@@ -477,7 +477,7 @@ export class Handler {
           this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status, ms: performance.now() - t0, method });
           return res;
         },
-        trailers: (fields) => writeTrailers(res, fields),
+        trailers: (fields) => writeTrailers(res, fields, route.responseHeaders),
         failed: (f) => {
           this.d.onOrigin?.(route.name, undefined, performance.now() - t0);
           if (res.destroyed) return;

@@ -193,12 +193,13 @@ export function acceptsTrailers(te: string | string[] | undefined): boolean {
  * TE: trailers and the response goes out chunked (an HTTP/1.0 client gets a body delimited
  * by the connection close, which has no room for trailers). Otherwise the fields are dropped.
  */
-export function writeTrailers(res: ServerResponse, fields: HeaderMap): void {
+export function writeTrailers(res: ServerResponse, fields: HeaderMap, hidden: readonly string[] = []): void {
   const names = Object.keys(fields);
   if (names.length === 0 || !res.chunkedEncoding || res.writableEnded || !acceptsTrailers(res.req.headers.te)) return;
   const out: Array<[string, string]> = [];
+  const hide = hiddenBy(hidden);
   for (const name of names) {
-    if (NOT_TRAILERS.has(name) || !TOKEN.test(name)) continue;
+    if (NOT_TRAILERS.has(name) || !TOKEN.test(name) || hide(name)) continue;
     const value = fields[name];
     if (value === undefined) continue;
     for (const v of Array.isArray(value) ? value : [value]) if (FIELD_VALUE.test(v)) out.push([name, v]);
@@ -292,15 +293,16 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
  * final one (RFC 9110 §15.2). Interim responses are never stored. 100 and 101 are node's and
  * the pass-through's business, and nothing is written once the final response has started.
  */
-export function writeInterim(res: ServerResponse, status: number, headers: Record<string, string | string[]>): void {
+export function writeInterim(res: ServerResponse, status: number, headers: Record<string, string | string[]>, hidden: readonly string[] = []): void {
   if (status < 102 || status > 199 || res.headersSent || res.destroyed) return;
   const raw = (res as unknown as { _writeRaw?: (data: string, encoding: string) => boolean })._writeRaw;
   if (typeof raw !== 'function') return;
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Interim'}\r\n`;
   const fields = stripHopByHop(headers);
+  const hide = hiddenBy(hidden);
   for (const name of Object.keys(fields)) {
     const value = fields[name];
-    if (!TOKEN.test(name) || value === undefined) continue;
+    if (!TOKEN.test(name) || value === undefined || hide(name.toLowerCase())) continue;
     for (const v of Array.isArray(value) ? value : [value]) if (FIELD_VALUE.test(v)) head += `${name}: ${v}\r\n`;
   }
   // node:http writes raw interim responses this way itself (writeProcessing, writeEarlyHints).

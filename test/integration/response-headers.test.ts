@@ -2,7 +2,7 @@ import http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOrigin, type Origin } from '../helpers/origin.js';
 import { startLarder, type Running } from '../helpers/larder.js';
-import { get, type Reply } from '../helpers/client.js';
+import { get, raw, type Reply } from '../helpers/client.js';
 import { startRedis, sleep, type RedisServer } from '../helpers/redis.js';
 import { buildConfig } from '../../src/config/load.js';
 
@@ -217,6 +217,39 @@ describe('response fields meant for caches', () => {
     expectStripped(fromC, 'read from Redis by c');
     expect(fromC.h('x-app')).toBe('kept');
     expect(origin.count('/stored')).toBe(1);
+  });
+});
+
+describe('interim responses and trailers', () => {
+  it('leave the hidden fields out too', async () => {
+    origin = await startOrigin((req, res) => {
+      if (req.url === '/hints') {
+        res.writeEarlyHints({ link: '</s.css>; rel=preload; as=style', 'x-accel-hint': 'a', 'surrogate-key': 'k' });
+        setTimeout(() => {
+          res.setHeader('cache-control', 'max-age=60');
+          res.end('final');
+        }, 20);
+        return;
+      }
+      res.setHeader('cache-control', 'no-store');
+      res.setHeader('trailer', 'x-checksum, surrogate-key, x-accel-x');
+      res.write('hello');
+      res.addTrailers({ 'x-checksum': 'abc', 'surrogate-key': 'k', 'x-accel-x': '1' });
+      res.end();
+    });
+    const p = await proxy({ routes: [{ name: 'off', match: '/off/**', cache: false }] });
+    const hints = await raw(p.url, 'GET /hints HTTP/1.1', ['Host: h']);
+    const hintsText = `${hints.head}\r\n\r\n${hints.body}`.toLowerCase();
+    expect(hintsText).toMatch(/^http\/1\.1 103/);
+    expect(hintsText).toContain('link: </s.css>');
+    expect(hintsText).toContain('final');
+    expect(hintsText).not.toMatch(/x-accel|surrogate-key/);
+    for (const path of ['/off/t', '/t']) {
+      // A request's no-store makes a miss relayed as it streams, trailers included.
+      const r = await raw(p.url, `GET ${path} HTTP/1.1`, ['Host: h', 'TE: trailers', 'Cache-Control: no-store']);
+      expect(r.body, path).toContain('x-checksum: abc');
+      expect(r.body.toLowerCase(), path).not.toMatch(/x-accel|surrogate-key/);
+    }
   });
 });
 
