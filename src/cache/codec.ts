@@ -55,7 +55,8 @@ export function encode(value: StoredValue, key?: string, cipher?: EntryCipher): 
   }
   // size is derived and local (what the memory tier is charged), so it is recomputed on
   // decode rather than trusted; bodyLength lets decode detect a truncated value.
-  const { body, size: _size, ...meta } = value;
+  // hits and preparedFor belong to this instance's copy.
+  const { body, size: _size, hits: _hits, preparedFor: _prepared, ...meta } = value;
   const fullMeta = { ...meta, bodyLength: body.length, ...k };
   if (cipher === undefined) return frame(KIND_ENTRY, fullMeta, body);
   const head = Buffer.from(frame(KIND_ENTRY, fullMeta, undefined));

@@ -1,6 +1,7 @@
 import type { Route, CacheSettings } from '../config/types.js';
 import type { CacheEntry, HeaderMap } from '../types.js';
 import { VIA, appendVia, canRevalidate, single, stripHopByHop, usableUntil, type EntryTimes } from '../rfc9111/index.js';
+import { hiddenBy } from '../config/response-fields.js';
 
 /**
  * Fixed bytes charged per entry on top of its body and header text: the entry object,
@@ -17,7 +18,7 @@ export { VIA };
 const NOT_STORED = new Set(['age', 'x-cache', 'content-length', 'set-cookie']);
 
 export interface EntryInput {
-  route: Pick<Route, 'name' | 'tags'>;
+  route: Pick<Route, 'name' | 'tags'> & Partial<Pick<Route, 'responseHeaders'>>;
   settings: Pick<CacheSettings, 'targeted'>;
   status: number;
   statusMessage: string;
@@ -40,7 +41,8 @@ export function createEntry(input: EntryInput): CacheEntry {
   const t = input.times;
   const etag = single(headers['etag']);
   const lastModified = single(headers['last-modified']);
-  const rawHeaders = prepareRawHeaders(headers, input.body.length, input.settings.targeted);
+  const hidden = input.route.responseHeaders ?? [];
+  const rawHeaders = prepareRawHeaders(headers, input.body.length, input.settings.targeted, hidden);
   const entry: CacheEntry = {
     v: 1,
     status: input.status,
@@ -69,7 +71,20 @@ export function createEntry(input: EntryInput): CacheEntry {
     fetchDuration: input.responseTime - input.requestTime,
   };
   entry.size = entrySize(entry);
+  entry.preparedFor = hidden;
   return entry;
+}
+
+/**
+ * Makes `rawHeaders` follow a route's responseHeaders list (and the targeted fields) when it
+ * was prepared for another list: an entry read from the shared tier (written by any
+ * instance, under any config) or stored before a reload. Compiled lists are compared by
+ * identity, so a hit pays one comparison. `size` is left as charged.
+ */
+export function prepareFor(entry: CacheEntry, hidden: readonly string[], consumed: readonly string[]): void {
+  if (entry.preparedFor === hidden) return;
+  entry.rawHeaders = prepareRawHeaders(entry.headers, entry.body.length, consumed, hidden);
+  entry.preparedFor = hidden;
 }
 
 /** What the memory tier is charged for an entry: body, header bytes and a fixed overhead. */
@@ -107,17 +122,18 @@ function storedHeaders(src: HeaderMap, responseTime: number, keepSetCookie: bool
 
 /**
  * The flat [name, value, ...] list written on every hit: stored fields (less the targeted
- * cache-control fields larder consumed), Content-Length
+ * cache-control fields larder consumed and the route's responseHeaders list), Content-Length
  * for the stored body and Via. Cache-Status is left out because a hit appends its own
- * member to whatever the origin sent.
+ * member to whatever the origin sent, and X-Cache-Hits because it is larder's own.
  */
-export function prepareRawHeaders(headers: HeaderMap, bodyLength: number, consumed: readonly string[] = []): string[] {
+export function prepareRawHeaders(headers: HeaderMap, bodyLength: number, consumed: readonly string[] = [], hidden: readonly string[] = []): string[] {
   const raw: string[] = [];
+  const hide = hiddenBy(hidden);
   let via: string | string[] | undefined;
   for (const name of Object.keys(headers)) {
     // Targeted cache-control fields (RFC 9213) are kept in `headers` for revalidation but
     // are addressed to larder, not to clients.
-    if (name === 'cache-status' || consumed.includes(name)) continue;
+    if (name === 'cache-status' || name === 'x-cache-hits' || consumed.includes(name) || hide(name)) continue;
     const value = headers[name]!;
     if (name === 'via') {
       via = value;

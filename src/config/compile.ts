@@ -17,7 +17,8 @@ import { parseEntryKey } from '../cache/crypto.js';
 import { parseListen, parseOrigin } from './addresses.js';
 import type { KeyPath, ProblemList } from './problems.js';
 import { makeMatcher } from './routes.js';
-import { RouteSchema, type RouteRules, type Rules } from './schema.js';
+import { DEFAULT_STRIP_RESPONSE_HEADERS, RouteSchema, type RouteRules, type Rules } from './schema.js';
+import { framingCovered, responseFieldList } from './response-fields.js';
 import type { AdminSettings, Config, KeyRule, RedisSettings, Route, SecuritySettings } from './types.js';
 import { parseDuration, parseSize, quote } from './units.js';
 
@@ -54,6 +55,7 @@ export function compile(rules: Rules, problems: ProblemList): Config {
     security: compileSecurity(rules.security, problems, convert),
     ...compileAdmin(rules.admin, convert),
     log: { level: rules.log.level, requests: rules.log.requests },
+    debugHeaders: typeof rules.debugHeaders === 'object' ? { token: rules.debugHeaders.token } : rules.debugHeaders,
     shutdownGrace: convert(['shutdownGrace'], rules.shutdownGrace, parseDuration),
     ...compileWarm(rules.warm),
     routes: compileRoutes(rules.routes, origin, problems, convert),
@@ -188,6 +190,7 @@ function compileRoutes(routes: readonly RouteRules[], origin: string, problems: 
       }
     }
     const compiled = compileRoute(route, at, origin, problems, convert);
+    checkResponseHeaders(route.responseHeaders, at('responseHeaders'), problems);
     if (route.match !== undefined) compileMatch(route.match, compiled, at('match'), problems);
     return compiled;
   });
@@ -217,6 +220,7 @@ function compileRoute(
     ttlByStatus: compileTtlByStatus(route.ttlByStatus, at, problems, convert),
     clientDirectives: route.clientDirectives,
     cookies: Array.isArray(route.cookies) ? sortedUnique(route.cookies) : route.cookies,
+    responseHeaders: responseFieldList(DEFAULT_STRIP_RESPONSE_HEADERS, route.responseHeaders.strip, route.responseHeaders.keep),
   };
   for (const option of ['ttl', 'forceTtl', 'staleWhileRevalidate', 'staleIfError'] as const) {
     const ms = convert(at(option), route[option], parseDuration);
@@ -255,6 +259,19 @@ function compileTtlByStatus(
 function compileDefaultRoute(origin: string, problems: ProblemList, convert: Convert): Route {
   const rules = Value.Default(RouteSchema, { name: 'default', match: '/**' }) as RouteRules;
   return { ...compileRoute(rules, (...rest) => ['defaultRoute', ...rest], origin, problems, convert), configured: false, matches: () => true };
+}
+
+/** A strip entry may not remove the framing larder writes itself. */
+function checkResponseHeaders(rules: RouteRules['responseHeaders'], path: KeyPath, problems: ProblemList): void {
+  rules.strip.forEach((entry, i) => {
+    if (typeof entry !== 'string') return; // rejected by the schema
+    const framing = framingCovered(entry);
+    if (framing === undefined) return;
+    problems.add({
+      path: [...path, 'strip', i],
+      message: `${quote(entry)} would remove ${framing}, which larder writes itself for the body it sends; remove it from the list`,
+    });
+  });
 }
 
 function compileMatch(match: MatchRules, route: Route, path: KeyPath, problems: ProblemList): void {

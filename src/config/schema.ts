@@ -572,6 +572,16 @@ const KeySchema = Type.Object(
   { additionalProperties: false, default: {}, description: 'How the cache key is built from the request (method, host and path are always in it).' },
 );
 
+/** Response fields removed by default (routes[].responseHeaders); names and `*` prefixes, lower case. */
+export const DEFAULT_STRIP_RESPONSE_HEADERS: readonly string[] = ['cache-tag', 'surrogate-control', 'surrogate-key', 'x-accel-*'];
+
+function responseFieldName() {
+  return expects(
+    'a header name such as surrogate-key, or a prefix ending in *, such as x-accel-*',
+    Type.String({ pattern: "^[!#$%&'+.^_`|~0-9A-Za-z-]+\\*?$" }),
+  );
+}
+
 /** One entry of `routes`. */
 export const RouteSchema = Type.Object(
   {
@@ -729,6 +739,38 @@ export const RouteSchema = Type.Object(
         }),
       ),
     ),
+    /** Response fields meant for caches, removed before a response reaches a client. */
+    responseHeaders: Defaulted(
+      Type.Object(
+        {
+          strip: Defaulted(
+            Type.Array(responseFieldName(), {
+              default: [],
+              description:
+                'Response fields removed, on top of the built-in list (Surrogate-Key, Cache-Tag, Surrogate-Control, ' +
+                'X-Accel-*), from every response this route sends to a client: hits, misses and pass-through alike. ' +
+                'Case-insensitive; a trailing "*" matches a prefix. Content-Length and Transfer-Encoding cannot be ' +
+                'listed. Default [].',
+            }),
+          ),
+          keep: Defaulted(
+            Type.Array(responseFieldName(), {
+              default: [],
+              description:
+                'Names taken off the built-in list, so that these fields reach clients (e.g. [surrogate-key] for a ' +
+                'CDN in front of larder). Written as on the list ("x-accel-*" keeps the whole prefix). Default [].',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          default: {},
+          description:
+            'Response fields that are meant for caches and are removed before a response reaches a client. larder ' +
+            'still reads them first (tags from Surrogate-Key and Cache-Tag) and keeps them in the stored entry.',
+        },
+      ),
+    ),
   },
   { additionalProperties: false, description: 'A route: which requests, which upstream, and how to cache them.' },
 );
@@ -807,6 +849,35 @@ export const RulesSchema = Type.Object(
           ),
         },
         { additionalProperties: false, default: {}, description: 'Structured JSON logs on stdout.' },
+      ),
+    ),
+    /** Who sees X-Cache, Cache-Status and X-Cache-Hits. */
+    debugHeaders: Defaulted(
+      expects(
+        'always, never, or a mapping with a token',
+        Type.Union(
+          [
+            Type.Literal('always'),
+            Type.Literal('never'),
+            Type.Object(
+              {
+                token: Type.String({
+                  minLength: 16,
+                  description: 'The secret a request shows in Larder-Debug: <token>; at least 16 characters. Use ${LARDER_DEBUG_TOKEN}.',
+                }),
+              },
+              { additionalProperties: false },
+            ),
+          ],
+          {
+            default: 'always',
+            description:
+              'Who gets the debug response fields X-Cache, Cache-Status and X-Cache-Hits: "always" every client, ' +
+              '"never" no client, { token: ... } only requests carrying "Larder-Debug: <token>" (compared in constant ' +
+              'time). Metrics and logs record the cache result either way. The Larder-Debug request field is never ' +
+              'forwarded to the origin nor part of a key. Default always.',
+          },
+        ),
       ),
     ),
     /** How long a shutdown waits for requests in flight. */

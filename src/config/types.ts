@@ -65,6 +65,12 @@ export interface Route {
   earlyRefresh: number;
   /** Largest share (0..1) of a lifetime that storage expiry and the early-refresh point move earlier. */
   jitter: number;
+  /**
+   * Lower-case response field names removed before a response reaches a client (a trailing
+   * `*` is a prefix): the built-in list with `responseHeaders.keep` taken off and `.strip` added.
+   * Sorted; never names Content-Length or Transfer-Encoding. See config/response-fields.ts.
+   */
+  responseHeaders: readonly string[];
 }
 
 export interface Timeouts {
@@ -167,6 +173,8 @@ export interface Config {
     /** Share of requests logged at info, 0 to 1. */
     requests: number;
   };
+  /** Who gets X-Cache, Cache-Status and X-Cache-Hits: every client, none, or requests showing the token in Larder-Debug. */
+  debugHeaders: 'always' | 'never' | { token: string };
   /** How long a shutdown waits for requests in flight (ms). */
   shutdownGrace: number;
   /** Cache warming; absent: none. */

@@ -1,9 +1,12 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Config, Route } from '../config/types.js';
 import type { CacheEntry, CacheResult, Clock, Reason, Tier } from '../types.js';
 import type { RequestKey } from '../cache/key.js';
 import { jitterOffset, shouldRefreshEarly } from '../cache/refresh-ahead.js';
+import { prepareFor } from '../cache/entry.js';
+import { hiddenBy } from '../config/response-fields.js';
 import type { Lookup, TieredStore } from '../cache/tiered-store.js';
 import type { HitForPass } from '../cache/hit-for-pass.js';
 import type { OriginClient } from '../origin/client.js';
@@ -24,7 +27,7 @@ import {
 import { applyCookiePolicy } from './cookies.js';
 import { ErrorCodes, LarderError } from '../errors.js';
 import { formatCacheStatus, ttlSeconds, type CacheStatusInfo } from './cache-status.js';
-import { errorBytes, writeEntry, writeError, writeFetched, writeForwardedHead, writeInterim, writeNotModified, writeTrailers, responseHeaders, flatten } from './respond.js';
+import { errorBytes, writeEntry, writeError, writeFetched, writeForwardedHead, writeInterim, writeNotModified, writeTrailers, type Reply } from './respond.js';
 import { originHeaders } from './forward-headers.js';
 import type { Filler, FillRequest, FillResult } from './fill.js';
 import { resolveRequest, type ResolvedRequest } from './target.js';
@@ -67,8 +70,12 @@ export interface HandlerDeps {
   random: () => number;
 }
 
-/** The per-request state every step reads; `headers` and `cc` are what the policy reads of the request. */
-interface Ctx {
+/**
+ * The per-request state every step reads; `headers` and `cc` are what the policy reads of the
+ * request. It is also the request's Reply (respond.ts): debug fields shown or not, the route's
+ * hidden response fields, and the X-Cache-Hits figure once an entry answers.
+ */
+interface Ctx extends Reply {
   req: IncomingMessage;
   res: ServerResponse;
   headers: IncomingMessage['headers'];
@@ -95,18 +102,19 @@ export class Handler {
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const t0 = performance.now();
     const config = this.d.config();
+    const debug = takeDebug(req, config.debugHeaders);
     const method = req.method ?? 'GET';
     const r = resolveRequest(config, method, req.headers.host ?? '', req.url ?? '/');
     if ('problem' in r) {
       // Nothing is routed yet: the refusal is counted under the default route.
-      const refused = { route: config.defaultRoute, req, res, t0 };
+      const refused = { route: config.defaultRoute, req, res, t0, debug };
       return this.error(refused, new LarderError(ErrorCodes.BAD_REQUEST, r.problem), 'BYPASS', formatCacheStatus({ fwd: 'bypass' }));
     }
     const route = r.route;
     // The route's cookies policy, before anything is keyed or forwarded (http/cookies.ts).
     if (route.cookies !== 'keep') applyCookiePolicy(req.headers, route.cookies);
-    if (method !== 'GET' && method !== 'HEAD') return this.pass(req, res, r, 'method', t0);
-    if (!route.cache) return this.pass(req, res, r, 'route-off', t0);
+    if (method !== 'GET' && method !== 'HEAD') return this.pass(req, res, r, 'method', t0, debug);
+    if (!route.cache) return this.pass(req, res, r, 'route-off', t0, debug);
 
     const ctx: Ctx = {
       req,
@@ -121,6 +129,9 @@ export class Handler {
       cc: route.clientDirectives === 'ignore' ? NO_REQUEST_DIRECTIVES : requestDirectives(req.headers),
       now: this.d.clock.now(),
       t0,
+      debug,
+      hidden: route.responseHeaders,
+      hits: 0,
     };
     this.lookup(ctx);
   };
@@ -130,12 +141,14 @@ export class Handler {
    * answer closes the connection, and is counted under the default route.
    */
   readonly refuse = (req: IncomingMessage, res: ServerResponse, problem: LarderError): void => {
-    const refused = { route: this.d.config().defaultRoute, req, res, t0: performance.now() };
+    const config = this.d.config();
+    const refused = { route: config.defaultRoute, req, res, t0: performance.now(), debug: takeDebug(req, config.debugHeaders) };
     this.error(refused, problem, 'BYPASS', formatCacheStatus({ fwd: 'bypass' }));
   };
 
   /** Protocol upgrades (WebSocket) always pass through, to the origin of the matching route. */
   readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    takeDebug(req, 'never');
     const r = resolveRequest(this.d.config(), req.method ?? 'GET', req.headers.host ?? '', req.url ?? '/');
     if ('problem' in r) {
       socket.on('error', () => socket.destroy());
@@ -229,8 +242,11 @@ export class Handler {
     collapsed?: boolean,
   ): void {
     const notModified = clientNotModified(ctx.req.headers, entry.status, entry.headers, entry.responseTime);
-    if (notModified) writeNotModified(ctx.res, entry, ctx.now, result, cs);
-    else writeEntry(ctx.res, entry, ctx.now, result, cs, ctx.head, single(ctx.req.headers.range), single(ctx.req.headers['if-range']));
+    prepareFor(entry, ctx.route.responseHeaders, ctx.config.cache.targeted);
+    // X-Cache-Hits: the answers this entry gave in this instance; a MISS is answered by a new one.
+    if (result !== 'MISS') ctx.hits = entry.hits = (entry.hits ?? 0) + 1;
+    if (notModified) writeNotModified(ctx.res, entry, ctx.now, result, cs, ctx);
+    else writeEntry(ctx.res, entry, ctx.now, result, cs, ctx, ctx.head, single(ctx.req.headers.range), single(ctx.req.headers['if-range']));
     // One plain object per request, no spreads: this runs on every hit.
     this.d.onOutcome?.({
       route: ctx.route.name,
@@ -299,10 +315,10 @@ export class Handler {
           if (route.cookies === 'strip') delete headers['set-cookie'];
           const reason = this.d.filler.passReason(fill, status, headers, sent, received);
           const cs = formatCacheStatus({ fwd, fwdStatus: status, detail: reason }, headers['cache-status']);
-          this.finish(ctx, 'MISS', status, () => writeForwardedHead(res, status, headers, 'MISS', cs, ctx.config.cache.targeted), reason);
+          this.finish(ctx, 'MISS', status, () => writeForwardedHead(res, status, headers, 'MISS', cs, ctx, ctx.config.cache.targeted), reason);
           return res;
         },
-        trailers: (fields) => writeTrailers(res, fields),
+        trailers: (fields) => writeTrailers(res, fields, ctx.hidden),
         failed: (failure) => {
           this.d.onOrigin?.(route.name, undefined, 0);
           if (!res.destroyed) this.respondFill(ctx, failure, undefined, false);
@@ -319,7 +335,7 @@ export class Handler {
   private fillRequest(ctx: Ctx, key: string, stale: CacheEntry | undefined, relayInterim = true): FillRequest {
     const res = ctx.res;
     return {
-      onInfo: relayInterim ? (status: number, headers: Record<string, string | string[]>) => writeInterim(res, status, headers) : undefined,
+      onInfo: relayInterim ? (status: number, headers: Record<string, string | string[]>) => writeInterim(res, status, headers, ctx.hidden) : undefined,
       key,
       primary: ctx.key.primary,
       route: ctx.route,
@@ -361,7 +377,7 @@ export class Handler {
         }
         const cs = formatCacheStatus({ fwd, fwdStatus: result.status, detail: result.reason }, result.headers['cache-status']);
         const write = (): void =>
-          writeFetched(ctx.res, result.status, result.statusMessage, result.headers, ctx.head ? undefined : result.body, 'MISS', cs, ctx.head, ctx.config.cache.targeted);
+          writeFetched(ctx.res, result.status, result.statusMessage, result.headers, ctx.head ? undefined : result.body, 'MISS', cs, ctx, ctx.head, ctx.config.cache.targeted);
         return this.finish(ctx, 'MISS', result.status, write, result.reason);
       }
       case 'large': {
@@ -386,12 +402,9 @@ export class Handler {
   }
 
   private streamLarge(ctx: Ctx, result: Extract<FillResult, { kind: 'large' }>, cs: string): void {
-    const headers = flatten(responseHeaders(result.headers, ctx.config.cache.targeted));
-    const declared = result.headers['content-length'];
-    if (typeof declared === 'string') headers.push('content-length', declared);
-    headers.push('x-cache', 'MISS', 'cache-status', cs);
     const { res } = ctx;
-    res.writeHead(result.status, result.statusMessage, headers);
+    // The origin's Content-Length: the body is relayed byte for byte.
+    writeForwardedHead(res, result.status, result.headers, 'MISS', cs, ctx, ctx.config.cache.targeted, result.statusMessage);
     if (ctx.head) {
       result.rest.destroy();
       res.end();
@@ -411,8 +424,8 @@ export class Handler {
    * and one Outcome. Nothing is counted when the response had already started (it was
    * counted then; writeError aborts it).
    */
-  private error(ctx: Pick<Ctx, 'route' | 'req' | 'res' | 't0'>, e: ErrorAnswer, result: CacheResult, cacheStatus: string, reason?: Reason): void {
-    this.finish(ctx, result, e.status, () => writeError(ctx.res, e, result, cacheStatus), reason);
+  private error(ctx: Pick<Ctx, 'route' | 'req' | 'res' | 't0' | 'debug'>, e: ErrorAnswer, result: CacheResult, cacheStatus: string, reason?: Reason): void {
+    this.finish(ctx, result, e.status, () => writeError(ctx.res, e, result, cacheStatus, ctx.debug), reason);
   }
 
   /** Writes, then emits the request's one Outcome unless `write` says nothing was answered. */
@@ -429,17 +442,21 @@ export class Handler {
   }
 
   /** Streams what the cache does not handle; invalidates after a successful unsafe method. */
-  private pass(req: IncomingMessage, res: ServerResponse, r: ResolvedRequest, reason: Reason, t0: number): void {
+  private pass(req: IncomingMessage, res: ServerResponse, r: ResolvedRequest, reason: Reason, t0: number, debug: boolean): void {
     const method = req.method ?? 'GET';
     const route = r.route;
-    if (method === 'GET' || method === 'HEAD') return this.forwardPass(req, res, r, reason, t0, method);
+    if (method === 'GET' || method === 'HEAD') return this.forwardPass(req, res, r, reason, t0, method, debug);
     asResolved(req, r);
     const cs = (status: number): string => formatCacheStatus({ fwd: 'bypass', fwdStatus: status, detail: reason });
+    const hide = hiddenBy(route.responseHeaders);
     this.d.pass.web(req, res, {
       target: route.origin,
-      responseHeaders: (resp) => {
+      // The cache report is larder's alone; the route's hidden fields are for caches only.
+      drop: (name) => REPORT_FIELDS.has(name) || hide(name),
+      responseHeaders: (resp): Record<string, string> => {
         // RFC 9110 §7.6.3: a proxy adds its Via member to what it forwards, both ways.
-        return { 'x-cache': 'BYPASS', 'cache-status': cs(resp.status), via: appendVia(resp.headers.via) };
+        const via = appendVia(resp.headers.via);
+        return debug ? { 'x-cache': 'BYPASS', 'cache-status': cs(resp.status), 'x-cache-hits': '0', via } : { via };
       },
       onResponse: (resp) => {
         this.d.onOrigin?.(route.name, resp.status, performance.now() - t0);
@@ -448,7 +465,7 @@ export class Handler {
       },
       onError: (failure) => {
         this.d.onOrigin?.(route.name, undefined, performance.now() - t0);
-        this.error({ route, req, res, t0 }, failure, 'BYPASS', formatCacheStatus({ fwd: 'bypass', detail: 'origin-error' }), 'origin-error');
+        this.error({ route, req, res, t0, debug }, failure, 'BYPASS', formatCacheStatus({ fwd: 'bypass', detail: 'origin-error' }), 'origin-error');
       },
     });
   }
@@ -457,23 +474,24 @@ export class Handler {
    * GET and HEAD on a route that does not cache: relayed with undici's stream API, which is
    * several times cheaper than http-proxy-3 (see bench/). Bodies and upgrades still go there.
    */
-  private forwardPass(req: IncomingMessage, res: ServerResponse, r: ResolvedRequest, reason: Reason, t0: number, method: 'GET' | 'HEAD'): void {
+  private forwardPass(req: IncomingMessage, res: ServerResponse, r: ResolvedRequest, reason: Reason, t0: number, method: 'GET' | 'HEAD', debug: boolean): void {
     const route = r.route;
+    const reply: Reply = { debug, hidden: route.responseHeaders, hits: 0 };
     this.d.origin.forward(
       { origin: route.origin, method, target: r.target, headers: originHeaders(req, r.host, false) },
       {
         open: (status, headers, sent, received) => {
           this.d.onOrigin?.(route.name, status, received - sent);
           const cs = formatCacheStatus({ fwd: 'bypass', fwdStatus: status, detail: reason }, headers['cache-status']);
-          writeForwardedHead(res, status, headers, 'BYPASS', cs);
+          writeForwardedHead(res, status, headers, 'BYPASS', cs, reply);
           this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status, ms: performance.now() - t0, method });
           return res;
         },
-        trailers: (fields) => writeTrailers(res, fields),
+        trailers: (fields) => writeTrailers(res, fields, route.responseHeaders),
         failed: (f) => {
           this.d.onOrigin?.(route.name, undefined, performance.now() - t0);
           if (res.destroyed) return;
-          this.error({ route, req, res, t0 }, f, 'BYPASS', formatCacheStatus({ fwd: 'bypass', detail: 'origin-error' }), 'origin-error');
+          this.error({ route, req, res, t0, debug }, f, 'BYPASS', formatCacheStatus({ fwd: 'bypass', detail: 'origin-error' }), 'origin-error');
         },
       },
     );
@@ -493,6 +511,30 @@ export class Handler {
       this.d.store.invalidate(resolved.key.primary);
     }
   }
+}
+
+/** The response fields of larder's cache report: never relayed from an origin. */
+const REPORT_FIELDS: ReadonlySet<string> = new Set(['x-cache', 'cache-status', 'x-cache-hits']);
+
+/**
+ * Whether the request may see the debug fields (X-Cache, Cache-Status, X-Cache-Hits) under
+ * `debugHeaders`. Larder-Debug is removed from the request whatever the mode, before anything
+ * keys or forwards it (also as Larder_Debug, which some origins read as the same field).
+ */
+function takeDebug(req: IncomingMessage, mode: Config['debugHeaders']): boolean {
+  const headers = req.headers;
+  const shown = headers['larder-debug'];
+  if (shown !== undefined) delete headers['larder-debug'];
+  if (headers['larder_debug'] !== undefined) delete headers['larder_debug'];
+  if (typeof mode === 'string') return mode === 'always';
+  return typeof shown === 'string' && sameSecret(shown, mode.token);
+}
+
+/** Constant-time comparison whatever the lengths: the SHA-256 digests of both are compared. */
+function sameSecret(given: string, token: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b);
 }
 
 /**
