@@ -107,6 +107,12 @@ export interface CacheEntry {
   size: number;
   /** How long the origin took to answer, in ms (used by early refresh). */
   fetchDuration: number;
+  /**
+   * Set when larder compressed the origin's identity body itself: `body` is in this coding,
+   * `headers` stay the origin's (for revalidation), and `rawHeaders` and `etag` describe the
+   * encoded representation (Content-Encoding, Vary: Accept-Encoding, a weak ETag).
+   */
+  coding?: 'br' | 'zstd' | 'gzip';
 }
 
 /**

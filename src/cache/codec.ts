@@ -3,6 +3,7 @@ import { entrySize } from './entry.js';
 import { HOP_BY_HOP } from '../rfc9111/hop-by-hop.js';
 import type { EntryCipher } from './crypto.js';
 import { TOKEN } from '../rfc9111/fields.js';
+import { RUNTIME_CODINGS } from './compress.js';
 
 /**
  * The shared-tier wire format of a stored value:
@@ -27,7 +28,7 @@ import { TOKEN } from '../rfc9111/fields.js';
  * hand-typed `SET`, and a response writer must never be handed a malformed header.
  */
 const MAGIC = Buffer.from('LRDR', 'latin1');
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 const KIND_ENTRY = 1;
 const KIND_INDEX = 2;
 /** An entry frame sealed with AES-256-GCM (see crypto.ts): only with `cache.redis.encryption`. */
@@ -166,6 +167,7 @@ export function validateEntry(m: unknown, body: Buffer): CacheEntry | undefined 
     route: f.route,
     size: 0,
     fetchDuration: f.fetchDuration,
+    ...(f.coding === undefined ? {} : { coding: f.coding }),
   };
   entry.size = entrySize(entry);
   return entry;
@@ -199,7 +201,9 @@ function checkTimes(m: Record<string, unknown>): boolean {
 
 /** Validators, Vary values, tags, route and fetch time. */
 function checkMeta(m: Record<string, unknown>): boolean {
-  const { etag, lastModified, varyNames, varyValues, tags, route, fetchDuration } = m;
+  const { etag, lastModified, varyNames, varyValues, tags, route, fetchDuration, coding } = m;
+  // A coding this runtime cannot undo (zstd written by a newer Node) is not served from here.
+  if (coding !== undefined && !(typeof coding === 'string' && (RUNTIME_CODINGS as readonly string[]).includes(coding))) return false;
   if (etag !== undefined && !isFieldValue(etag)) return false;
   if (lastModified !== undefined && !isFieldValue(lastModified)) return false;
   if (!isArrayOf(varyNames, isToken) || !isArrayOf(varyValues, isString)) return false;

@@ -138,6 +138,23 @@ export class TieredStore {
     return this.shared === undefined ? Promise.resolve() : this.storeShared(primary, entry, ttl);
   }
 
+  /**
+   * Charges the memory tier `bytes` more for an entry it holds (a copy of its body in another
+   * coding, kept with it). False, charging nothing, when memory no longer holds this very entry
+   * for `primary` or could not hold it grown: the caller then keeps nothing.
+   */
+  charge(primary: string, entry: CacheEntry, bytes: number): boolean {
+    const key = entry.varyNames.length === 0 ? primary : variantKey(primary, variantId(entry.varyValues));
+    if (this.memory.peek(key) !== entry) return false;
+    const ttl = this.memory.remainingTtl(key);
+    if (ttl <= 0 || !this.memory.accepts(entry.size + bytes)) return false;
+    entry.size += bytes;
+    // Removed and set again: the LRU recounts a value's size only when it is added.
+    this.memory.delete(key);
+    this.memory.set(key, entry, ttl);
+    return true;
+  }
+
   /** Removes a URL (every variant) from every tier and tells the other instances. */
   async invalidate(primary: string): Promise<number> {
     const local = this.invalidateLocal(primary);

@@ -3,6 +3,8 @@ import type { CacheSettings, Route } from '../config/types.js';
 import type { CacheEntry, HeaderMap, Reason } from '../types.js';
 import type { Coalescer } from '../cache/coalescer.js';
 import { createEntry } from '../cache/entry.js';
+import { decodeBody } from '../cache/compress.js';
+import { compressEntry } from './encoding.js';
 import type { HitForPass } from '../cache/hit-for-pass.js';
 import type { TieredStore } from '../cache/tiered-store.js';
 import type { FullResponse, LargeResponse, OriginClient } from '../origin/client.js';
@@ -224,7 +226,7 @@ export class Filler {
    * private or no-store, or Vary: *) or it varies on other fields than the stored one, the
    * entry is removed, and this client alone gets the updated response.
    */
-  private freshen(f: FillRequest, stored: CacheEntry, r: FullResponse): FillResult {
+  private async freshen(f: FillRequest, stored: CacheEntry, r: FullResponse): Promise<FillResult> {
     const headers = update304(stored.headers, r.headers, { shareSetCookie: f.route.unsafeShareSetCookie });
     const updated: PolicyResponse = {
       status: stored.status,
@@ -240,7 +242,10 @@ export class Filler {
       // was; what the origin now says about the response removes it.
       if (!REQUEST_REASONS.has(reason)) void this.d.store.invalidate(f.primary).catch((err: unknown) => this.d.onBackgroundError?.(err));
       if (PASS_REASONS.has(reason)) this.d.hitForPass.mark(f.key);
-      return { kind: 'full', status: stored.status, statusMessage: stored.statusMessage, headers, body: stored.body, reason };
+      // The updated fields describe the origin's bytes: a body larder compressed is answered decoded.
+      const body = stored.coding === undefined ? stored.body : await decodeBody(stored.body, stored.coding, f.settings.memory.maxEntrySize);
+      if (body === undefined) return this.fetch({ ...f, stale: undefined });
+      return { kind: 'full', status: stored.status, statusMessage: stored.statusMessage, headers, body, reason };
     }
     const entry = createEntry({
       route: f.route,
@@ -255,17 +260,19 @@ export class Filler {
       varyValues: stored.varyValues,
       times: verdict.times,
       keepSetCookie: f.route.unsafeShareSetCookie,
+      coding: stored.coding,
     });
     const persisted = this.d.store.store(f.primary, entry, f.route.jitter);
     return { kind: 'stored', entry, status: 304, persisted };
   }
 
-  private storeResponse(f: FillRequest, r: FullResponse): FillResult {
+  private async storeResponse(f: FillRequest, r: FullResponse): Promise<FillResult> {
     const verdict = this.assess(f, r, r.body);
     if (typeof verdict === 'string') return this.pass(f, r, verdict);
-    const persisted = this.d.store.store(f.primary, verdict, f.route.jitter);
+    const entry = await compressEntry(verdict, f.settings);
+    const persisted = this.d.store.store(f.primary, entry, f.route.jitter);
     this.d.hitForPass.clear(f.key);
-    return { kind: 'stored', entry: verdict, status: r.status, persisted };
+    return { kind: 'stored', entry, status: r.status, persisted };
   }
 
   /** The entry a response would make, or the reason it must not be stored (rfc9111/policy.ts storable). */

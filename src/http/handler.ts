@@ -27,6 +27,7 @@ import { originHeaders } from './forward-headers.js';
 import type { Filler, FillRequest, FillResult } from './fill.js';
 import { resolveRequest, type ResolvedRequest } from './target.js';
 import type { ErrorAnswer } from './respond.js';
+import { choose, normaliseAcceptEncoding, representationFields, withFields, writeRecoded, type Choice } from './encoding.js';
 
 /** One value per request: what happened, for headers, metrics and logs. */
 export interface Outcome {
@@ -81,6 +82,8 @@ interface Ctx {
   sharedDown?: boolean;
   /** performance.now() at arrival, for the request duration. */
   t0: number;
+  /** The client's own Accept-Encoding (the request's was normalised, see encoding.ts): what it is served. */
+  accept: unknown;
 }
 
 /**
@@ -103,6 +106,8 @@ export class Handler {
     const route = r.route;
     if (method !== 'GET' && method !== 'HEAD') return this.pass(req, res, r, 'method', t0);
     if (!route.cache) return this.pass(req, res, r, 'route-off', t0);
+    // Before anything reads the request's fields: variant selection and the origin see one value.
+    const accept = normaliseAcceptEncoding(req.headers);
 
     const ctx: Ctx = {
       req,
@@ -116,6 +121,7 @@ export class Handler {
       cc: requestDirectives(req.headers),
       now: this.d.clock.now(),
       t0,
+      accept,
     };
     this.lookup(ctx);
   };
@@ -220,9 +226,14 @@ export class Handler {
     stale?: Outcome['stale'],
     collapsed?: boolean,
   ): void {
-    const notModified = clientNotModified(ctx.req.headers, entry.status, entry.headers, entry.responseTime);
-    if (notModified) writeNotModified(ctx.res, entry, ctx.now, result, cs);
-    else writeEntry(ctx.res, entry, ctx.now, result, cs, ctx.head, single(ctx.req.headers.range), single(ctx.req.headers['if-range']));
+    // Each client gets the representation it accepts; conditions and ranges apply to that one.
+    const choice = choose(entry, ctx.accept, ctx.config.cache.compression);
+    const h = ctx.req.headers;
+    const fields = h['if-none-match'] === undefined && h['if-modified-since'] === undefined ? undefined : representationFields(entry, choice);
+    const notModified = fields !== undefined && clientNotModified(h, entry.status, fields, entry.responseTime);
+    if (notModified) writeNotModified(ctx.res, withFields(entry, fields), ctx.now, result, cs);
+    else if (choice.kind === 'recode') this.writeRecoded(ctx, entry, choice, result, cs);
+    else writeEntry(ctx.res, choice.kind === 'copy' ? choice.view : entry, ctx.now, result, cs, ctx.head, single(h.range), single(h['if-range']));
     // One plain object per request, no spreads: this runs on every hit.
     this.d.onOutcome?.({
       route: ctx.route.name,
@@ -234,6 +245,21 @@ export class Handler {
       status: notModified ? 304 : entry.status,
       ms: performance.now() - ctx.t0,
       method: ctx.req.method ?? 'GET',
+    });
+  }
+
+  /** The entry recoded for a client that does not accept its coding; the copy is kept with it, charged to memory. */
+  private writeRecoded(ctx: Ctx, entry: CacheEntry, choice: Extract<Choice, { kind: 'recode' }>, result: CacheResult, cs: string): void {
+    writeRecoded({
+      res: ctx.res,
+      entry,
+      choice,
+      now: ctx.now,
+      xCache: result,
+      cacheStatus: cs,
+      head: ctx.head,
+      settings: ctx.config.cache,
+      charge: (bytes) => this.d.store.charge(ctx.key.primary, entry, bytes),
     });
   }
 
