@@ -105,6 +105,8 @@ function storedCoding(entry: CacheEntry): Coding | undefined {
 
 /** What the client with this Accept-Encoding (its own field, not the normalised one) gets of `entry`. */
 export function choose(entry: CacheEntry, acceptEncoding: unknown, settings: CompressionSettings): Choice {
+  // Most entries: identity bodies, decided without parsing anything.
+  if (entry.coding === undefined && entry.headers['content-encoding'] === undefined) return STORED;
   const stored = storedCoding(entry);
   // Identity bodies, codings larder cannot undo (relayed as the origin sent them) and empty bodies.
   if (stored === undefined || stored === 'identity' || entry.body.length === 0) return STORED;

@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.js';
 import type { CacheEntry, Clock } from '../types.js';
 import type { TieredStore } from '../cache/tiered-store.js';
+import { normaliseAcceptEncoding } from '../http/encoding.js';
 import { resolveRequest } from '../http/target.js';
 import { ageHeader, requestDirectives } from '../rfc9111/index.js';
 import { evaluate } from '../rfc9111/policy.js';
@@ -12,7 +13,10 @@ export interface ExplainDeps {
 }
 
 /** What GET /explain answers: the route, the key, what each tier holds, and what a GET would get. */
-export async function explain(d: ExplainDeps, target: string, headers: Record<string, string>): Promise<unknown> {
+export async function explain(d: ExplainDeps, target: string, given: Record<string, string>): Promise<unknown> {
+  // Looked up as the handler looks a request up: with Accept-Encoding normalised.
+  const headers: Record<string, string> = { ...given };
+  normaliseAcceptEncoding(headers);
   const absolute = /^https?:\/\//i.test(target);
   const r = resolveRequest(d.config(), 'GET', '', target);
   if ('problem' in r) return { url: target, wouldBe: `400 (${r.problem})` };
