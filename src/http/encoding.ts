@@ -71,6 +71,11 @@ function preferredCodingCached(raw: string | string[]): Coding {
   return c;
 }
 
+/** Whether compressEntry would compress this entry (cache.compression applies to it). */
+export function needsCompression(entry: CacheEntry, settings: CacheSettings): boolean {
+  return entry.coding === undefined && compressionFor(entry.status, entry.headers, entry.body.length, settings.compression) !== undefined;
+}
+
 /**
  * The entry to store for a storable response: compressed into the first configured coding
  * when compressionFor says so and the compressor is not saturated, else as it came. Runs in

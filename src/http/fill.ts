@@ -4,7 +4,7 @@ import type { CacheEntry, HeaderMap, Reason } from '../types.js';
 import type { Coalescer } from '../cache/coalescer.js';
 import { createEntry } from '../cache/entry.js';
 import { decodeBody } from '../cache/compress.js';
-import { compressEntry } from './encoding.js';
+import { compressEntry, needsCompression } from './encoding.js';
 import type { HitForPass } from '../cache/hit-for-pass.js';
 import type { TieredStore } from '../cache/tiered-store.js';
 import type { FullResponse, LargeResponse, OriginClient } from '../origin/client.js';
@@ -266,13 +266,16 @@ export class Filler {
     return { kind: 'stored', entry, status: 304, persisted };
   }
 
-  private async storeResponse(f: FillRequest, r: FullResponse): Promise<FillResult> {
+  private storeResponse(f: FillRequest, r: FullResponse): FillResult {
     const verdict = this.assess(f, r, r.body);
     if (typeof verdict === 'string') return this.pass(f, r, verdict);
-    const entry = await compressEntry(verdict, f.settings);
-    const persisted = this.d.store.store(f.primary, entry, f.route.jitter);
+    // A response to compress is answered and held in memory as it came; the compressed entry
+    // replaces it when the thread pool is done, and is what the shared tier receives.
+    const persisted = needsCompression(verdict, f.settings)
+      ? this.d.store.storeThen(f.primary, verdict, f.route.jitter, compressEntry(verdict, f.settings))
+      : this.d.store.store(f.primary, verdict, f.route.jitter);
     this.d.hitForPass.clear(f.key);
-    return { kind: 'stored', entry, status: r.status, persisted };
+    return { kind: 'stored', entry: verdict, status: r.status, persisted };
   }
 
   /** The entry a response would make, or the reason it must not be stored (rfc9111/policy.ts storable). */
