@@ -28,8 +28,6 @@ import {
  *   until that copy exists, the body recoded as it streams (writeRecoded).
  */
 
-type Compressed = Exclude<Coding, 'identity'>;
-
 /** Parsed Accept-Encoding values, by raw value: the same few strings arrive on every request. */
 const PARSED = new Map<string, Preference[]>();
 const PARSED_MAX = 256;
@@ -96,7 +94,7 @@ export type Choice =
   /** A copy in another coding, kept with the entry, as an entry of its own. */
   | { kind: 'copy'; view: CacheEntry }
   /** The stored body recoded from `from` to `to` as it streams; `headers` are the result's. */
-  | { kind: 'recode'; from: Compressed; to: Coding; headers: HeaderMap };
+  | { kind: 'recode'; from: Coding; to: Coding; headers: HeaderMap };
 
 const STORED: Choice = { kind: 'stored' };
 
@@ -110,14 +108,15 @@ function storedCoding(entry: CacheEntry): Coding | undefined {
 
 /** What the client with this Accept-Encoding (its own field, not the normalised one) gets of `entry`. */
 export function choose(entry: CacheEntry, acceptEncoding: unknown, settings: CompressionSettings): Choice {
-  // Most entries: identity bodies, decided without parsing anything.
-  if (entry.coding === undefined && entry.headers['content-encoding'] === undefined) return STORED;
-  const stored = storedCoding(entry);
-  // Identity bodies, codings larder cannot undo (relayed as the origin sent them) and empty bodies.
-  if (stored === undefined || stored === 'identity' || entry.body.length === 0) return STORED;
+  // Codings larder cannot undo are relayed as the origin sent them; empty bodies have nothing to code.
+  const stored = entry.coding === undefined && entry.headers['content-encoding'] === undefined ? 'identity' : storedCoding(entry);
+  if (stored === undefined || entry.body.length === 0) return STORED;
+  // Most requests: the client takes what is stored (identity bodies: anyone without identity;q=0).
   const prefs = prefsOf(acceptEncoding);
   if (weightOf(prefs, stored) > 0) return STORED;
   const to = target(prefs, stored, settings);
+  // A client that refuses identity and accepts nothing larder makes is answered in identity.
+  if (to === stored) return STORED;
   const view = COPIES.get(entry)?.get(to);
   if (view !== undefined) return { kind: 'copy', view };
   return { kind: 'recode', from: stored, to, headers: recodedFields(entry, to) };
@@ -202,7 +201,7 @@ export function writeRecoded(o: RecodeOptions): void {
     return;
   }
   const cap = settings.memory.maxEntrySize;
-  const stages: Transform[] = [decoder(choice.from), new Bounded(cap)];
+  const stages: Transform[] = choice.from === 'identity' ? [] : [decoder(choice.from), new Bounded(cap)];
   if (choice.to !== 'identity') stages.push(encoder(choice.to, settings.compression));
   const collect = new Collect(cap);
   stages.push(collect);

@@ -287,8 +287,13 @@ export class Handler {
       collapsed = !run.leader || (result.kind === 'stored' && result.remote === true);
       if (collapsed && !this.shareable(ctx, result)) {
         // RFC 9111 §4: a follower may only reuse what a shared cache could have stored for it.
-        result = await this.d.filler.fetch(fill);
-        collapsed = false;
+        // The leader's response varied: followers now queue on their own variant's key, so a
+        // cold URL costs one origin request per variant (one per coding for Accept-Encoding).
+        const variant = this.d.store.lookup(ctx.key.primary, ctx.req.headers).key;
+        const again = variant === key ? undefined : this.d.filler.coalesced({ ...fill, key: variant });
+        result = again === undefined ? await this.d.filler.fetch(fill) : await again.result;
+        collapsed = again !== undefined && !again.leader && this.shareable(ctx, result);
+        if (again !== undefined && !again.leader && !collapsed) result = await this.d.filler.fetch(fill);
       }
     }
     if (ctx.res.destroyed) {
