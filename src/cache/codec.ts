@@ -14,6 +14,8 @@ import { RUNTIME_CODINGS } from './compress.js';
  *   6  4  metadata length, u32 big-endian
  *  10  n  metadata: JSON of every field except the body (and an entry's size), plus `k`, the
  *          store key the value was written under
+ *          (format 3 added an entry's `coding`: the content coding larder compressed the body
+ *          into; format 2 values are refused, and so is a coding this Node cannot undo)
  * 10+n    the raw body bytes (entries only)
  *
  * A value read back under another key than its `k` is a miss: a collision of the key hash in
