@@ -290,10 +290,18 @@ export class Handler {
         // The leader's response varied: followers now queue on their own variant's key, so a
         // cold URL costs one origin request per variant (one per coding for Accept-Encoding).
         const variant = this.d.store.lookup(ctx.key.primary, ctx.req.headers).key;
-        const again = variant === key ? undefined : this.d.filler.coalesced({ ...fill, key: variant });
-        result = again === undefined ? await this.d.filler.fetch(fill) : await again.result;
-        collapsed = again !== undefined && !again.leader && this.shareable(ctx, result);
-        if (again !== undefined && !again.leader && !collapsed) result = await this.d.filler.fetch(fill);
+        collapsed = false;
+        if (variant === key) {
+          result = await this.d.filler.fetch(fill);
+        } else {
+          const again = this.d.filler.coalesced({ ...fill, key: variant });
+          result = await again.result;
+          collapsed = !again.leader || (result.kind === 'stored' && result.remote === true);
+          if (collapsed && !this.shareable(ctx, result)) {
+            result = await this.d.filler.fetch(fill);
+            collapsed = false;
+          }
+        }
       }
     }
     if (ctx.res.destroyed) {
