@@ -1,3 +1,4 @@
+import os from 'node:os';
 import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 import type { CompressionSettings } from '../config/types.js';
@@ -26,8 +27,12 @@ export function usableCodings(settings: CompressionSettings): Compressed[] {
   return settings.codings.filter((c) => RUNTIME_CODINGS.includes(c));
 }
 
-/** Compression jobs running at once: libuv's pool has 4 threads by default, and DNS and files need some. */
-const MAX_RUNNING = 2;
+/**
+ * Compression jobs running at once: at most 2 (libuv's pool has 4 threads by default, and DNS
+ * and files need some), and one core fewer than the machine has, so that compressing never
+ * takes every core from the event loop.
+ */
+const MAX_RUNNING = Math.max(1, Math.min(2, os.availableParallelism() - 1));
 /** Jobs waiting beyond this are not compressed: the response is stored as the origin sent it. */
 const MAX_WAITING = 64;
 

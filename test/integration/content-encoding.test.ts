@@ -565,22 +565,23 @@ describe('the event loop', () => {
   it('a 1 MB JSON body is compressed off the event loop: lag while it is compressed stays near the control', async () => {
     const big = json(1024 * 1024);
     identityOrigin(big);
-    // Brotli quality 9: about 170 ms for this body on one core, so compressing on the event
-    // loop could not hide; in the thread pool it costs the loop nothing.
+    // Brotli quality 11: over a second for this body on one core, so compressing on the event
+    // loop could not hide behind a loaded machine's noise; in the thread pool it costs the loop
+    // nothing.
     const memory = { maxEntrySize: '4mb' };
-    const on = await larder({ cache: { memory, compression: { level: { br: 9 } } } });
+    const on = await larder({ cache: { memory, compression: { level: { br: 11 } } } });
     const off = await larder({ cache: { memory, compression: { codings: [] } } });
     let n = 0;
     const lag = async (l: Running): Promise<number> => {
       const h = monitorEventLoopDelay({ resolution: 5 });
       h.enable();
-      const paths = [0, 1, 2].map(() => `/big-${n++}`);
+      const paths = [0, 1].map(() => `/big-${n++}`);
       for (const path of paths) {
         const r = await fetchRaw(l.url, path, { 'accept-encoding': 'br' });
         expect(decoded(r).equals(big)).toBe(true);
       }
       // Until every entry is stored compressed (the control: at once).
-      await waitFor(async () => l === off || l.larder.memory.bytes < big.length, 20_000, 'the compressed entries');
+      await waitFor(async () => l === off || l.larder.memory.bytes < big.length, 60_000, 'the compressed entries');
       h.disable();
       return h.max / 1e6;
     };
@@ -590,16 +591,16 @@ describe('the event loop', () => {
       control.push(await lag(off));
       compressed.push(await lag(on));
     }
-    for (const path of ['/big-3', '/big-4', '/big-5']) {
+    for (const path of ['/big-2', '/big-3']) {
       const r = await fetchRaw(on.url, path, { 'accept-encoding': 'br' });
       expect([r.h('content-encoding'), decoded(r).equals(big)]).toEqual(['br', true]);
     }
     const t = performance.now();
-    zlib.brotliCompressSync(big, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9 } });
+    zlib.brotliCompressSync(big, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } });
     const syncTime = performance.now() - t;
     // The quietest round of each; a compression on the loop would add about syncTime to it.
-    expect(Math.min(...compressed)).toBeLessThan(Math.min(...control) + Math.max(30, syncTime * 0.75));
-  });
+    expect(Math.min(...compressed)).toBeLessThan(Math.min(...control) + Math.max(100, syncTime * 0.5));
+  }, 120_000);
 });
 
 /** Sends `text` on a connection of its own and returns every byte until the server closes it ('' on reset). */
