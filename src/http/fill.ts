@@ -143,13 +143,19 @@ export class Filler {
     const persisted = result.kind === 'stored' && result.persisted ? result.persisted : Promise.resolve();
     const entry = result.kind === 'stored' ? result.entry : undefined;
     void persisted
-      .then(() => peers.announceFilled(f.key, f.primary, entry))
+      .then(() => peers.announceFilled(f.key, f.primary, entry === undefined ? undefined : this.latest(f, entry)))
       .finally(() => {
         clearInterval(renewal);
         return peers.unlock(f.key, owner);
       })
       .catch((err: unknown) => this.d.onBackgroundError?.(err));
     return result;
+  }
+
+  /** What memory holds for this fill once it is persisted: the compressed entry that replaced `entry`, else `entry`. */
+  private latest(f: FillRequest, entry: CacheEntry): CacheEntry {
+    const held = this.d.store.lookup(f.primary, f.req.headers).entry;
+    return held !== undefined && held.responseTime === entry.responseTime && held.coding !== undefined ? held : entry;
   }
 
   /** Waits up to `ms` for another request's fill of this key; undefined when nothing usable came of it. */
