@@ -83,7 +83,7 @@ function compileCache(cache: CacheRules, problems: ProblemList, convert: Convert
     maxTtl: convert(at('maxTtl'), cache.maxTtl, parseDuration),
     targeted: cache.targetedCacheControl.map((name) => name.toLowerCase()),
     compression: {
-      codings: [...cache.compression.codings],
+      codings: [...new Set(cache.compression.codings)],
       level: { ...cache.compression.level },
       minSize: convert(at('compression', 'minSize'), cache.compression.minSize, parseSize),
       types: cache.compression.types.map((t) => t.toLowerCase()),

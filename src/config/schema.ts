@@ -209,7 +209,6 @@ const CacheSchema = Type.Object(
           /** Codings an identity response is stored in; the first the Node runtime has is stored, the others made on demand. */
           codings: Defaulted(
             Type.Array(Type.Union([Type.Literal('br'), Type.Literal('zstd'), Type.Literal('gzip')]), {
-              uniqueItems: true,
               default: ['br', 'gzip'],
               description:
                 'Content codings larder compresses identity responses into when it stores them. The first one the Node ' +
@@ -235,7 +234,12 @@ const CacheSchema = Type.Object(
           ),
           /** Media types that are compressed. */
           types: Defaulted(
-            Type.Array(Type.String({ pattern: '^[A-Za-z0-9!#$&^_.+-]+/(?:\\*|\\*\\+[A-Za-z0-9!#$&^_.+-]+|[A-Za-z0-9!#$&^_.+-]+)$' }), {
+            Type.Array(
+              expects(
+                'a media type such as text/html, text/* or application/*+json',
+                Type.String({ pattern: '^[A-Za-z0-9!#$&^_.+-]+/(?:\\*|\\*\\+[A-Za-z0-9!#$&^_.+-]+|[A-Za-z0-9!#$&^_.+-]+)$' }),
+              ),
+              {
               default: [
                 'text/*',
                 'application/json',
