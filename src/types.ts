@@ -112,6 +112,12 @@ export interface CacheEntry {
   hits?: number;
   /** The responseHeaders list `rawHeaders` was prepared for (cache/entry.ts prepareFor); never stored. */
   preparedFor?: readonly string[];
+  /**
+   * Set when larder compressed the origin's identity body itself: `body` is in this coding,
+   * `headers` stay the origin's (for revalidation), and `rawHeaders` and `etag` describe the
+   * encoded representation (Content-Encoding, Vary: Accept-Encoding, a weak ETag).
+   */
+  coding?: 'br' | 'zstd' | 'gzip';
 }
 
 /**

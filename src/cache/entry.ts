@@ -1,7 +1,19 @@
 import type { Route, CacheSettings } from '../config/types.js';
 import type { CacheEntry, HeaderMap } from '../types.js';
-import { VIA, appendVia, canRevalidate, single, stripHopByHop, usableUntil, type EntryTimes } from '../rfc9111/index.js';
 import { hiddenBy } from '../config/response-fields.js';
+import {
+  VIA,
+  appendVia,
+  canRevalidate,
+  codingOf,
+  recodedHeaders,
+  single,
+  stripHopByHop,
+  usableUntil,
+  withVaryAcceptEncoding,
+  type EntryTimes,
+} from '../rfc9111/index.js';
+import { SERVABLE } from './compress.js';
 
 /**
  * Fixed bytes charged per entry on top of its body and header text: the entry object,
@@ -33,16 +45,19 @@ export interface EntryInput {
   times: EntryTimes;
   /** Store Set-Cookie along with the entry (only when the route opts in). */
   keepSetCookie: boolean;
+  /** larder compressed the origin's identity body into this coding (`body` is the compressed bytes). */
+  coding?: CacheEntry['coding'];
 }
 
 /** Builds a stored entry from the policy's times, preparing the headers to write on a hit. */
 export function createEntry(input: EntryInput): CacheEntry {
   const headers = storedHeaders(input.headers, input.responseTime, input.keepSetCookie);
   const t = input.times;
-  const etag = single(headers['etag']);
+  const shown = shownHeaders(headers, input.coding);
+  const etag = single(shown['etag']);
   const lastModified = single(headers['last-modified']);
   const hidden = input.route.responseHeaders ?? [];
-  const rawHeaders = prepareRawHeaders(headers, input.body.length, input.settings.targeted, hidden);
+  const rawHeaders = prepareRawHeaders(shown, input.body.length, input.settings.targeted, hidden);
   const entry: CacheEntry = {
     v: 1,
     status: input.status,
@@ -69,6 +84,7 @@ export function createEntry(input: EntryInput): CacheEntry {
     route: input.route.name,
     size: 0,
     fetchDuration: input.responseTime - input.requestTime,
+    ...(input.coding === undefined ? {} : { coding: input.coding }),
   };
   entry.size = entrySize(entry);
   entry.preparedFor = hidden;
@@ -83,8 +99,34 @@ export function createEntry(input: EntryInput): CacheEntry {
  */
 export function prepareFor(entry: CacheEntry, hidden: readonly string[], consumed: readonly string[]): void {
   if (entry.preparedFor === hidden) return;
-  entry.rawHeaders = prepareRawHeaders(entry.headers, entry.body.length, consumed, hidden);
+  entry.rawHeaders = prepareRawHeaders(shownHeaders(entry.headers, entry.coding), entry.body.length, consumed, hidden);
   entry.preparedFor = hidden;
+}
+
+/**
+ * The fields clients see for a stored body: for a body larder compressed, the encoded
+ * representation's (rfc9111 recodedHeaders); for a body the origin sent in a coding larder
+ * can undo, the origin's plus Vary: Accept-Encoding, since other clients get it decoded;
+ * otherwise the origin's as they are.
+ */
+export function shownHeaders(headers: HeaderMap, coding: CacheEntry['coding']): HeaderMap {
+  if (coding !== undefined) return recodedHeaders(headers, coding, false);
+  const stored = codingOf(headers['content-encoding'], SERVABLE);
+  return stored === undefined || stored === 'identity' ? headers : withVaryAcceptEncoding(headers);
+}
+
+/**
+ * The entry with its body replaced by the same content in `coding` (compressed by larder):
+ * the fields clients see become the encoded representation's (see shownHeaders).
+ */
+export function withCoding(entry: CacheEntry, coding: NonNullable<CacheEntry['coding']>, body: Buffer, consumed: readonly string[]): CacheEntry {
+  const shown = shownHeaders(entry.headers, coding);
+  const etag = single(shown['etag']);
+  const out: CacheEntry = { ...entry, body, coding, rawHeaders: prepareRawHeaders(shown, body.length, consumed, entry.preparedFor ?? []) };
+  if (etag === undefined) delete out.etag;
+  else out.etag = etag;
+  out.size = entrySize(out);
+  return out;
 }
 
 /** What the memory tier is charged for an entry: body, header bytes and a fixed overhead. */

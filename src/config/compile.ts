@@ -84,6 +84,12 @@ function compileCache(cache: CacheRules, problems: ProblemList, convert: Convert
     heuristicMax: convert(at('heuristic', 'max'), heuristic.max, parseDuration),
     maxTtl: convert(at('maxTtl'), cache.maxTtl, parseDuration),
     targeted: cache.targetedCacheControl.map((name) => name.toLowerCase()),
+    compression: {
+      codings: [...new Set(cache.compression.codings)],
+      level: { ...cache.compression.level },
+      minSize: convert(at('compression', 'minSize'), cache.compression.minSize, parseSize),
+      types: cache.compression.types.map((t) => t.toLowerCase()),
+    },
     ...(redis === undefined ? {} : { redis }),
   };
 }

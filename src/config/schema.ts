@@ -202,6 +202,72 @@ const CacheSchema = Type.Object(
           '[] turns them off. Default [Larder-Cache-Control, CDN-Cache-Control].',
       }),
     ),
+    /** Compression on store (issue: content encoding); Accept-Encoding normalisation is always on. */
+    compression: Defaulted(
+      Type.Object(
+        {
+          /** Codings an identity response is stored in; the first the Node runtime has is stored, the others made on demand. */
+          codings: Defaulted(
+            Type.Array(Type.Union([Type.Literal('br'), Type.Literal('zstd'), Type.Literal('gzip')]), {
+              default: ['br', 'gzip'],
+              description:
+                'Content codings larder compresses identity responses into when it stores them. The first one the Node ' +
+                'runtime supports is stored (zstd needs Node 22.15 or later and is skipped where absent); a client that ' +
+                'does not accept it gets one of the others, made once from the stored bytes and kept with the entry, or ' +
+                'the decoded body. [] turns compression off. Default [br, gzip].',
+            }),
+          ),
+          /** Compression level per coding. */
+          level: Defaulted(
+            Type.Object(
+              {
+                br: Defaulted(Type.Integer({ minimum: 0, maximum: 11, default: 5, description: 'Brotli quality, 0-11. Default 5.' })),
+                gzip: Defaulted(Type.Integer({ minimum: 1, maximum: 9, default: 6, description: 'gzip level, 1-9. Default 6.' })),
+                zstd: Defaulted(Type.Integer({ minimum: 1, maximum: 19, default: 3, description: 'zstd level, 1-19. Default 3.' })),
+              },
+              { additionalProperties: false, default: {}, description: 'Compression level of each coding.' },
+            ),
+          ),
+          /** Smallest body worth compressing. */
+          minSize: Defaulted(
+            size('Bodies smaller than this are stored as the origin sent them. Default 1kb.', '1kb'),
+          ),
+          /** Media types that are compressed. */
+          types: Defaulted(
+            Type.Array(
+              expects(
+                'a media type such as text/html, text/* or application/*+json',
+                Type.String({ pattern: '^[A-Za-z0-9!#$&^_.+-]+/(?:\\*|\\*\\+[A-Za-z0-9!#$&^_.+-]+|[A-Za-z0-9!#$&^_.+-]+)$' }),
+              ),
+              {
+              default: [
+                'text/*',
+                'application/json',
+                'application/*+json',
+                'application/javascript',
+                'application/xml',
+                'application/*+xml',
+                'application/wasm',
+                'image/svg+xml',
+                'font/ttf',
+                'font/otf',
+              ],
+              description:
+                'Media types (of Content-Type, parameters ignored) that are compressed: type/subtype, type/* or ' +
+                'type/*+suffix. Default [text/*, application/json, application/*+json, application/javascript, ' +
+                'application/xml, application/*+xml, application/wasm, image/svg+xml, font/ttf, font/otf].',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          default: {},
+          description:
+            'Compression on store: a stored 200 response without Content-Encoding, of a listed type and at least ' +
+            'minSize, that does not say no-transform, is compressed off the event loop and stored encoded.',
+        },
+      ),
+    ),
     /** The shared Redis tier. Absent: larder runs on memory alone. */
     redis: Type.Optional(
       Type.Object(

@@ -120,8 +120,21 @@ export interface CacheSettings {
   maxTtl: number;
   /** Targeted cache-control field names (RFC 9213), lower case, highest precedence first. */
   targeted: readonly string[];
+  /** Compression on store (cache.compression). */
+  compression: CompressionSettings;
   /** The shared tier; absent for memory only. */
   redis?: RedisSettings;
+}
+
+/** `cache.compression`: identity responses stored compressed. */
+export interface CompressionSettings {
+  /** Codings in order of preference as configured (zstd is skipped at run time where Node lacks it). */
+  codings: ReadonlyArray<'br' | 'zstd' | 'gzip'>;
+  level: { br: number; gzip: number; zstd: number };
+  /** Smallest body compressed (bytes). */
+  minSize: number;
+  /** Lower-case media type patterns: type/subtype, type/* or type/*+suffix. */
+  types: readonly string[];
 }
 
 /** `security`: limits on client requests and what is stripped before forwarding. */

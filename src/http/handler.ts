@@ -32,6 +32,7 @@ import { originHeaders } from './forward-headers.js';
 import type { Filler, FillRequest, FillResult } from './fill.js';
 import { resolveRequest, type ResolvedRequest } from './target.js';
 import type { ErrorAnswer } from './respond.js';
+import { choose, normaliseAcceptEncoding, representationFields, withFields, writeRecoded, type Choice } from './encoding.js';
 
 /** One value per request: what happened, for headers, metrics and logs. */
 export interface Outcome {
@@ -90,6 +91,8 @@ interface Ctx extends Reply {
   sharedDown?: boolean;
   /** performance.now() at arrival, for the request duration. */
   t0: number;
+  /** The client's own Accept-Encoding (the request's was normalised, see encoding.ts): what it is served. */
+  accept: unknown;
 }
 
 /**
@@ -115,6 +118,8 @@ export class Handler {
     if (route.cookies !== 'keep') applyCookiePolicy(req.headers, route.cookies);
     if (method !== 'GET' && method !== 'HEAD') return this.pass(req, res, r, 'method', t0, debug);
     if (!route.cache) return this.pass(req, res, r, 'route-off', t0, debug);
+    // Before anything reads the request's fields: variant selection and the origin see one value.
+    const accept = normaliseAcceptEncoding(req.headers);
 
     const ctx: Ctx = {
       req,
@@ -132,6 +137,7 @@ export class Handler {
       debug,
       hidden: route.responseHeaders,
       hits: 0,
+      accept,
     };
     this.lookup(ctx);
   };
@@ -241,12 +247,21 @@ export class Handler {
     stale?: Outcome['stale'],
     collapsed?: boolean,
   ): void {
-    const notModified = clientNotModified(ctx.req.headers, entry.status, entry.headers, entry.responseTime);
     prepareFor(entry, ctx.route.responseHeaders, ctx.config.cache.targeted);
     // X-Cache-Hits: the answers this entry gave in this instance; a MISS is answered by a new one.
     if (result !== 'MISS') ctx.hits = entry.hits = (entry.hits ?? 0) + 1;
-    if (notModified) writeNotModified(ctx.res, entry, ctx.now, result, cs, ctx);
-    else writeEntry(ctx.res, entry, ctx.now, result, cs, ctx, ctx.head, single(ctx.req.headers.range), single(ctx.req.headers['if-range']));
+    // Each client gets the representation it accepts; conditions and ranges apply to that one.
+    const choice = choose(entry, ctx.accept, ctx.config.cache.compression);
+    const h = ctx.req.headers;
+    const fields = h['if-none-match'] === undefined && h['if-modified-since'] === undefined ? undefined : representationFields(entry, choice);
+    const notModified = fields !== undefined && clientNotModified(h, entry.status, fields, entry.responseTime);
+    if (notModified) writeNotModified(ctx.res, withFields(entry, fields), ctx.now, result, cs, ctx);
+    else if (choice.kind === 'recode') this.writeRecoded(ctx, entry, choice, result, cs);
+    else {
+      const served = choice.kind === 'copy' ? choice.view : entry;
+      if (served !== entry) prepareFor(served, ctx.route.responseHeaders, ctx.config.cache.targeted);
+      writeEntry(ctx.res, served, ctx.now, result, cs, ctx, ctx.head, single(h.range), single(h['if-range']));
+    }
     // One plain object per request, no spreads: this runs on every hit.
     this.d.onOutcome?.({
       route: ctx.route.name,
@@ -258,6 +273,22 @@ export class Handler {
       status: notModified ? 304 : entry.status,
       ms: performance.now() - ctx.t0,
       method: ctx.req.method ?? 'GET',
+    });
+  }
+
+  /** The entry recoded for a client that does not accept its coding; the copy is kept with it, charged to memory. */
+  private writeRecoded(ctx: Ctx, entry: CacheEntry, choice: Extract<Choice, { kind: 'recode' }>, result: CacheResult, cs: string): void {
+    writeRecoded({
+      res: ctx.res,
+      entry,
+      choice,
+      reply: ctx,
+      now: ctx.now,
+      xCache: result,
+      cacheStatus: cs,
+      head: ctx.head,
+      settings: ctx.config.cache,
+      charge: (bytes) => this.d.store.charge(ctx.key.primary, entry, bytes),
     });
   }
 
@@ -286,8 +317,21 @@ export class Handler {
       collapsed = !run.leader || (result.kind === 'stored' && result.remote === true);
       if (collapsed && !this.shareable(ctx, result)) {
         // RFC 9111 §4: a follower may only reuse what a shared cache could have stored for it.
-        result = await this.d.filler.fetch(fill);
+        // The leader's response varied: followers now queue on their own variant's key, so a
+        // cold URL costs one origin request per variant (one per coding for Accept-Encoding).
+        const variant = this.d.store.lookup(ctx.key.primary, ctx.req.headers).key;
         collapsed = false;
+        if (variant === key) {
+          result = await this.d.filler.fetch(fill);
+        } else {
+          const again = this.d.filler.coalesced({ ...fill, key: variant });
+          result = await again.result;
+          collapsed = !again.leader || (result.kind === 'stored' && result.remote === true);
+          if (collapsed && !this.shareable(ctx, result)) {
+            result = await this.d.filler.fetch(fill);
+            collapsed = false;
+          }
+        }
       }
     }
     if (ctx.res.destroyed) {

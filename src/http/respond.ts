@@ -19,7 +19,7 @@ export interface Reply {
 }
 
 /** Appends larder's report on the cache (when the request may see it); `hits` as X-Cache-Hits. */
-function pushReport(headers: string[], reply: Reply, xCache: CacheResult, cacheStatus: string, hits = reply.hits): void {
+export function pushReport(headers: string[], reply: Reply, xCache: CacheResult, cacheStatus: string, hits = reply.hits): void {
   if (reply.debug) headers.push('x-cache', xCache, 'cache-status', cacheStatus, 'x-cache-hits', String(hits));
 }
 
