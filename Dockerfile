@@ -10,6 +10,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY src/ops/status-page ./src/ops/status-page
 COPY package.json rules.yaml ./
 COPY bin ./bin
 COPY scripts/demo-origin.mjs ./scripts/demo-origin.mjs

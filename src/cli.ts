@@ -5,7 +5,7 @@ import cluster from 'node:cluster';
 import type { Config } from './config/types.js';
 import { ErrorCodes } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import { reloadFrom, runWarm, startLarder, tryLoad, watchConfig } from './runtime.js';
+import { reloader, runWarm, startLarder, tryLoad, watchConfig } from './runtime.js';
 import { runPrimary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
 
@@ -106,10 +106,11 @@ async function serve(config: Config, file: string, log: Logger): Promise<number>
     return 1;
   }
   runWarm(larder, log);
+  const reloadFile = reloader(file, larder, log);
   const reload = (): void => {
-    if (reloadFrom(file, larder, log)) runWarm(larder, log);
+    if (reloadFile()) runWarm(larder, log);
   };
-  const stopWatching = watchConfig(file, log, reload);
+  const stopWatching = watchConfig(file, log, reload, config.reload.watch);
   process.on('SIGHUP', reload);
   return new Promise<number>((resolvePromise) => {
     const stop = (signal: string): void => {

@@ -54,7 +54,8 @@ export interface HandlerDeps {
   pass: PassThrough;
   hitForPass: HitForPass;
   filler: Filler;
-  onOutcome?: (o: Outcome) => void;
+  /** Once per request, with the request and response it describes (for access logs). */
+  onOutcome?: (o: Outcome, req: IncomingMessage, res: ServerResponse) => void;
   /** Unexpected errors on the request path (bugs); the client gets a 502. */
   onError?: (err: unknown) => void;
   /** Pass-through requests to the origin, for metrics. */
@@ -234,7 +235,7 @@ export class Handler {
       status: notModified ? 304 : entry.status,
       ms: performance.now() - ctx.t0,
       method: ctx.req.method ?? 'GET',
-    });
+    }, ctx.req, ctx.res);
   }
 
   private missSafely(ctx: Ctx, key: string, stale: CacheEntry | undefined): void {
@@ -406,7 +407,7 @@ export class Handler {
   }
 
   /** Writes, then emits the request's one Outcome unless `write` says nothing was answered. */
-  private finish(ctx: Pick<Ctx, 'route' | 'req' | 't0'>, result: CacheResult, status: number, write: () => boolean | void, reason?: Reason): void {
+  private finish(ctx: Pick<Ctx, 'route' | 'req' | 'res' | 't0'>, result: CacheResult, status: number, write: () => boolean | void, reason?: Reason): void {
     if (write() === false) return;
     this.d.onOutcome?.({
       route: ctx.route.name,
@@ -415,7 +416,7 @@ export class Handler {
       status,
       ms: performance.now() - ctx.t0,
       method: ctx.req.method ?? 'GET',
-    });
+    }, ctx.req, ctx.res);
   }
 
   /** Streams what the cache does not handle; invalidates after a successful unsafe method. */
@@ -434,7 +435,7 @@ export class Handler {
       onResponse: (resp) => {
         this.d.onOrigin?.(route.name, resp.status, performance.now() - t0);
         if (invalidates(method, this.d.config().security.invalidateOnUnknownMethods)) this.invalidateAfter(r, resp.status, resp.headers as Record<string, string | string[]>);
-        this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status: resp.status, ms: performance.now() - t0, method });
+        this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status: resp.status, ms: performance.now() - t0, method }, req, res);
       },
       onError: (failure) => {
         this.d.onOrigin?.(route.name, undefined, performance.now() - t0);
@@ -456,7 +457,7 @@ export class Handler {
           this.d.onOrigin?.(route.name, status, received - sent);
           const cs = formatCacheStatus({ fwd: 'bypass', fwdStatus: status, detail: reason }, headers['cache-status']);
           writeForwardedHead(res, status, headers, 'BYPASS', cs);
-          this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status, ms: performance.now() - t0, method });
+          this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status, ms: performance.now() - t0, method }, req, res);
           return res;
         },
         trailers: (fields) => writeTrailers(res, fields),

@@ -66,7 +66,7 @@ function replace(file: string, text: string): void {
 const rulesWith = (route: string) => (p: { port: number; admin: number }) => `listen: 127.0.0.1:${p.port}
 origin: ${origin!.url}
 admin: { listen: 127.0.0.1:${p.admin}, token: t0ken }
-log: { requests: 0 }
+log: { access: { sample: 0 } }
 shutdownGrace: 5s
 routes:
 ${route}
