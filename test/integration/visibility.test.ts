@@ -63,7 +63,7 @@ describe('access lines', () => {
     let settings: AccessSettings = { format: 'json', sample: 1, redactQuery: ['token', 'api_key'] };
     const lines: string[] = [];
     const s = await start({}, { settings: () => settings, lines });
-    const sent = [];
+    const sent: Array<{ status: number; bytes: number; xcache: string }> = [];
     for (const p of MIX) sent.push(await send(s.url, p));
     const host = new URL(s.url).host;
     const json = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -111,7 +111,7 @@ describe('GET /status', () => {
   it('gives the numbers of a known request mix, overall, per route and per bucket', async () => {
     origin = await exampleOrigin();
     const s = await start({ admin: { listen: '127.0.0.1:0' } });
-    const sent = [];
+    const sent: Array<{ status: number; bytes: number; xcache: string }> = [];
     for (const p of MIX.slice(0, 5)) sent.push(await send(s.url, p));
     s.clock.advance(10_000); // the next bucket
     for (const p of MIX.slice(5)) sent.push(await send(s.url, p));
