@@ -11,6 +11,7 @@ import { PAGE_CSP } from '../../src/http/admin.js';
 import { ManualClock } from '../../src/clock.js';
 import { startOrigin, type Origin } from '../helpers/origin.js';
 import { raw } from '../helpers/client.js';
+import { runStatus } from '../../src/cli/status.js';
 
 let origin: Origin | undefined;
 const open: Larder[] = [];
@@ -252,5 +253,42 @@ describe('metrics from the start', () => {
     const after = await (await fetch(s.admin + '/metrics')).text();
     expect(after).toContain('larder_requests_total{route="late",cache="miss"} 0');
     expect(after).toContain('larder_config_reloads_total{result="ok"} 1');
+  });
+});
+
+describe('larder status', () => {
+  it('prints /status of a running instance as tables, with the token where one is set', async () => {
+    origin = await exampleOrigin();
+    const s = await start({ admin: { listen: '127.0.0.1:0', token: TOKEN } });
+    for (const p of MIX) await send(s.url, p);
+    await send(s.url, '/api/%1b%5b2J?token=x');
+    const run = async (...args: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await runStatus(['--config', '/nonexistent/rules.yaml', ...args], { out: (x) => (out += x), err: (x) => (err += x) });
+      return { code, out, err };
+    };
+    const refused = await run('--admin', s.admin);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('answered 401 (give the admin token: --token or LARDER_ADMIN_TOKEN)');
+
+    const shown = await run('--admin', s.admin, '--token', TOKEN);
+    expect(shown.code).toBe(0);
+    const lines = shown.out.split('\n');
+    expect(lines[1]).toMatch(/^requests 10 {2}hits 3 \(30\.0%\) {2}origin requests saved 3 /);
+    const row = (name: string) => lines.find((l) => l.startsWith(name + ' '))?.trim().split(/\s+/);
+    expect(row('api')).toEqual(['api', '7', '3', '42.9%', expect.stringMatching(/^\d+\.\d$/)]);
+    expect(row('off')).toEqual(['off', '2', '0', '0.0%', expect.stringMatching(/^\d+\.\d$/)]);
+    expect(row('uri-miss')).toEqual(['uri-miss', '4']);
+    expect(row('route-off')).toEqual(['route-off', '2']);
+    expect(shown.out).toContain('redis    not configured');
+    expect(shown.out).toContain('?token=REDACTED');
+    // Control characters a client sent are shown escaped, never sent to the terminal.
+    expect(shown.out).not.toMatch(/\x1b/);
+
+    const json = await run('--admin', s.admin, '--token', TOKEN, '--json');
+    expect((JSON.parse(json.out) as StatusSnapshot).totals.requests).toBe(10);
+    expect((await run('--admin', 'http://127.0.0.1:1')).code).toBe(1);
+    expect((await run('--bogus')).code).toBe(2);
   });
 });

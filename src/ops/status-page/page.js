@@ -4,6 +4,8 @@
 'use strict';
 
 const REFRESH_MS = 3000;
+/** Buckets in 15 minutes (the server's ring). */
+const BUCKETS = 90;
 const SVG = 'http://www.w3.org/2000/svg';
 
 const $ = (id) => document.getElementById(id);
@@ -26,6 +28,10 @@ function bytes(n) {
     i++;
   }
   return (i === 0 ? String(v) : v.toFixed(1)) + ' ' + units[i];
+}
+
+function span(ms) {
+  return ms < 60000 ? Math.round(ms / 1000) + ' s' : Math.round(ms / 60000) + ' min';
 }
 
 function time(ms) {
@@ -79,11 +85,18 @@ function line(svg, values, max) {
   svg.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
   if (values.length === 0) return;
   const top = max > 0 ? max : 1;
-  const step = values.length > 1 ? w / (values.length - 1) : 0;
-  const points = values.map((v, i) => (i * step).toFixed(1) + ',' + (h - 1 - (v / top) * (h - 2)).toFixed(1)).join(' ');
+  // 15 minutes across, newest at the right: a young process draws only the right-hand part.
+  const step = w / (BUCKETS - 1);
+  const xy = values.map((v, i) => [w - (values.length - 1 - i) * step, h - 1 - (v / top) * (h - 2)]);
   const pl = document.createElementNS(SVG, 'polyline');
-  pl.setAttribute('points', points);
+  pl.setAttribute('points', xy.map(([x, y]) => x.toFixed(1) + ',' + y.toFixed(1)).join(' '));
   svg.appendChild(pl);
+  const last = xy[xy.length - 1];
+  const dot = document.createElementNS(SVG, 'circle');
+  dot.setAttribute('cx', last[0].toFixed(1));
+  dot.setAttribute('cy', last[1].toFixed(1));
+  dot.setAttribute('r', '2');
+  svg.appendChild(dot);
 }
 
 function spark(values) {
@@ -129,7 +142,7 @@ function render(s) {
     td.appendChild(spark(s.series.map((b) => (b.routes[name] ? b.routes[name].requests : 0))));
   });
 
-  text('window', '(last ' + Math.round(s.window.ms / 60000) + ' min)');
+  text('window', '(last ' + span(s.window.ms) + ')');
   fill('keys', s.window.keys, 'no requests in the window', (tr, k) => {
     cell(tr, k.key, 'key');
     cell(tr, k.requests, 'n');
