@@ -75,6 +75,15 @@ export interface StatusSnapshot {
 
 const zero = (): Counts => ({ requests: 0, hits: 0, collapsed: 0, bytesCache: 0, bytesFetched: 0 });
 
+function count(c: Counts, fromCache: boolean, collapsed: boolean, bytes: number): void {
+  c.requests++;
+  if (fromCache) {
+    c.hits++;
+    c.bytesCache += bytes;
+  } else c.bytesFetched += bytes;
+  if (collapsed) c.collapsed++;
+}
+
 function add(into: Counts, from: Counts): void {
   into.requests += from.requests;
   into.hits += from.hits;
@@ -161,21 +170,17 @@ export class StatusCollector {
     if (total === undefined) this.totalRoutes.set(o.route, (total = zero()));
     const fromCache = o.result === 'HIT' || o.result === 'STALE';
     const collapsed = o.collapsed === true && !fromCache;
-    for (const c of [bucket, routeCounts, this.totals, total]) {
-      c.requests++;
-      if (fromCache) {
-        c.hits++;
-        c.bytesCache += bytes;
-      } else c.bytesFetched += bytes;
-      if (collapsed) c.collapsed++;
-    }
+    count(bucket, fromCache, collapsed, bytes);
+    count(routeCounts, fromCache, collapsed, bytes);
+    count(this.totals, fromCache, collapsed, bytes);
+    count(total, fromCache, collapsed, bytes);
     this.rotate(now);
     const redact = this.s.redactQuery();
     if (redact !== this.redactFrom) {
       this.redactFrom = redact;
       this.redactSet = new Set(redact.map((n) => n.toLowerCase()));
     }
-    this.keys.hit(host + redactQuery(url, this.redactSet), !fromCache);
+    this.keys.hit(host + (url.includes('?') ? redactQuery(url, this.redactSet) : url), !fromCache);
     if (!fromCache) {
       const reason = detailOf(o);
       if (reason !== undefined) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
