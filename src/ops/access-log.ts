@@ -100,25 +100,43 @@ export function keyDigest(primary: string): string {
 
 /** One JSON line (without the newline). Field names are stable: operators parse them. */
 export function formatJson(r: AccessRecord): string {
-  return JSON.stringify({
-    time: r.time,
-    type: 'access',
-    client: r.client,
-    method: r.method,
-    path: r.path,
-    http: r.http,
-    status: r.status,
-    bytes: r.bytes,
-    ms: r.ms,
-    cache: r.cache,
-    detail: r.detail ?? null,
-    route: r.route,
-    tier: r.tier ?? null,
-    upstream: r.upstream,
-    key: r.key ?? null,
-    referer: r.referer ?? null,
-    user_agent: r.userAgent ?? null,
-  });
+  // Built by hand (JSON.stringify of the whole object costs twice as much on every request);
+  // every string is still written with JSON.stringify, so escaping is JSON's own.
+  const q = JSON.stringify;
+  const opt = (v: string | undefined): string => (v === undefined ? 'null' : q(v));
+  return (
+    '{"time":' + q(r.time) +
+    ',"type":"access","client":' + q(r.client) +
+    ',"method":' + q(r.method) +
+    ',"path":' + q(r.path) +
+    ',"http":' + q(r.http) +
+    ',"status":' + r.status +
+    ',"bytes":' + r.bytes +
+    ',"ms":' + r.ms +
+    ',"cache":' + q(r.cache) +
+    ',"detail":' + opt(r.detail) +
+    ',"route":' + q(r.route) +
+    ',"tier":' + opt(r.tier) +
+    ',"upstream":' + q(r.upstream) +
+    ',"key":' + opt(r.key) +
+    ',"referer":' + opt(r.referer) +
+    ',"user_agent":' + opt(r.userAgent) +
+    '}'
+  );
+}
+
+let isoSecond = NaN;
+let isoPrefix = '';
+
+/** `new Date(ms).toISOString()`, with the part up to the second worked out once per second. */
+export function isoTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  const frac = ms - second * 1000;
+  return isoPrefix + (frac < 10 ? '00' : frac < 100 ? '0' : '') + Math.floor(frac) + 'Z';
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -176,6 +194,8 @@ export interface AccessLogDeps {
 export class AccessLog {
   private names: ReadonlySet<string> = new Set();
   private namesFrom: readonly string[] | undefined;
+  /** Per config: key digests and redacted paths by host and target, and routes' origins by name. */
+  private memo: { config: Config; keys: Map<string, { key: string | undefined; path: string }>; origins: Map<string, string> } | undefined;
 
   constructor(private readonly d: AccessLogDeps) {}
 
@@ -195,17 +215,28 @@ export class AccessLog {
     if (this.namesFrom !== s.redactQuery) {
       this.namesFrom = s.redactQuery;
       this.names = new Set(s.redactQuery.map((n) => n.toLowerCase()));
+      this.memo = undefined;
     }
-    const config = this.d.config();
     const url = req.url ?? '/';
-    const r = resolveRequest(config, 'GET', req.headers.host ?? '', url);
-    const route = config.routes.find((x) => x.name === o.route) ?? config.defaultRoute;
+    const host = req.headers.host ?? '';
+    const memo = this.memoFor(this.d.config());
+    const id = host + '\u0000' + url;
+    let known = memo.keys.get(id);
+    if (known === undefined) {
+      const r = resolveRequest(memo.config, 'GET', host, url);
+      known = { key: 'problem' in r ? undefined : keyDigest(r.key.primary), path: redactQuery(url, this.names) };
+      // Bounded: the hot URLs stay cheap; a scan of distinct URLs, or long ones, never grow it past the cap.
+      if (id.length <= MEMO_URL) {
+        if (memo.keys.size >= MEMO_SIZE) memo.keys.clear();
+        memo.keys.set(id, known);
+      }
+    }
     const now = this.d.now();
     const rec: AccessRecord = {
-      time: new Date(now).toISOString(),
+      time: isoTime(now),
       client: req.socket?.remoteAddress ?? '',
       method: o.method,
-      path: redactQuery(url, this.names),
+      path: known.path,
       http: req.httpVersion,
       status: o.status,
       bytes,
@@ -214,14 +245,28 @@ export class AccessLog {
       detail: detailOf(o),
       route: o.route,
       tier: o.tier,
-      upstream: route.origin,
-      key: 'problem' in r ? undefined : keyDigest(r.key.primary),
+      upstream: memo.origins.get(o.route) ?? memo.config.defaultRoute.origin,
+      key: known.key,
       referer: single(req.headers.referer),
       userAgent: single(req.headers['user-agent']),
     };
     return s.format === 'combined' ? formatCombined(rec, now) : formatJson(rec);
   }
+
+  private memoFor(config: Config): NonNullable<AccessLog['memo']> {
+    if (this.memo?.config !== config) {
+      const origins = new Map(config.routes.map((r) => [r.name, r.origin]));
+      origins.set(config.defaultRoute.name, config.defaultRoute.origin);
+      this.memo = { config, keys: new Map(), origins };
+    }
+    return this.memo;
+  }
 }
+
+/** Distinct URLs whose digest and redacted path are kept. */
+const MEMO_SIZE = 4096;
+/** Longest host and target remembered (longer ones are worked out each time). */
+const MEMO_URL = 512;
 
 function single(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clfTime, detailOf, formatCombined, formatJson, keyDigest, parseCombined, redactQuery, type AccessRecord } from '../../../src/ops/access-log.js';
+import { clfTime, isoTime, detailOf, formatCombined, formatJson, keyDigest, parseCombined, redactQuery, type AccessRecord } from '../../../src/ops/access-log.js';
 
 const record: AccessRecord = {
   time: '2026-12-01T17:20:00.000Z',
@@ -71,6 +71,9 @@ describe('access lines', () => {
 
   it('writes times, details and digests as documented', () => {
     expect(clfTime(Date.UTC(2026, 0, 2, 3, 4, 5))).toBe('02/Jan/2026:03:04:05 +0000');
+    for (const t of [Date.UTC(2026, 0, 2, 3, 4, 5), Date.UTC(2026, 0, 2, 3, 4, 5) + 7, Date.UTC(2026, 0, 2, 3, 4, 5) + 42, Date.UTC(2026, 0, 2, 3, 4, 6) + 999, 0]) {
+      expect(isoTime(t)).toBe(new Date(t).toISOString());
+    }
     expect(detailOf({ result: 'MISS' })).toBe('uri-miss');
     expect(detailOf({ result: 'MISS', reason: 'private' })).toBe('private');
     expect(detailOf({ result: 'STALE', stale: 'revalidate' })).toBe('stale-while-revalidate');
