@@ -10,7 +10,7 @@
 // runs that share the machine.
 import { spawn, spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { freePort, start, startLarder, stop, waitHttp, sleep } from './lib/procs.mjs';
+import { cpuMs, freePort, start, startLarder, stop, waitHttp, sleep } from './lib/procs.mjs';
 
 const { values: flags } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, duration: { type: 'string' } } });
 const ROUNDS = Number(flags.rounds ?? (flags.quick ? 2 : 6));
@@ -25,7 +25,7 @@ setTimeout(() => {
 
 const wrk = spawnSync('sh', ['-c', 'command -v wrk'], { encoding: 'utf8' }).stdout.trim();
 
-/** One load run in a child process; resolves to req/s. */
+/** One load run in a child process; resolves to { rps, total } (requests answered). */
 function load(url) {
   return new Promise((resolve, reject) => {
     const [cmd, args] = wrk
@@ -40,12 +40,13 @@ function load(url) {
       if (code !== 0) return reject(new Error(`${cmd} exited ${code}: ${out}`));
       if (wrk) {
         const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
+        const total = /(\d+) requests in/.exec(out);
         const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
         if (non2xx) return reject(new Error(`non-2xx answers: ${non2xx[1]}`));
-        return m ? resolve(Number(m[1])) : reject(new Error(`no Requests/sec in: ${out}`));
+        return m && total ? resolve({ rps: Number(m[1]), total: Number(total[1]) }) : reject(new Error(`no Requests/sec in: ${out}`));
       }
       const j = JSON.parse(out.slice(out.indexOf('{')));
-      resolve(j.requests.average);
+      resolve({ rps: j.requests.average, total: j.requests.total });
     });
   });
 }
@@ -68,7 +69,7 @@ log: { access: { sample: ${accessSample} } }
 `;
   // Access lines go to stdout: sent to /dev/null here, as a log shipper would consume them.
   const l = await startLarder(rules);
-  return { name, status, ...l, admin: `http://127.0.0.1:${adminPort}`, rps: [] };
+  return { name, status, ...l, admin: `http://127.0.0.1:${adminPort}`, rps: [], cpu: [] };
 }
 
 const variants = [await variant('collectors off (admin.status: false)', false, 0), await variant('collectors on (admin.status: true)', true, 0), await variant('collectors on + JSON access log', true, 1)];
@@ -92,18 +93,28 @@ for (const v of variants) await load(v.url + PATH);
 for (let round = 0; round < ROUNDS; round++) {
   // Rotate the order so that no variant always runs first or last in a round.
   const order = variants.map((_, i) => variants[(i + round) % variants.length]);
-  for (const v of order) v.rps.push(await load(v.url + PATH));
-  console.error(`bench: round ${round + 1}: ${variants.map((v) => Math.round(v.rps.at(-1))).join(' / ')}`);
+  for (const v of order) {
+    const before = cpuMs(v.child.pid);
+    const r = await load(v.url + PATH);
+    v.rps.push(r.rps);
+    // larder's own CPU time per request: what the collectors add, whatever else shares the machine.
+    v.cpu.push(((cpuMs(v.child.pid) - before) * 1000) / r.total);
+  }
+  console.error(`bench: round ${round + 1}: ${variants.map((v) => `${Math.round(v.rps.at(-1))} req/s ${v.cpu.at(-1).toFixed(1)} µs`).join(' / ')}`);
 }
 polling = false;
 await poll;
 
 const base = median(variants[0].rps);
-const rows = variants.map((v) => `| ${v.name} | ${Math.round(median(v.rps))} | ${(median(v.rps) / base).toFixed(3)} | ${v.rps.map((x) => Math.round(x)).join(', ')} |`);
+const baseCpu = median(variants[0].cpu);
+const rows = variants.map(
+  (v) =>
+    `| ${v.name} | ${Math.round(median(v.rps))} | ${(median(v.rps) / base).toFixed(3)} | ${median(v.cpu).toFixed(1)} | ${(median(v.cpu) - baseCpu >= 0 ? '+' : '') + (median(v.cpu) - baseCpu).toFixed(1)} | ${v.rps.map((x) => Math.round(x)).join(', ')} |`,
+);
 console.log(`L1 HIT, 1 KiB body, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION} s, ${wrk ? 'wrk -t2' : 'autocannon'}, node ${process.version}
 
-| larder | req/s (median) | ÷ off | rounds |
-|---|---|---|---|
+| larder | req/s (median) | ÷ off | CPU µs/req (median) | vs off | req/s per round |
+|---|---|---|---|---|---|
 ${rows.join('\n')}`);
 
 for (const v of variants) await stop(v.child);
