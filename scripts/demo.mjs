@@ -51,7 +51,7 @@ if (!(await listening(`127.0.0.1:${originPort}`))) {
   console.error(`the demo origin did not start on ${origin}; is the port taken? Set LARDER_DEMO_ORIGIN_PORT.`);
   stop();
 } else {
-  start(['bin/larder.js', '--config', 'rules.yaml'], { LARDER_ORIGIN: origin, LARDER_LISTEN: proxy });
+  start(['bin/larder.js', '--config', 'rules.yaml'], { LARDER_ORIGIN: origin, PRODUCTS_ORIGIN: origin, LARDER_LISTEN: proxy });
   if (await listening(proxy)) {
     const base = `http://${proxy}`;
     process.stdout.write(`
