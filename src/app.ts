@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Config, RedisSettings } from './config/types.js';
 import type { Clock } from './types.js';
 import { systemClock } from './clock.js';
@@ -57,7 +58,13 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   const pass = new PassThrough({ timeout: config.timeouts.headers, via: VIA });
   const hitForPass = new HitForPass(clock, config.cache.hitForPass);
   const coalescer = new Coalescer<FillResult>();
-  const onOrigin = (route: string, status: number | undefined, ms: number): void => rec.origin(route, status, ms);
+  // How long the origin took for a client request, for its access line (the request that went
+  // there: a coalesced follower has none of its own).
+  const upstreamMs = new WeakMap<IncomingMessage, number>();
+  const onOrigin = (route: string, status: number | undefined, ms: number, req?: IncomingMessage): void => {
+    rec.origin(route, status, ms);
+    if (req !== undefined && status !== undefined && opts.access !== undefined) upstreamMs.set(req, ms);
+  };
   const filler = new Filler({
     origin, store, hitForPass, coalescer, onOrigin,
     lease: opts.lockLease ?? LOCK_LEASE,
@@ -76,7 +83,7 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
         const url = req.url ?? '/';
         whenSent(req, res, o.ms, (bytes, ms) => {
           status?.record(o, host, url, bytes);
-          if (access) opts.access?.write(o, req, bytes, ms);
+          if (access) opts.access?.write(o, req, bytes, ms, upstreamMs.get(req));
         });
       }
       opts.onOutcome?.(o, req, res);

@@ -781,9 +781,9 @@ export const RulesSchema = Type.Object(
                   Type.Union([Type.Literal('json'), Type.Literal('combined')], {
                     default: 'json',
                     description:
-                      'json: one JSON object per request (ISO time, client, method, path, status, bytes, ms, cache, ' +
-                      'detail, route, tier, upstream, key digest). combined: the Apache/nginx combined format followed ' +
-                      'by cache=, detail=, route=, tier=, ms=, upstream= and key=. Default json.',
+                      'json: one JSON object per request (ISO time, client, method, path, status, bytes, ms, upstream_ms, ' +
+                      'cache, detail, route, tier, upstream, key digest). combined: the Apache/nginx combined format followed ' +
+                      'by cache=, detail=, route=, tier=, ms=, upstream_ms=, upstream= and key=. Default json.',
                   }),
                 ),
                 sample: Defaulted(

@@ -58,8 +58,8 @@ export interface HandlerDeps {
   onOutcome?: (o: Outcome, req: IncomingMessage, res: ServerResponse) => void;
   /** Unexpected errors on the request path (bugs); the client gets a 502. */
   onError?: (err: unknown) => void;
-  /** Pass-through requests to the origin, for metrics. */
-  onOrigin?: (route: string, status: number | undefined, ms: number) => void;
+  /** Pass-through requests to the origin, for metrics and access logs. */
+  onOrigin?: (route: string, status: number | undefined, ms: number, req?: IncomingMessage) => void;
   /** A hit started an early (refresh-ahead) background refresh. */
   onEarlyRefresh?: (route: string) => void;
   /** Uniform random numbers in [0, 1), for XFetch; injectable so tests can seed it. */
@@ -287,7 +287,7 @@ export class Handler {
       },
       {
         open: (status, headers, sent, received) => {
-          this.d.onOrigin?.(route.name, status, received - sent);
+          this.d.onOrigin?.(route.name, status, received - sent, ctx.req);
           const reason = this.d.filler.passReason(fill, status, headers, sent, received);
           const cs = formatCacheStatus({ fwd, fwdStatus: status, detail: reason }, headers['cache-status']);
           this.finish(ctx, 'MISS', status, () => writeForwardedHead(res, status, headers, 'MISS', cs, ctx.config.cache.targeted), reason);
@@ -433,7 +433,7 @@ export class Handler {
         return { 'x-cache': 'BYPASS', 'cache-status': cs(resp.status), via: appendVia(resp.headers.via) };
       },
       onResponse: (resp) => {
-        this.d.onOrigin?.(route.name, resp.status, performance.now() - t0);
+        this.d.onOrigin?.(route.name, resp.status, performance.now() - t0, req);
         if (invalidates(method, this.d.config().security.invalidateOnUnknownMethods)) this.invalidateAfter(r, resp.status, resp.headers as Record<string, string | string[]>);
         this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status: resp.status, ms: performance.now() - t0, method }, req, res);
       },
@@ -454,7 +454,7 @@ export class Handler {
       { origin: route.origin, method, target: r.target, headers: originHeaders(req, r.host, false) },
       {
         open: (status, headers, sent, received) => {
-          this.d.onOrigin?.(route.name, status, received - sent);
+          this.d.onOrigin?.(route.name, status, received - sent, req);
           const cs = formatCacheStatus({ fwd: 'bypass', fwdStatus: status, detail: reason }, headers['cache-status']);
           writeForwardedHead(res, status, headers, 'BYPASS', cs);
           this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status, ms: performance.now() - t0, method }, req, res);

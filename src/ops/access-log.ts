@@ -36,6 +36,8 @@ export interface AccessRecord {
   bytes: number;
   /** From arrival to the last byte handed to the socket, in ms. */
   ms: number;
+  /** From sending to the origin until its response headers arrived, in ms; undefined when this request did not go there. */
+  upstreamMs: number | undefined;
   /** X-Cache result. */
   cache: Outcome['result'];
   /** The Cache-Status detail (why it was not a plain hit), when there is one. */
@@ -113,6 +115,7 @@ export function formatJson(r: AccessRecord): string {
     ',"status":' + r.status +
     ',"bytes":' + r.bytes +
     ',"ms":' + r.ms +
+    ',"upstream_ms":' + (r.upstreamMs === undefined ? 'null' : r.upstreamMs) +
     ',"cache":' + q(r.cache) +
     ',"detail":' + opt(r.detail) +
     ',"route":' + q(r.route) +
@@ -157,13 +160,13 @@ function quoted(s: string | undefined): string {
 
 /**
  * The combined format, then larder's own fields:
- * `client - - [time] "METHOD path HTTP/x" status bytes "referer" "user-agent" cache=HIT detail=- route=r tier=memory ms=0.42 upstream=http://o key=ab12...`
+ * `client - - [time] "METHOD path HTTP/x" status bytes "referer" "user-agent" cache=HIT detail=- route="r" tier=memory ms=0.42 upstream_ms=- upstream=http://o key=ab12...`
  */
 export function formatCombined(r: AccessRecord, epochMs: number): string {
   const request = quoted(`${r.method} ${r.path} HTTP/${r.http}`);
   return (
     `${r.client || '-'} - - [${clfTime(epochMs)}] ${request} ${r.status} ${r.bytes} ${quoted(r.referer)} ${quoted(r.userAgent)}` +
-    ` cache=${r.cache} detail=${r.detail ?? '-'} route=${quoted(r.route)} tier=${r.tier ?? '-'} ms=${r.ms} upstream=${r.upstream} key=${r.key ?? '-'}`
+    ` cache=${r.cache} detail=${r.detail ?? '-'} route=${quoted(r.route)} tier=${r.tier ?? '-'} ms=${r.ms} upstream_ms=${r.upstreamMs ?? '-'} upstream=${r.upstream} key=${r.key ?? '-'}`
   );
 }
 
@@ -173,12 +176,12 @@ export function formatCombined(r: AccessRecord, epochMs: number): string {
  */
 export function parseCombined(line: string): Record<string, string> | undefined {
   const m =
-    /^(\S+) - - \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)" cache=(\S+) detail=(\S+) route="((?:[^"\\]|\\.)*)" tier=(\S+) ms=(\S+) upstream=(\S+) key=(\S+)$/.exec(
+    /^(\S+) - - \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)" cache=(\S+) detail=(\S+) route="((?:[^"\\]|\\.)*)" tier=(\S+) ms=(\S+) upstream_ms=(\S+) upstream=(\S+) key=(\S+)$/.exec(
       line,
     );
   if (m === null) return undefined;
-  const [, client, time, request, status, bytes, referer, userAgent, cache, detail, route, tier, ms, upstream, key] = m as unknown as string[];
-  return { client, time, request, status, bytes, referer, userAgent, cache, detail, route, tier, ms, upstream, key } as Record<string, string>;
+  const [, client, time, request, status, bytes, referer, userAgent, cache, detail, route, tier, ms, upstreamMs, upstream, key] = m as unknown as string[];
+  return { client, time, request, status, bytes, referer, userAgent, cache, detail, route, tier, ms, upstreamMs, upstream, key } as Record<string, string>;
 }
 
 export interface AccessLogDeps {
@@ -205,12 +208,12 @@ export class AccessLog {
     return sample >= 1 || (sample > 0 && (this.d.random ?? Math.random)() < sample);
   };
 
-  readonly write = (o: Outcome, req: IncomingMessage, bytes: number, ms: number): void => {
-    this.d.write(this.line(o, req, bytes, ms));
+  readonly write = (o: Outcome, req: IncomingMessage, bytes: number, ms: number, upstreamMs?: number): void => {
+    this.d.write(this.line(o, req, bytes, ms, upstreamMs));
   };
 
   /** The line for a sent response, in the configured format. */
-  line(o: Outcome, req: IncomingMessage, bytes: number, ms: number): string {
+  line(o: Outcome, req: IncomingMessage, bytes: number, ms: number, upstreamMs?: number): string {
     const s = this.d.settings();
     if (this.namesFrom !== s.redactQuery) {
       this.namesFrom = s.redactQuery;
@@ -241,6 +244,7 @@ export class AccessLog {
       status: o.status,
       bytes,
       ms: Math.round(ms * 100) / 100,
+      upstreamMs: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 100) / 100,
       cache: o.result,
       detail: detailOf(o),
       route: o.route,

@@ -79,6 +79,9 @@ describe('access lines', () => {
     expect(json[8]!['path']).toBe('/api/a?token=REDACTED&x=1');
     expect(lines.join('\n')).not.toContain('s3cret');
     for (const j of json) expect(typeof j['ms']).toBe('number');
+    // The origin's time for the requests that went there (misses and pass-through), none for hits.
+    expect(json.map((j) => typeof j['upstream_ms'])).toEqual(['number', 'object', 'object', 'number', 'object', 'number', 'number', 'number', 'number']);
+    for (const j of json) if (typeof j['upstream_ms'] === 'number') expect(j['upstream_ms']).toBeLessThanOrEqual(j['ms'] as number);
 
     settings = { format: 'combined', sample: 1, redactQuery: ['TOKEN'] };
     lines.length = 0;
@@ -97,6 +100,7 @@ describe('access lines', () => {
       detail: '-',
       route: 'api',
       tier: 'memory',
+      upstreamMs: '-',
       upstream: origin.url,
       key: keyDigest(`${host}/api/a?token=s3cret&x=1`),
     });

@@ -10,6 +10,7 @@ const record: AccessRecord = {
   status: 200,
   bytes: 321,
   ms: 0.42,
+  upstreamMs: undefined,
   cache: 'HIT',
   detail: undefined,
   route: 'api',
@@ -38,7 +39,7 @@ describe('redactQuery', () => {
 describe('access lines', () => {
   it('JSON parses back to the record', () => {
     const parsed = JSON.parse(formatJson(record)) as Record<string, unknown>;
-    expect(parsed).toMatchObject({ time: record.time, client: '10.0.0.7', method: 'GET', path: '/a?token=REDACTED&x=1', status: 200, bytes: 321, ms: 0.42, cache: 'HIT', detail: null, route: 'api', tier: 'memory', upstream: 'http://127.0.0.1:3000', key: 'abcdef012345', user_agent: record.userAgent });
+    expect(parsed).toMatchObject({ time: record.time, client: '10.0.0.7', method: 'GET', path: '/a?token=REDACTED&x=1', status: 200, bytes: 321, ms: 0.42, upstream_ms: null, cache: 'HIT', detail: null, route: 'api', tier: 'memory', upstream: 'http://127.0.0.1:3000', key: 'abcdef012345', user_agent: record.userAgent });
   });
 
   it('combined is the Apache/nginx format plus larder fields, and parses back with quotes escaped', () => {
@@ -58,9 +59,15 @@ describe('access lines', () => {
       route: 'api',
       tier: 'memory',
       ms: '0.42',
+      upstreamMs: '-',
       upstream: 'http://127.0.0.1:3000',
       key: 'abcdef012345',
     });
+  });
+
+  it('carries the upstream time when the request went to the origin', () => {
+    expect((JSON.parse(formatJson({ ...record, cache: 'MISS', upstreamMs: 12.5 })) as Record<string, unknown>)['upstream_ms']).toBe(12.5);
+    expect(parseCombined(formatCombined({ ...record, cache: 'MISS', upstreamMs: 12.5 }, 0))?.['upstreamMs']).toBe('12.5');
   });
 
   it('escapes control characters so one request is one line', () => {
