@@ -10,7 +10,11 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY src/ops/status-page ./src/ops/status-page
 COPY package.json rules.yaml ./
+# A container is reached through its published port: the image's rules listen on every
+# interface (a rules file mounted over /app/rules.yaml, or LARDER_LISTEN, decides otherwise).
+RUN sed -i 's/^listen: 127\.0\.0\.1:8080/listen: 0.0.0.0:8080/' rules.yaml && grep -q '^listen: 0.0.0.0:8080' rules.yaml
 COPY bin ./bin
 COPY scripts/demo-origin.mjs ./scripts/demo-origin.mjs
 USER node

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Config, RedisSettings } from './config/types.js';
 import type { Clock } from './types.js';
 import { systemClock } from './clock.js';
@@ -27,7 +28,11 @@ import { warmInstance } from './ops/warm.js';
 import { listenProxy } from './ops/listen.js';
 import { startAdmin } from './ops/admin.js';
 import { shutdown } from './ops/shutdown.js';
+import { StatusCollector } from './ops/status.js';
+import { statusPageAssets } from './ops/status-page.js';
+import { whenSent } from './ops/sent.js';
 import type { Larder, LarderOptions } from './larder.js';
+import type { PurgeRequest } from './http/admin.js';
 
 export type { Larder, LarderOptions, ReloadResult } from './larder.js';
 
@@ -40,12 +45,26 @@ const KEEP_FOR_REVALIDATION = 60 * 60 * 1000;
 export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   const clock = opts.clock ?? systemClock;
   const { memory, redis, metrics, recorder: rec, store } = createTiers(config, clock, opts);
-  const live = new LiveConfig(config, () => rec.reload('ok'));
+  const routeNames = (c: Config): string[] => [...c.routes.map((r) => r.name), c.defaultRoute.name];
+  rec.init(routeNames(config));
+  // The status page's collectors run only when the page can be served (admin.status).
+  const status = config.admin?.status === true ? createStatus(config, clock, memory, rec, redis, () => live.get()) : undefined;
+  const live = new LiveConfig(config, () => {
+    rec.reload('ok');
+    rec.init(routeNames(live.get()));
+    status?.event('reload', 'ok', `${live.get().routes.length} routes`);
+  });
   const origin = new OriginClient(config.timeouts, clock);
   const pass = new PassThrough({ timeout: config.timeouts.headers, via: VIA });
   const hitForPass = new HitForPass(clock, config.cache.hitForPass);
   const coalescer = new Coalescer<FillResult>();
-  const onOrigin = (route: string, status: number | undefined, ms: number): void => rec.origin(route, status, ms);
+  // How long the origin took for a client request, for its access line (the request that went
+  // there: a coalesced follower has none of its own).
+  const upstreamMs = new WeakMap<IncomingMessage, number>();
+  const onOrigin = (route: string, status: number | undefined, ms: number, req?: IncomingMessage): void => {
+    rec.origin(route, status, ms);
+    if (req !== undefined && status !== undefined && opts.access !== undefined) upstreamMs.set(req, ms);
+  };
   const filler = new Filler({
     origin, store, hitForPass, coalescer, onOrigin,
     lease: opts.lockLease ?? LOCK_LEASE,
@@ -56,9 +75,18 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     config: live.get, clock, store, origin, pass, hitForPass, filler, onOrigin,
     random: opts.random ?? Math.random,
     onEarlyRefresh: (route) => rec.earlyRefresh(route),
-    onOutcome: (o) => {
+    onOutcome: (o, req, res) => {
       rec.request(o);
-      opts.onOutcome?.(o);
+      const access = opts.access?.take() === true;
+      if (status !== undefined || access) {
+        const host = req.headers.host ?? '';
+        const url = req.url ?? '/';
+        whenSent(req, res, o.ms, (bytes, ms) => {
+          status?.record(o, host, url, bytes);
+          if (access) opts.access?.write(o, req, bytes, ms, upstreamMs.get(req));
+        });
+      }
+      opts.onOutcome?.(o, req, res);
     },
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
@@ -72,13 +100,34 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
       const settings = live.get().admin;
       if (settings === undefined) return undefined;
       const metricsText = async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
-      const ops = { metrics: metricsText, ready: larder.ready, purge: larder.purge, explain: larder.explain, warm: () => larder.warm() };
+      const ops = {
+        metrics: metricsText,
+        ready: larder.ready,
+        purge: larder.purge,
+        explain: larder.explain,
+        warm: () => larder.warm(),
+        ...(status === undefined ? {} : { status: async () => larder.status(), page: statusPageAssets() }),
+      };
       const started = await startAdmin(settings, ops, opts.onError, port, host);
       admin = started.server;
       return started.address;
     },
     reload: (next) => live.reload(next),
-    purge: (p) => purge({ store, recorder: rec, config: live.get }, p),
+    reloadFailed(message) {
+      rec.reload('error');
+      status?.event('reload', 'error', message);
+    },
+    status: () => status?.snapshot(),
+    async purge(p) {
+      try {
+        const answer = await purge({ store, recorder: rec, config: live.get }, p);
+        status?.event('purge', 'ok', purgeSummary(p, answer.purged));
+        return answer;
+      } catch (err) {
+        status?.event('purge', 'error', String((err as Error).message ?? err));
+        throw err;
+      }
+    },
     explain: (url, headers) => explain({ store, clock, config: live.get }, url, headers),
     ready: () => readiness.check(),
     warm: (progress) => warmInstance({ server, config: live.get, readiness }, progress),
@@ -86,6 +135,29 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
       shutdown({ server, admin: () => admin, readiness, fills: coalescer, pass, origin, peers: store.peers, redis: redis?.client }, grace),
   };
   return larder;
+}
+
+/** The status page's collector over this instance's tiers. */
+function createStatus(config: Config, clock: Clock, memory: MemoryStore, rec: Recorder, redis: { shared: SharedTier } | undefined, live: () => Config): StatusCollector {
+  return new StatusCollector({
+    now: () => clock.now(),
+    memory: () => ({ bytes: memory.bytes, entries: memory.entries, maxSize: config.cache.memory.maxSize }),
+    evictions: () => rec.evictions,
+    ...(redis ? { redis: () => redis.shared.store.state() } : {}),
+    redactQuery: () => live().log.access.redactQuery,
+  });
+}
+
+/** "3 urls, 1 tag: 4 purged" */
+function purgeSummary(p: PurgeRequest, purged: number): string {
+  const parts = [
+    [p.urls.length, 'url'],
+    [p.prefixes.length, 'prefix'],
+    [p.tags.length, 'tag'],
+  ]
+    .filter(([n]) => (n as number) > 0)
+    .map(([n, what]) => `${n} ${what}${n === 1 ? '' : what === 'prefix' ? 'es' : 's'}`);
+  return `${p.soft ? 'soft: ' : ''}${parts.join(', ')}: ${purged} purged`;
 }
 
 /** The memory tier, the shared tier (with `cache.redis`), the metrics that watch them, and the store over both. */

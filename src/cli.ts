@@ -5,13 +5,16 @@ import cluster from 'node:cluster';
 import type { Config } from './config/types.js';
 import { ErrorCodes } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import { reloadFrom, runWarm, startLarder, tryLoad, watchConfig } from './runtime.js';
+import { reloader, runWarm, startLarder, tryLoad, watchConfig } from './runtime.js';
 import { runPrimary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
+import { probe } from './ops/readiness.js';
+import { runStatus } from './cli/status.js';
 
 const HELP = `larder: an HTTP caching reverse proxy
 
 Usage: larder [--config rules.yaml] [--check] [--workers N|auto]
+       larder status [--admin http://127.0.0.1:9091] [--token T] [--json]
 
 Options:
   -c, --config <file>  rules file (default: ./rules.yaml)
@@ -19,6 +22,9 @@ Options:
   -w, --workers <n>    run n worker processes (or "auto": one per core) sharing the port
   -h, --help           show this help
   -v, --version        print the version
+
+Commands:
+  status               print the status of a running larder as tables (larder status --help)
 
 Environment:
   LARDER_LISTEN        overrides listen (host:port)
@@ -38,6 +44,7 @@ function version(): string {
 
 /** Runs the command line; resolves to an exit code, or stays pending while serving. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'status') return runStatus(argv.slice(1));
   let args;
   try {
     args = parseArgs({
@@ -89,6 +96,21 @@ function parseWorkers(value: string | undefined): number | undefined {
   return Number.isInteger(n) && n >= 1 && n <= 256 ? n : undefined;
 }
 
+/**
+ * A start-up warning for each origin that does not accept a connection: every request to it
+ * would answer 502. (`npm run demo` starts larder with an origin that answers.)
+ */
+export function warnUnreachable(config: Config, log: Logger): void {
+  const origins = [...new Set([config.origin, ...config.routes.map((r) => r.origin)])];
+  for (const origin of origins) {
+    void probe(origin).then((ok) => {
+      if (ok) return;
+      log.warn({ origin }, `the origin ${origin} does not answer: requests routed to it get 502 until it does (set origin or LARDER_ORIGIN; npm run demo starts a demo origin)`);
+      log.flush();
+    });
+  }
+}
+
 /** One process: the proxy, the admin listener, reloads and a graceful stop. */
 async function serve(config: Config, file: string, log: Logger): Promise<number> {
   const larder = startLarder(config, log);
@@ -100,16 +122,18 @@ async function serve(config: Config, file: string, log: Logger): Promise<number>
       'larder listening',
     );
     log.flush();
+    warnUnreachable(config, log);
   } catch (err) {
     log.error({ code: ErrorCodes.LISTEN_FAILED, err }, `cannot listen on ${config.listen.host}:${config.listen.port}; change listen or LARDER_LISTEN`);
     await larder.close(0);
     return 1;
   }
   runWarm(larder, log);
+  const reloadFile = reloader(file, larder, log);
   const reload = (): void => {
-    if (reloadFrom(file, larder, log)) runWarm(larder, log);
+    if (reloadFile()) runWarm(larder, log);
   };
-  const stopWatching = watchConfig(file, log, reload);
+  const stopWatching = watchConfig(file, log, reload, config.reload.watch);
   process.on('SIGHUP', reload);
   return new Promise<number>((resolvePromise) => {
     const stop = (signal: string): void => {

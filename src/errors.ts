@@ -50,7 +50,7 @@ export const CATALOGUE = {
   /** A GET to an endpoint that changes state. */
   LARDER_METHOD: { status: 405, message: 'use POST' },
   /** No such admin endpoint, or warming is not available in this process. */
-  LARDER_NOT_FOUND: { status: 404, message: 'admin endpoints: GET /metrics, /healthz, /readyz, /explain?url=; POST /purge, /warm' },
+  LARDER_NOT_FOUND: { status: 404, message: 'admin endpoints: GET /, /status, /metrics, /healthz, /readyz, /explain?url=; POST /purge, /warm' },
   /** POST /purge or /warm without the right bearer token. */
   LARDER_UNAUTHORIZED: { status: 401, message: 'send Authorization: Bearer <admin.token>' },
   /** POST /purge while admin.token is not set. */

@@ -1,5 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { StatusSnapshot } from './ops/status.js';
 import type { Config } from './config/types.js';
 import type { Clock } from './types.js';
 import type { MemoryStore } from './cache/memory-store.js';
@@ -16,8 +18,10 @@ import type { WarmResult } from './ops/warm.js';
 /** What `createLarder` accepts besides the config: hooks for logs, and knobs for tests. */
 export interface LarderOptions {
   clock?: Clock;
-  /** Called once per request with what happened. */
-  onOutcome?: (o: Outcome) => void;
+  /** Called once per request with what happened, and the request and response it describes. */
+  onOutcome?: (o: Outcome, req: IncomingMessage, res: ServerResponse) => void;
+  /** The access log: `take()` samples a request, `write` gets it once its response was sent. */
+  access?: { take(): boolean; write(o: Outcome, req: IncomingMessage, bytes: number, ms: number, upstreamMs: number | undefined): void };
   /** Called with failures of background work (refreshes), which never reach a client. */
   onBackgroundError?: (err: unknown) => void;
   /** Called when the shared tier's state changes (up, down, breaker-open). */
@@ -50,6 +54,10 @@ export interface Larder {
   listenAdmin(port?: number, host?: string): Promise<AddressInfo | undefined>;
   /** Swaps in a new validated config for new requests; requests in flight finish under the old one. */
   reload(next: Config): ReloadResult;
+  /** A reload that was rejected (the file did not load): counted and shown on the status page. */
+  reloadFailed(message: string): void;
+  /** What GET /status answers for this process; undefined with admin.status false or without admin. */
+  status(): StatusSnapshot | undefined;
   /** Carries out a purge as POST /purge does. */
   purge(p: PurgeRequest): Promise<PurgeAnswer>;
   /** What GET /explain answers. */

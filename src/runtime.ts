@@ -1,4 +1,6 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { AccessLog } from './ops/access-log.js';
 import { basename, dirname, resolve } from 'node:path';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
@@ -26,18 +28,13 @@ export function tryLoad(file: string): Config | undefined {
   }
 }
 
-/** Builds larder with logging attached: state changes, failures, and sampled request lines. */
+/** Builds larder with logging attached: state changes, failures, and the access log. */
 export function startLarder(config: Config, log: Logger, peers?: Peers): Larder {
-  let sample = config.log.requests;
+  let current = config;
+  const access = new AccessLog({ settings: () => current.log.access, config: () => current, now: () => Date.now(), write: (line) => log.line(line) });
   const larder = createLarder(config, {
     ...(peers === undefined ? {} : { peers }),
-    onOutcome: (o) => {
-      if (sample <= 0 || (sample < 1 && Math.random() >= sample)) return;
-      log.info(
-        { route: o.route, method: o.method, cache: o.result, tier: o.tier, status: o.status, ms: Math.round(o.ms * 100) / 100, reason: o.reason, stale: o.stale, collapsed: o.collapsed },
-        'request',
-      );
-    },
+    access,
     onBackgroundError: (err) => log.warn({ err }, 'background refresh failed'),
     onError: (err) => log.error({ err, code: ErrorCodes.INTERNAL }, 'request failed inside larder'),
     onRedisState: (state, previous) =>
@@ -49,7 +46,7 @@ export function startLarder(config: Config, log: Logger, peers?: Peers): Larder 
   }
   const reload = larder.reload.bind(larder);
   larder.reload = (next) => {
-    sample = next.log.requests;
+    current = next;
     return reload(next);
   };
   return larder;
@@ -68,29 +65,60 @@ export function runWarm(larder: Larder, log: Logger): void {
     );
 }
 
-/** Validates the file again and swaps it in; a bad file keeps the old rules and is reported. */
-export function reloadFrom(file: string, larder: Larder, log: Logger): boolean {
-  let next: Config;
-  try {
-    next = loadConfig(file);
-  } catch (err) {
-    larder.recorder.reload('error');
-    if (err instanceof LarderError) log.error({ code: err.code, problems: err.details }, `reload rejected, the previous rules stay in force: ${err.message}`);
-    else log.error({ err }, 'reload failed, the previous rules stay in force');
+/**
+ * Reloads from `file` on each call (SIGHUP, a file change, the primary's ask): validates the
+ * file again and swaps it in; a bad file keeps the old rules and is reported. The same rejected
+ * content is counted once however many triggers retry it (a config manager that rewrites the
+ * file and sends SIGHUP fires both), and a second trigger within a second for the content just
+ * applied is the same reload, not another.
+ */
+export function reloader(file: string, larder: Larder, log: Logger): () => boolean {
+  let last: { digest: string; ok: boolean; at: number } | undefined;
+  return () => {
+    const digest = fileDigest(file);
+    const now = Date.now();
+    if (last !== undefined && digest !== undefined && digest === last.digest) {
+      if (!last.ok) {
+        log.error('reload rejected again: the rules file has not changed since (not counted again)');
+        log.flush();
+        return false;
+      }
+      if (now - last.at < 1_000) return true;
+    }
+    let next: Config;
+    try {
+      next = loadConfig(file);
+    } catch (err) {
+      last = digest === undefined ? undefined : { digest, ok: false, at: now };
+      const message = err instanceof LarderError ? err.message : String(err);
+      larder.reloadFailed(message);
+      if (err instanceof LarderError) log.error({ code: err.code, problems: err.details }, `reload rejected, the previous rules stay in force: ${err.message}`);
+      else log.error({ err }, 'reload failed, the previous rules stay in force');
+      log.flush();
+      return false;
+    }
+    last = digest === undefined ? undefined : { digest, ok: true, at: now };
+    const { needsRestart } = larder.reload(next);
+    log.info({ routes: next.routes.length, needsRestart }, needsRestart.length ? `rules reloaded; restart to apply ${needsRestart.join(', ')}` : 'rules reloaded');
     log.flush();
-    return false;
+    return true;
+  };
+}
+
+function fileDigest(file: string): string | undefined {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch {
+    return undefined;
   }
-  const { needsRestart } = larder.reload(next);
-  log.info({ routes: next.routes.length, needsRestart }, needsRestart.length ? `rules reloaded; restart to apply ${needsRestart.join(', ')}` : 'rules reloaded');
-  log.flush();
-  return true;
 }
 
 /**
  * Calls `onChange` (debounced) when the rules file changes. The directory is watched, not
  * the file, because editors and config managers replace files by renaming a new one over it.
  */
-export function watchConfig(file: string, log: Logger, onChange: () => void): () => void {
+export function watchConfig(file: string, log: Logger, onChange: () => void, enabled = true): () => void {
+  if (!enabled) return () => undefined;
   const path = resolve(file);
   let timer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;

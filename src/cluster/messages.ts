@@ -10,7 +10,7 @@ import type { LockResult } from '../cache/redis-store.js';
  */
 
 /** What the primary asks a worker to do on behalf of the admin listener or a reload. */
-export type Ask = 'purge' | 'explain' | 'ready' | 'reload' | 'warm';
+export type Ask = 'purge' | 'explain' | 'ready' | 'reload' | 'warm' | 'status';
 
 /** Messages between the primary and the workers. */
 export type Msg =

@@ -7,6 +7,8 @@ import { systemClock } from '../clock.js';
 import { startAdmin, type AdminOps } from '../ops/admin.js';
 import { tryLoad, watchConfig } from '../runtime.js';
 import { clusterMetrics } from './metrics.js';
+import { mergeSnapshots, type StatusSnapshot } from '../ops/status.js';
+import { statusPageAssets } from '../ops/status-page.js';
 import { Relay } from './relay.js';
 
 export interface PrimaryOptions {
@@ -29,21 +31,19 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   forkWorkers(o.workers, relay, log, () => stopping);
   let admin: http.Server | undefined;
   if (config.admin !== undefined) {
-    const ops = adminOps(relay, live, () => stopping);
+    const ops = adminOps(config, relay, live, () => stopping);
     admin = (await startAdmin(config.admin, ops, (err) => log.error({ err }, 'admin request failed'))).server;
   }
   log.info({ workers: o.workers, port: config.listen.port, admin: config.admin ? `${config.admin.listen.host}:${config.admin.listen.port}` : null }, 'larder primary started');
 
+  // Every worker reads the file again and reports (and counts) a rejection itself; the primary
+  // keeps the new rules for what it reads of them (the shutdown grace).
   const reload = (): void => {
     const next = tryLoad(o.file);
-    if (next === undefined) {
-      log.error('reload rejected, the previous rules stay in force (see the problems above)');
-      return;
-    }
-    config = next;
+    if (next !== undefined) config = next;
     for (const w of live()) void relay.ask(w, 'reload');
   };
-  const stopWatching = watchConfig(o.file, log, reload);
+  const stopWatching = watchConfig(o.file, log, reload, config.reload.watch);
   process.on('SIGHUP', reload);
 
   return new Promise<number>((resolve) => {
@@ -80,7 +80,7 @@ function forkWorkers(n: number, relay: Relay, log: Logger, stopping: () => boole
 }
 
 /** The admin operations of a cluster: readiness asks every worker, the others ask one. */
-function adminOps(relay: Relay, live: () => Worker[], stopping: () => boolean): AdminOps {
+function adminOps(config: Config, relay: Relay, live: () => Worker[], stopping: () => boolean): AdminOps {
   const first = (): Worker | undefined => live()[0];
   return {
     metrics: clusterMetrics(),
@@ -100,6 +100,15 @@ function adminOps(relay: Relay, live: () => Worker[], stopping: () => boolean): 
       const w = first();
       return w === undefined ? { error: 'no worker is running' } : relay.ask(w, 'warm');
     },
+    ...(config.admin?.status === true
+      ? {
+          status: async () => {
+            const each = (await Promise.all(live().map((w) => relay.ask(w, 'status')))) as Array<StatusSnapshot | null | { error: string }>;
+            return mergeSnapshots(each.filter((s): s is StatusSnapshot => s !== null && 'version' in s), Date.now()) ?? { error: 'no worker is running' };
+          },
+          page: statusPageAssets(),
+        }
+      : {}),
     explain: async (url, headers) => {
       const w = first();
       return w === undefined ? { error: 'no worker is running' } : relay.ask(w, 'explain', { url, headers });

@@ -2,7 +2,7 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { PurgeRequest } from '../http/admin.js';
 import type { Larder } from '../larder.js';
-import { reloadFrom, runWarm, startLarder } from '../runtime.js';
+import { reloader, runWarm, startLarder } from '../runtime.js';
 import { IpcPeers } from './ipc-peers.js';
 import { isMsg, type Msg } from './messages.js';
 import { shareWorkerMetrics } from './metrics.js';
@@ -18,11 +18,12 @@ export async function runWorker(o: { config: Config; file: string; log: Logger }
   };
   const peers = o.config.cache.redis === undefined ? new IpcPeers(send) : undefined;
   const larder = startLarder(o.config, o.log, peers);
+  const reload = reloader(o.file, larder, o.log);
   shareWorkerMetrics(larder.recorder.metrics.registry);
   process.on('message', (m: unknown) => {
     if (!isMsg(m)) return;
     if (m.t === 'ask') {
-      void answer(larder, o, m).then((body) => send({ t: 'answer', id: m.id, body }));
+      void answer(larder, reload, m).then((body) => send({ t: 'answer', id: m.id, body }));
       return;
     }
     peers?.receive(m);
@@ -47,7 +48,7 @@ export async function runWorker(o: { config: Config; file: string; log: Logger }
 }
 
 /** Carries out what the primary asked; a failure becomes `{ error }`, never a silence. */
-async function answer(larder: Larder, o: { file: string; log: Logger }, m: Extract<Msg, { t: 'ask' }>): Promise<unknown> {
+async function answer(larder: Larder, reload: () => boolean, m: Extract<Msg, { t: 'ask' }>): Promise<unknown> {
   try {
     switch (m.what) {
       case 'purge':
@@ -58,8 +59,10 @@ async function answer(larder: Larder, o: { file: string; log: Logger }, m: Extra
       }
       case 'ready':
         return await larder.ready();
+      case 'status':
+        return larder.status() ?? null;
       case 'reload':
-        return reloadFrom(o.file, larder, o.log);
+        return reload();
       case 'warm':
         // Undefined (nothing to warm) arrives as an answer without a body; the admin listener words it.
         return await larder.warm();

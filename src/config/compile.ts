@@ -54,7 +54,11 @@ export function compile(rules: Rules, problems: ProblemList): Config {
     cache: compileCache(rules.cache, problems, convert),
     security: compileSecurity(rules.security, problems, convert),
     ...compileAdmin(rules.admin, convert),
-    log: { level: rules.log.level, requests: rules.log.requests },
+    log: {
+      level: rules.log.level,
+      access: { format: rules.log.access.format, sample: rules.log.access.sample, redactQuery: [...rules.log.access.redactQuery] },
+    },
+    reload: { watch: rules.reload.watch },
     debugHeaders: typeof rules.debugHeaders === 'object' ? { token: rules.debugHeaders.token } : rules.debugHeaders,
     shutdownGrace: convert(['shutdownGrace'], rules.shutdownGrace, parseDuration),
     ...compileWarm(rules.warm),
@@ -120,7 +124,14 @@ function compileSecurity(security: SecurityRules, problems: ProblemList, convert
 function compileAdmin(admin: Rules['admin'], convert: Convert): { admin?: AdminSettings } {
   if (admin === undefined) return {};
   const listen = convert(['admin', 'listen'], admin.listen, parseListen);
-  return { admin: { listen, ...(admin.token !== undefined && admin.token !== '' ? { token: admin.token } : {}) } };
+  return {
+    admin: {
+      listen,
+      ...(admin.token !== undefined && admin.token !== '' ? { token: admin.token } : {}),
+      public: [...new Set(admin.public)],
+      status: admin.status,
+    },
+  };
 }
 
 function compileWarm(warm: Rules['warm']): Pick<Config, 'warm'> {

@@ -857,15 +857,35 @@ export const RulesSchema = Type.Object(
             LISTEN_EXPECTED,
             Type.Union([Type.String({ minLength: 1 }), expects(LISTEN_EXPECTED, Type.Integer({ minimum: 0, maximum: 65535 }))], {
               description:
-                'Address of the admin listener (GET /metrics, /healthz, /readyz, /explain; POST /purge). ' +
+                'Address of the admin listener (GET /, /status, /metrics, /healthz, /readyz, /explain; POST /purge, /warm). ' +
                 'Keep it off public interfaces. Required when admin is given.',
             }),
           ),
           token: Type.Optional(
             Type.String({
               description:
-                'Bearer token that POST /purge (and anything else that changes state) requires: ' +
-                '"Authorization: Bearer <token>". Without a token the purge API is off. Use ${LARDER_ADMIN_TOKEN}.',
+                'Bearer token ("Authorization: Bearer <token>") that the admin endpoints require, except those listed in ' +
+                'admin.public. Without a token every GET endpoint is open and POST /purge and /warm are off. ' +
+                'Use ${LARDER_ADMIN_TOKEN}.',
+            }),
+          ),
+          public: Defaulted(
+            Type.Array(
+              Type.Union([Type.Literal('metrics'), Type.Literal('healthz'), Type.Literal('readyz'), Type.Literal('status'), Type.Literal('explain')]),
+              {
+                default: ['metrics', 'healthz', 'readyz'],
+                description:
+                  'GET endpoints that stay open when admin.token is set (metrics, healthz, readyz, status, explain; ' +
+                  'status also opens the page at /). POST endpoints always need the token. Default [metrics, healthz, readyz].',
+              },
+            ),
+          ),
+          status: Defaulted(
+            Type.Boolean({
+              default: true,
+              description:
+                'The status page (GET /) and GET /status, with the collectors behind them (per-route time series, ' +
+                'hottest keys, miss reasons). false: neither is served and nothing is collected. Default true.',
             }),
           ),
         },
@@ -893,6 +913,22 @@ export const RulesSchema = Type.Object(
         { additionalProperties: false, description: 'URLs to fetch into the cache before (or while) serving.' },
       ),
     ),
+    /** When the rules file is read again. */
+    reload: Defaulted(
+      Type.Object(
+        {
+          watch: Defaulted(
+            Type.Boolean({
+              default: true,
+              description:
+                'true: the rules file is reloaded when it changes on disk, as well as on SIGHUP. false: only on SIGHUP ' +
+                '(as nginx and Varnish do). Default true.',
+            }),
+          ),
+        },
+        { additionalProperties: false, default: {}, description: 'Reloading the rules file.' },
+      ),
+    ),
     /** Logging. */
     log: Defaulted(
       Type.Object(
@@ -900,18 +936,40 @@ export const RulesSchema = Type.Object(
           level: Defaulted(
             Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], {
               default: 'info',
-              description: 'Lowest level written (JSON lines on stdout). LARDER_LOG_LEVEL overrides it. Default info.',
+              description: 'Lowest level of application lines written (JSON on stdout, ISO times, level names). LARDER_LOG_LEVEL overrides it. Default info.',
             }),
           ),
-          requests: Defaulted(
-            Type.Number({
-              minimum: 0,
-              maximum: 1,
-              default: 1,
-              description:
-                'Share of requests that get an info line (route, cache result, tier, status, duration): 1 logs every ' +
-                'request, 0.01 one in a hundred, 0 none. Default 1.',
-            }),
+          access: Defaulted(
+            Type.Object(
+              {
+                format: Defaulted(
+                  Type.Union([Type.Literal('json'), Type.Literal('combined')], {
+                    default: 'json',
+                    description:
+                      'json: one JSON object per request (ISO time, client, method, path, status, bytes, ms, upstream_ms, ' +
+                      'cache, detail, route, tier, upstream, key digest). combined: the Apache/nginx combined format followed ' +
+                      'by cache=, detail=, route=, tier=, ms=, upstream_ms=, upstream= and key=. Default json.',
+                  }),
+                ),
+                sample: Defaulted(
+                  Type.Number({
+                    minimum: 0,
+                    maximum: 1,
+                    default: 1,
+                    description: 'Share of requests that get an access line: 1 every request, 0.01 one in a hundred, 0 none. Default 1.',
+                  }),
+                ),
+                redactQuery: Defaulted(
+                  Type.Array(Type.String({ minLength: 1 }), {
+                    default: ['token', 'api_key'],
+                    description:
+                      'Query parameters whose values are written as REDACTED in access lines and on the status page ' +
+                      '(names compared case-insensitively). Default [token, api_key].',
+                  }),
+                ),
+              },
+              { additionalProperties: false, default: {}, description: 'Access lines on stdout, one per answered request.' },
+            ),
           ),
         },
         { additionalProperties: false, default: {}, description: 'Structured JSON logs on stdout.' },

@@ -165,9 +165,16 @@ export interface SecuritySettings {
 
 export interface AdminSettings {
   listen: ListenAddress;
-  /** Bearer token for state-changing endpoints; absent: those endpoints are off. */
+  /** Bearer token the admin endpoints require (except `public` ones); absent: GETs are open, POSTs are off. */
   token?: string;
+  /** GET endpoints open without the token when one is set. */
+  public: readonly AdminEndpoint[];
+  /** The status page, GET /status and their collectors. */
+  status: boolean;
 }
+
+/** Admin GET endpoints that `admin.public` can open. */
+export type AdminEndpoint = 'metrics' | 'healthz' | 'readyz' | 'status' | 'explain';
 
 export interface Config {
   /** Absolute path of the file it came from, or undefined when built in code. */
@@ -183,11 +190,13 @@ export interface Config {
   admin?: AdminSettings;
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
-    /** Share of requests logged at info, 0 to 1. */
-    requests: number;
+    /** Access lines: format, share of requests, query parameters redacted. */
+    access: { format: 'json' | 'combined'; sample: number; redactQuery: readonly string[] };
   };
   /** Who gets X-Cache, Cache-Status and X-Cache-Hits: every client, none, or requests showing the token in Larder-Debug. */
   debugHeaders: 'always' | 'never' | { token: string };
+  /** When the rules file is read again. */
+  reload: { watch: boolean };
   /** How long a shutdown waits for requests in flight (ms). */
   shutdownGrace: number;
   /** Cache warming; absent: none. */

@@ -19,9 +19,21 @@ export interface PurgeAnswer {
   tags: number;
 }
 
+/** An asset of the status page, read once from the package. */
+export interface PageAsset {
+  contentType: string;
+  body: Buffer;
+}
+
 export interface AdminDeps {
-  /** Bearer token for state-changing endpoints; undefined turns them off. */
+  /** Bearer token the endpoints require (except `open` ones); undefined: GETs open, POSTs off. */
   token: string | undefined;
+  /** GET endpoints open without the token: metrics, healthz, readyz, status (with the page), explain. */
+  open?: readonly string[];
+  /** What GET /status answers; undefined: the status page and /status are off (admin.status: false). */
+  status?: () => Promise<unknown>;
+  /** The status page's files by path (/, /page.css, /page.js). */
+  page?: ReadonlyMap<string, PageAsset>;
   metrics: () => Promise<{ contentType: string; body: string }>;
   ready: () => Promise<{ ready: boolean; [k: string]: unknown }>;
   purge: (p: PurgeRequest) => Promise<PurgeAnswer>;
@@ -43,9 +55,10 @@ const DRAIN_LIMIT = 8 * MAX_BODY;
 const MAX_ITEMS = 10_000;
 
 /**
- * The admin listener: GET /metrics, /healthz, /readyz, /explain and POST /purge. Reads are
- * open (keep the listener on a private interface); POST /purge needs the bearer token and is
- * off when no token is configured.
+ * The admin listener: the status page (GET /, its assets and GET /status), GET /metrics,
+ * /healthz, /readyz, /explain and POST /purge, /warm. Without admin.token the GETs are open
+ * (keep the listener on a private interface) and the POSTs are off; with it every endpoint
+ * needs the token except the GETs that admin.public lists.
  */
 export function createAdminServer(d: AdminDeps): http.Server {
   const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
@@ -61,19 +74,36 @@ export function createAdminServer(d: AdminDeps): http.Server {
 async function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin');
   const method = req.method ?? 'GET';
+  const guard = (name: string): void => {
+    if (d.token !== undefined && !(d.open ?? []).includes(name)) authorise(d.token, req.headers.authorization, 'read');
+  };
+  const asset = d.page?.get(url.pathname);
+  if (asset !== undefined && d.status !== undefined) {
+    guard('status');
+    return page(res, asset);
+  }
   switch (url.pathname) {
     case '/healthz':
+      guard('healthz');
       return json(res, 200, { status: 'ok' });
     case '/readyz': {
+      guard('readyz');
       const r = await d.ready();
       return json(res, r.ready ? 200 : 503, r);
     }
+    case '/status': {
+      if (d.status === undefined) throw new LarderError(ErrorCodes.NOT_FOUND, 'the status page is off (admin.status: false)');
+      guard('status');
+      return json(res, 200, await d.status());
+    }
     case '/metrics': {
+      guard('metrics');
       const m = await d.metrics();
       res.writeHead(200, { 'content-type': m.contentType, 'cache-control': 'no-store' });
       return void res.end(m.body);
     }
     case '/explain': {
+      guard('explain');
       const target = url.searchParams.get('url');
       if (target === null || target === '') throw new LarderError(ErrorCodes.BAD_REQUEST, 'give ?url=http://host/path or ?url=/path');
       const headers: Record<string, string> = {};
@@ -100,17 +130,33 @@ async function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerRe
   }
 }
 
-function authorise(token: string | undefined, header: string | undefined, what: 'purge' | 'warm'): void {
+function authorise(token: string | undefined, header: string | undefined, what: 'purge' | 'warm' | 'read'): void {
   if (token === undefined) {
+    if (what === 'read') return;
     throw new LarderError(what === 'purge' ? ErrorCodes.PURGE_DISABLED : ErrorCodes.WARM_DISABLED);
   }
-  const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+  const given = presented(header);
   const a = Buffer.from(given ?? '');
   const b = Buffer.from(token);
   // Constant-time comparison: the token must not leak through response timing.
   if (given === undefined || a.length !== b.length || !timingSafeEqual(a, b)) {
     throw new LarderError(ErrorCodes.UNAUTHORIZED);
   }
+}
+
+/**
+ * The token a request presents: `Bearer <token>`, or Basic credentials whose password is the
+ * token (any user name), which is what a browser sends for the status page after asking.
+ */
+function presented(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (header.startsWith('Bearer ')) return header.slice(7).trim();
+  if (header.startsWith('Basic ')) {
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon === -1 ? undefined : decoded.slice(colon + 1);
+  }
+  return undefined;
 }
 
 /**
@@ -182,7 +228,29 @@ function badPurge(message?: string): LarderError {
 
 /** The admin listener's one error answer: `{"error": message, "code": CODE}`. */
 function answerError(res: http.ServerResponse, e: LarderError): void {
+  // A browser asks for the token (as the password) and sends it with the page's requests.
+  if (e.code === ErrorCodes.UNAUTHORIZED && !res.headersSent) res.setHeader('www-authenticate', 'Basic realm="larder admin", charset="UTF-8"');
   json(res, e.status, { error: e.message, code: e.code }, e.close);
+}
+
+/**
+ * The status page reads nothing but its own files and /status: a strict Content-Security-Policy
+ * (no inline script or style, nothing from elsewhere, no framing) so that data a client sent
+ * (keys, reasons) can never run as code even if it were rendered unescaped.
+ */
+export const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+function page(res: http.ServerResponse, a: PageAsset): void {
+  res.writeHead(200, {
+    'content-type': a.contentType,
+    'content-length': a.body.length,
+    'cache-control': 'no-store',
+    'content-security-policy': PAGE_CSP,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+  });
+  res.end(a.body);
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown, close = false): void {

@@ -60,11 +60,12 @@ export interface HandlerDeps {
   pass: PassThrough;
   hitForPass: HitForPass;
   filler: Filler;
-  onOutcome?: (o: Outcome) => void;
+  /** Once per request, with the request and response it describes (for access logs). */
+  onOutcome?: (o: Outcome, req: IncomingMessage, res: ServerResponse) => void;
   /** Unexpected errors on the request path (bugs); the client gets a 502. */
   onError?: (err: unknown) => void;
-  /** Pass-through requests to the origin, for metrics. */
-  onOrigin?: (route: string, status: number | undefined, ms: number) => void;
+  /** Pass-through requests to the origin, for metrics and access logs. */
+  onOrigin?: (route: string, status: number | undefined, ms: number, req?: IncomingMessage) => void;
   /** A hit started an early (refresh-ahead) background refresh. */
   onEarlyRefresh?: (route: string) => void;
   /** Uniform random numbers in [0, 1), for XFetch; injectable so tests can seed it. */
@@ -273,7 +274,7 @@ export class Handler {
       status: notModified ? 304 : entry.status,
       ms: performance.now() - ctx.t0,
       method: ctx.req.method ?? 'GET',
-    });
+    }, ctx.req, ctx.res);
   }
 
   /** The entry recoded for a client that does not accept its coding; the copy is kept with it, charged to memory. */
@@ -355,7 +356,7 @@ export class Handler {
       },
       {
         open: (status, headers, sent, received) => {
-          this.d.onOrigin?.(route.name, status, received - sent);
+          this.d.onOrigin?.(route.name, status, received - sent, ctx.req);
           if (route.cookies === 'strip') delete headers['set-cookie'];
           const reason = this.d.filler.passReason(fill, status, headers, sent, received);
           const cs = formatCacheStatus({ fwd, fwdStatus: status, detail: reason }, headers['cache-status']);
@@ -473,7 +474,7 @@ export class Handler {
   }
 
   /** Writes, then emits the request's one Outcome unless `write` says nothing was answered. */
-  private finish(ctx: Pick<Ctx, 'route' | 'req' | 't0'>, result: CacheResult, status: number, write: () => boolean | void, reason?: Reason): void {
+  private finish(ctx: Pick<Ctx, 'route' | 'req' | 'res' | 't0'>, result: CacheResult, status: number, write: () => boolean | void, reason?: Reason): void {
     if (write() === false) return;
     this.d.onOutcome?.({
       route: ctx.route.name,
@@ -482,7 +483,7 @@ export class Handler {
       status,
       ms: performance.now() - ctx.t0,
       method: ctx.req.method ?? 'GET',
-    });
+    }, ctx.req, ctx.res);
   }
 
   /** Streams what the cache does not handle; invalidates after a successful unsafe method. */
@@ -503,9 +504,9 @@ export class Handler {
         return debug ? { 'x-cache': 'BYPASS', 'cache-status': cs(resp.status), 'x-cache-hits': '0', via } : { via };
       },
       onResponse: (resp) => {
-        this.d.onOrigin?.(route.name, resp.status, performance.now() - t0);
+        this.d.onOrigin?.(route.name, resp.status, performance.now() - t0, req);
         if (invalidates(method, this.d.config().security.invalidateOnUnknownMethods)) this.invalidateAfter(r, resp.status, resp.headers as Record<string, string | string[]>);
-        this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status: resp.status, ms: performance.now() - t0, method });
+        this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status: resp.status, ms: performance.now() - t0, method }, req, res);
       },
       onError: (failure) => {
         this.d.onOrigin?.(route.name, undefined, performance.now() - t0);
@@ -525,10 +526,10 @@ export class Handler {
       { origin: route.origin, method, target: r.target, headers: originHeaders(req, r.host, false) },
       {
         open: (status, headers, sent, received) => {
-          this.d.onOrigin?.(route.name, status, received - sent);
+          this.d.onOrigin?.(route.name, status, received - sent, req);
           const cs = formatCacheStatus({ fwd: 'bypass', fwdStatus: status, detail: reason }, headers['cache-status']);
           writeForwardedHead(res, status, headers, 'BYPASS', cs, reply);
-          this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status, ms: performance.now() - t0, method });
+          this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status, ms: performance.now() - t0, method }, req, res);
           return res;
         },
         trailers: (fields) => writeTrailers(res, fields, route.responseHeaders),

@@ -23,7 +23,32 @@ export class Recorder {
   /** route → X-Cache label → the bound request counter and duration histogram: no string building per request. */
   private readonly perRoute = new Map<string, Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>>();
 
+  /** Memory-tier evictions so far, readable at once (the status page). */
+  evictions = 0;
+
   constructor(readonly metrics: Metrics) {}
+
+  /**
+   * Creates every bounded label combination at 0, so that dashboards and rate() see the series
+   * before the first event: requests and durations per route and result, hits per route and
+   * tier, origin requests per route and status class, reloads and purges by kind. Called at start
+   * and after a reload (for new routes).
+   */
+  init(routes: readonly string[]): void {
+    for (const route of routes) {
+      for (const cache of Object.values(CACHE_LABEL)) {
+        this.metrics.requests.labels(route, cache).inc(0);
+        this.metrics.requestDuration.zero({ route, cache });
+      }
+      for (const tier of ['memory', 'redis']) this.metrics.cacheHits.labels(route, tier).inc(0);
+      for (const cls of [...STATUS_CLASS.slice(1), 'error']) this.metrics.originRequests.labels(route, cls).inc(0);
+      for (const reason of ['revalidate', 'max-stale', 'error']) this.metrics.staleServed.labels(route, reason).inc(0);
+      this.metrics.coalesced.labels(route).inc(0);
+      this.metrics.earlyRefreshes.labels(route).inc(0);
+    }
+    for (const result of ['ok', 'error']) this.metrics.configReloads.labels(result).inc(0);
+    for (const kind of ['url', 'path', 'prefix', 'tag']) this.metrics.purges.labels(kind).inc(0);
+  }
 
   request(f: RequestFacts): void {
     const cache = CACHE_LABEL[f.result];
@@ -55,6 +80,7 @@ export class Recorder {
   }
 
   eviction(): void {
+    this.evictions++;
     this.metrics.memoryEvictions.inc();
   }
 

@@ -130,9 +130,11 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     }),
     configReloads: new Counter({
       name: 'larder_config_reloads_total',
-      help: 'Configuration reloads, by result (ok, error).',
+      help: 'Configuration reloads, by result (ok, error). A rejected file is counted once, however many signals or file changes retried it.',
       labelNames: ['result'] as const,
       registers,
+      // Across --workers every worker reloads the same file: the reload is counted once, not per worker.
+      aggregator: 'max',
     }),
   };
 }

@@ -5,7 +5,7 @@ import { createAdminServer, type AdminDeps } from '../http/admin.js';
 import { bind } from './listen.js';
 
 /** What the admin listener serves, whether from one instance or a cluster primary. */
-export interface AdminOps extends Omit<AdminDeps, 'token' | 'warm' | 'onError'> {
+export interface AdminOps extends Omit<AdminDeps, 'token' | 'open' | 'warm' | 'onError'> {
   /** Runs the warming job; undefined when nothing is configured to warm. */
   warm: () => Promise<unknown>;
 }
@@ -21,6 +21,7 @@ export async function startAdmin(
   const server = createAdminServer({
     ...ops,
     token: settings.token,
+    open: settings.public,
     warm: async () => (await ops.warm()) ?? { error: 'nothing to warm: add warm.urls or warm.file to the rules' },
     ...(onError ? { onError } : {}),
   });

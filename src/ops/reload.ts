@@ -40,6 +40,7 @@ export function needsRestart(current: Config, next: Config): string[] {
   if (differs(next.timeouts, current.timeouts)) out.push('timeouts');
   if (next.cache.memory.maxSize !== current.cache.memory.maxSize) out.push('cache.memory.maxSize');
   if (next.log.level !== current.log.level) out.push('log.level');
+  if (next.reload.watch !== current.reload.watch) out.push('reload.watch');
   if (differs(next.cache.redis, current.cache.redis)) out.push('cache.redis');
   if (next.cache.hitForPass !== current.cache.hitForPass) out.push('cache.hitForPass');
   if (next.cache.maxVariants !== current.cache.maxVariants) out.push('cache.maxVariants');

@@ -50,6 +50,9 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return 0;
 }
 
+/** With admin.token set, /explain and /status need it. */
+const authed = { headers: { authorization: `Bearer ${TOKEN}` } };
+
 const metricsOf = async (admin: string) => (await fetch(admin + '/metrics')).text();
 
 describe('admin listener', () => {
@@ -102,7 +105,7 @@ describe('admin listener', () => {
     const a = await withAdmin();
     const host = new URL(a.url).host;
     await get(a.url, '/e');
-    const r = (await (await fetch(`${a.admin}/explain?url=${encodeURIComponent(`http://${host}/e`)}`)).json()) as Record<string, any>;
+    const r = (await (await fetch(`${a.admin}/explain?url=${encodeURIComponent(`http://${host}/e`)}`, authed)).json()) as Record<string, any>;
     expect(r['route'].name).toBe('default');
     expect(r['key'].primary).toBe(`${host}/e`);
     expect(r['memory'].stored).toBe(true);
@@ -122,7 +125,8 @@ describe('admin listener', () => {
     await get(a.url, '/v', { host, 'accept-language': 'fr' });
     await waitFor(async () => (await redis.cli('DBSIZE')).trim() !== '0', 2_000, 'the entry in Redis');
     const explain = async (admin: string, ...headers: string[]) =>
-      (await (await fetch(`${admin}/explain?url=${encodeURIComponent(`http://${host}/v`)}${headers.map((h) => `&header=${encodeURIComponent(h)}`).join('')}`)).json()) as Record<string, any>;
+      (await (await fetch(`${admin}/explain?url=${encodeURIComponent(`http://${host}/v`)}${headers.map((h) => `&header=${encodeURIComponent(h)}`).join('')}`, authed)).json()) as Record<string, any>;
+    const entriesBefore = a.larder.memory.entries;
     expect((await explain(a.admin, 'accept-language: fr'))['wouldBe']).toBe('HIT (fresh)');
     // Another language selects another variant, of which nothing is stored.
     expect((await explain(a.admin, 'accept-language: de'))['wouldBe']).toBe('MISS (nothing stored for this key)');
@@ -132,6 +136,7 @@ describe('admin listener', () => {
     expect([fromRedis['memory'].stored, fromRedis['redis'].stored]).toEqual([false, true]);
     expect((await explain(b.admin, 'accept-language: fr'))['memory'].stored).toBe(false);
     expect(b.larder.memory.entries).toBe(0);
+    expect(a.larder.memory.entries).toBe(entriesBefore);
   });
 
   it('answers an oversized purge body with 413 and closes the connection (no reset before the answer)', async () => {

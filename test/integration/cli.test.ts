@@ -90,4 +90,22 @@ describe('larder command line', () => {
     });
     expect(code).toBe(0);
   });
+
+  it('warns at start-up when the origin does not answer, with application lines in ISO time and level names', async () => {
+    const cfg = write('dead.yaml', 'listen: 127.0.0.1:0\norigin: http://127.0.0.1:1\n');
+    const child = spawn(process.execPath, [BIN, '--config', cfg], { env: { ...process.env, LARDER_LOG_LEVEL: 'info' } });
+    started = child;
+    const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const found = out.split('\n').find((l) => l.includes('does not answer'));
+        if (found) resolve(JSON.parse(found) as Record<string, unknown>);
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    expect(line).toMatchObject({ level: 'warn', origin: 'http://127.0.0.1:1' });
+    expect(line['time']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(String(line['msg'])).toContain('requests routed to it get 502');
+  });
 });

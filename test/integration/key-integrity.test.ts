@@ -261,7 +261,9 @@ describe('invalidation and purge find what requests stored', () => {
     expect((await raw(proxy.url, `GET ${t} HTTP/1.1`, ['Host: shop.test'])).h('x-cache')).toBe('MISS');
     expect((await purge([`http://shop.test${t}`])).purged).toBe(1);
     expect((await raw(proxy.url, 'GET /p/ab/c?q=\'x\' HTTP/1.1', ['Host: shop.test'])).h('x-cache')).toBe('MISS');
-    const explained = (await fetch(`http://127.0.0.1:${addr!.port}/explain?url=${encodeURIComponent(`http://shop.test${t}`)}`).then((r) => r.json())) as {
+    const explained = (await fetch(`http://127.0.0.1:${addr!.port}/explain?url=${encodeURIComponent(`http://shop.test${t}`)}`, {
+      headers: { authorization: 'Bearer t0ken' },
+    }).then((r) => r.json())) as {
       key: { primary: string };
       wouldBe: string;
     };

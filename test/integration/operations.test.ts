@@ -66,7 +66,7 @@ function replace(file: string, text: string): void {
 const rulesWith = (route: string) => (p: { port: number; admin: number }) => `listen: 127.0.0.1:${p.port}
 origin: ${origin!.url}
 admin: { listen: 127.0.0.1:${p.admin}, token: t0ken }
-log: { requests: 0 }
+log: { access: { sample: 0 } }
 shutdownGrace: 5s
 routes:
 ${route}
@@ -101,6 +101,36 @@ describe('hot reload', () => {
     const metrics = await (await fetch(s.admin + '/metrics')).text();
     expect(metrics).toMatch(/larder_config_reloads_total\{result="error"\} [1-9]/);
     expect(metrics).toMatch(/larder_config_reloads_total\{result="ok"\} [1-9]/);
+  });
+
+  it('counts a bad file once when the file watch and SIGHUP both retry it', async () => {
+    origin = await startOrigin((_req, res) => res.end('x'));
+    const s = await cli(rulesWith('  - { name: r, match: /r/** }'));
+    replace(s.file, 'routes: [ this is: not yaml\n');
+    await waitFor(() => s.out().includes('reload rejected'), 5_000, 'the rejection by the file watch');
+    child!.kill('SIGHUP');
+    await waitFor(() => s.out().includes('reload rejected again'), 5_000, 'the SIGHUP retry');
+    const metrics = await (await fetch(s.admin + '/metrics')).text();
+    expect(metrics).toContain('larder_config_reloads_total{result="error"} 1');
+    expect(metrics).toContain('larder_config_reloads_total{result="ok"} 0');
+    const status = (await (await fetch(s.admin + '/status', { headers: { authorization: 'Bearer t0ken' } })).json()) as { events: Array<{ kind: string; result: string }> };
+    expect(status.events.map((e) => `${e.kind} ${e.result}`)).toEqual(['reload error']);
+  });
+
+  it('with reload.watch: false, reloads only on SIGHUP', async () => {
+    origin = await startOrigin((_req, res) => {
+      res.setHeader('cache-control', 'max-age=60');
+      res.end('x');
+    });
+    const rules = (route: string) => (p: { port: number; admin: number }) => rulesWith(route)(p).replace('shutdownGrace: 5s', 'shutdownGrace: 5s\nreload: { watch: false }');
+    const s = await cli(rules('  - { name: r, match: /r/** }'));
+    const ports = { port: Number(new URL(s.url).port), admin: Number(new URL(s.admin).port) };
+    replace(s.file, rules('  - { name: r, match: /r/**, cache: false }')(ports));
+    await sleep(800); // longer than the watch's debounce: nothing may happen
+    expect((await get(s.url, '/r/a')).h('x-cache')).toBe('MISS');
+    expect(s.out()).not.toContain('rules reloaded');
+    child!.kill('SIGHUP');
+    await waitFor(async () => (await get(s.url, '/r/a')).h('x-cache') === 'BYPASS', 5_000, 'the SIGHUP reload');
   });
 
   it('reloads on SIGHUP and says which settings need a restart', async () => {
@@ -157,6 +187,10 @@ describe('--workers 2 without Redis', () => {
     const metrics = await (await fetch(s.admin + '/metrics')).text();
     const total = [...metrics.matchAll(/^larder_requests_total\{[^}]*route="r"[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
     expect(total).toBe(200);
+    // The primary's /status sums the workers'.
+    const status = (await (await fetch(s.admin + '/status', { headers: { authorization: 'Bearer t0ken' } })).json()) as { workers: number; totals: { requests: number; routes: Record<string, { requests: number }> } };
+    expect(status.workers).toBe(2);
+    expect(status.totals.routes['r']?.requests).toBe(200);
     child!.kill('SIGTERM');
     expect(await s.exit).toBe(0);
   });

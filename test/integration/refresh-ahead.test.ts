@@ -85,7 +85,7 @@ describe('probabilistic early refresh (XFetch)', () => {
     expect(seen).toContain('MISS');
     // One fetch after expiry serves both instances; nothing was refreshed ahead of time.
     expect(origin.count('/hot')).toBe(2);
-    for (const p of [a, b]) expect((await p.larder.recorder.metrics.earlyRefreshes.get()).values).toEqual([]);
+    for (const p of [a, b]) expect((await p.larder.recorder.metrics.earlyRefreshes.get()).values.filter((v) => v.value > 0)).toEqual([]);
   });
 });
 

@@ -145,7 +145,7 @@ describe('rules.yaml', () => {
 });
 
 describe('the compiled Config', () => {
-  const config = buildConfig({ cache: { redis: { url: 'redis://127.0.0.1:6379' } }, warm: {}, routes: [{ name: 'r', match: '/r' }] });
+  const config = buildConfig({ cache: { redis: { url: 'redis://127.0.0.1:6379' } }, warm: {}, admin: { listen: 9091 }, routes: [{ name: 'r', match: '/r' }] });
   const route = config.routes[0] as Route;
 
   /** Where each defaulted option lands in the Config, and what its default becomes. */
@@ -188,7 +188,12 @@ describe('the compiled Config', () => {
     'warm.concurrency': (c) => c.warm?.concurrency,
     'warm.waitForReady': (c) => c.warm?.waitForReady,
     'log.level': (c) => c.log.level,
-    'log.requests': (c) => c.log.requests,
+    'log.access.format': (c) => c.log.access.format,
+    'log.access.sample': (c) => c.log.access.sample,
+    'log.access.redactQuery': (c) => [...c.log.access.redactQuery],
+    'reload.watch': (c) => c.reload.watch,
+    'admin.public': (c) => [...(c.admin?.public ?? [])],
+    'admin.status': (c) => c.admin?.status,
     shutdownGrace: (c) => c.shutdownGrace,
     routes: () => [],
     'routes[].match.path': (_, r) => (r.matches('', '/r') ? '/r' : undefined), // a string match has no path key
