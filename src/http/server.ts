@@ -243,7 +243,7 @@ function clientErrorStatus(code: string | undefined, raw: Buffer | undefined): 4
  * §7.1), "\" is read as "/" by some origins, and a "%" that does not start an escape is
  * decoded differently by different servers: each could make one key name two resources.
  */
-const TARGET_BAD = /[#\\\x80-\xff]|%(?![0-9A-Fa-f]{2})/;
+export const TARGET_BAD = /[#\\\x80-\xff]|%(?![0-9A-Fa-f]{2})/;
 
 /** Every check node's parser does not do itself. */
 function checkRequest(req: http.IncomingMessage, s: SecuritySettings, maxHeaders: number): LarderError | undefined {
