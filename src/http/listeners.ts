@@ -20,6 +20,8 @@ interface Bound {
   settings: ListenerSettings;
   server: http.Server;
   tls?: tls.Server;
+  /** The certificate new connections get (kept in step with `tls` on reload). */
+  context?: tls.SecureContext;
 }
 
 export interface Edge {
@@ -45,7 +47,10 @@ export function createEdge(primary: http.Server, make: () => http.Server, handle
     const server = i === 0 ? primary : make();
     const b: Bound = { settings: s, server };
     if (s.tls !== undefined || s.proxyProtocol) {
-      if (s.tls !== undefined) b.tls = tlsServer(s, s.tls, server, h2Edge, getConfig);
+      if (s.tls !== undefined) {
+        b.tls = tlsServer(s, s.tls, server, h2Edge, getConfig);
+        b.context = tls.createSecureContext({ cert: s.tls.cert, key: s.tls.key });
+      }
       intercept(b, getConfig);
     }
     return b;
@@ -67,7 +72,10 @@ export function createEdge(primary: http.Server, make: () => http.Server, handle
       for (const [i, b] of bound.entries()) {
         const t = next.listeners[i]?.tls;
         // A listener whose address or kind changed needs a restart (ops/reload.ts says so).
-        if (b.tls !== undefined && t !== undefined) b.tls.setSecureContext({ cert: t.cert, key: t.key });
+        if (b.tls !== undefined && t !== undefined) {
+          b.tls.setSecureContext({ cert: t.cert, key: t.key });
+          b.context = tls.createSecureContext({ cert: t.cert, key: t.key });
+        }
       }
     },
     close() {
@@ -104,8 +112,9 @@ function tlsServer(s: ListenerSettings, files: ListenerTls, server: http.Server,
   });
   t.on('tlsClientError', (_err, socket) => socket.destroy());
   t.on('secureConnection', (socket: tls.TLSSocket) => {
-    const parent = (socket as unknown as { _parent?: object })._parent;
-    const info = infoOf(parent) ?? { peer: plainAddress(socket.remoteAddress ?? ''), secure: true };
+    // The raw socket TLS runs over (node's _parent), or the socket itself after a PROXY header.
+    const parent = (socket as unknown as { _parent?: object | null })._parent;
+    const info = infoOf(socket) ?? infoOf(parent) ?? { peer: plainAddress(socket.remoteAddress ?? ''), secure: true };
     setConnectionInfo(socket, { ...info, secure: true });
     socket.on('error', () => socket.destroy());
     if (socket.alpnProtocol === 'h2') h2().accept(socket);
@@ -116,9 +125,8 @@ function tlsServer(s: ListenerSettings, files: ListenerTls, server: http.Server,
 
 const INFO_OF = new WeakMap<object, ConnectionInfo>();
 
-function infoOf(socket: object | undefined): ConnectionInfo | undefined {
-  if (socket === undefined) return undefined;
-  return INFO_OF.get(socket) ?? INFO_OF.get((socket as { stream?: object }).stream ?? {});
+function infoOf(socket: object | null | undefined): ConnectionInfo | undefined {
+  return socket == null ? undefined : INFO_OF.get(socket);
 }
 
 /** The http server's own connection listeners, taken off so that the listener runs first. */
@@ -149,7 +157,7 @@ function intercept(b: Bound, getConfig: () => Config): void {
     if (trusted.length > 0 && !isTrusted(peer, trusted)) return void raw.destroy();
     readProxyHeader(raw, getConfig().security.clientTimeouts.headers, (source, rest) => {
       const info: ConnectionInfo = { peer, secure, ...(source === undefined ? {} : { source: plainAddress(source) }) };
-      if (b.tls !== undefined) return onward(info, relay(raw, rest));
+      if (b.tls !== undefined) return secureAfterHeader(b, info, relay(raw, rest), getConfig().security.clientTimeouts.headers);
       // node's HTTP parser would read the socket natively and miss the bytes put back: the
       // socket is read through its stream instead, which sees them first.
       const handle = (raw as unknown as { _handle?: { _consumed?: boolean } | null })._handle;
@@ -159,6 +167,29 @@ function intercept(b: Bound, getConfig: () => Config): void {
       raw.resume();
     });
   });
+}
+
+/**
+ * TLS over the bytes after a PROXY header. node's TLS server would wrap the raw socket's
+ * handle and miss the bytes already read, so the TLS socket is made here, over a stream that
+ * starts with them, and handed to the listener's TLS server once secure ('secureConnection').
+ */
+function secureAfterHeader(b: Bound, info: ConnectionInfo, stream: Duplex, handshake: number): void {
+  const socket = new tls.TLSSocket(stream, {
+    isServer: true,
+    server: b.tls!,
+    secureContext: b.context!,
+    ALPNProtocols: b.settings.http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
+  });
+  INFO_OF.set(socket, info);
+  setConnectionInfo(socket, info);
+  socket.on('error', () => socket.destroy());
+  const timer = setTimeout(() => socket.destroy(), handshake);
+  socket.once('secure', () => {
+    clearTimeout(timer);
+    b.tls!.emit('secureConnection', socket);
+  });
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /**
