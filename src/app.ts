@@ -90,7 +90,7 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     purge: (p) => purge({ store, recorder: rec, config: live.get }, p),
     explain: (url, headers) => explain({ store, clock, config: live.get }, url, headers),
     ready: () => readiness.check(),
-    warm: (progress) => warmInstance({ server, config: live.get, readiness }, progress),
+    warm: (progress) => warmInstance({ server: edge.plainServer() ?? server, config: live.get, readiness }, progress),
     close: async (grace = 5_000) => {
       edge.close();
       await shutdown({ server, admin: () => admin, readiness, fills: coalescer, pass, origin, peers: store.peers, redis: redis?.client }, grace);

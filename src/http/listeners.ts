@@ -31,6 +31,8 @@ export interface Edge {
   addresses(): AddressInfo[];
   /** Every listener's http server (the first is the instance's `server`). */
   servers(): http.Server[];
+  /** The first listener without TLS or PROXY protocol (warming goes through it), if any. */
+  plainServer(): http.Server | undefined;
   /** Serves the certificates of `next` to new connections (a reload). */
   reloadCertificates(next: Config): void;
   /** Stops accepting on the listeners other than the first, GOAWAY to HTTP/2 sessions. */
@@ -68,6 +70,7 @@ export function createEdge(primary: http.Server, make: () => http.Server, handle
     },
     addresses: () => [...addresses],
     servers: () => bound.map((b) => b.server),
+    plainServer: () => bound.find((b) => b.settings.tls === undefined && !b.settings.proxyProtocol)?.server,
     reloadCertificates(next) {
       for (const [i, b] of bound.entries()) {
         const t = next.listeners[i]?.tls;
