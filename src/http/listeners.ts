@@ -190,7 +190,10 @@ function secureAfterHeader(b: Bound, info: ConnectionInfo, stream: Duplex, hands
   const timer = setTimeout(() => socket.destroy(), handshake);
   socket.once('secure', () => {
     clearTimeout(timer);
-    b.tls!.emit('secureConnection', socket);
+    // As node's TLS server does before it reports a connection: node:http2 waits for a
+    // 'secureConnect' (a client's event) while the socket says it is still connecting.
+    (socket as unknown as { secureConnecting: boolean }).secureConnecting = false;
+    if (!socket.destroyed) b.tls!.emit('secureConnection', socket);
   });
   socket.once('close', () => clearTimeout(timer));
 }

@@ -1,5 +1,6 @@
 // PROXY protocol v1/v2 on a listener, over raw TCP sockets: the source address it names is the
 // client address the origin hears about; a connection without a valid header is refused.
+import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -147,5 +148,29 @@ describe('proxyProtocol: true', () => {
     const seen = origin!.requests[0]!.headers;
     expect(seen['x-forwarded-for']).toBe('2001:db8::7');
     expect(seen['x-forwarded-proto']).toBe('https');
+  });
+
+  it('before TLS with HTTP/2 negotiated by ALPN', async () => {
+    const { port } = await start({}, { tls: { cert: cert.cert, key: cert.key }, http2: true });
+    const session = http2.connect(`https://localhost:${port}`, {
+      createConnection: () => {
+        const raw = net.connect(port, '127.0.0.1');
+        raw.write('PROXY TCP4 192.0.2.55 127.0.0.1 5000 443\r\n');
+        return tls.connect({ socket: raw, rejectUnauthorized: false, servername: 'localhost', ALPNProtocols: ['h2'] });
+      },
+    });
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ':path': '/a' });
+        stream.on('response', (h) => resolve(Number(h[':status'])));
+        stream.on('error', reject);
+        stream.resume();
+      });
+      expect(status).toBe(200);
+      expect(origin!.requests[0]!.headers['x-forwarded-for']).toBe('192.0.2.55');
+      expect(origin!.requests[0]!.headers['x-forwarded-proto']).toBe('https');
+    } finally {
+      session.close();
+    }
   });
 });
