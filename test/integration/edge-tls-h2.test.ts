@@ -247,7 +247,9 @@ describe('a TLS + HTTP/2 listener', () => {
       expect(s.remoteSettings.maxHeaderListSize).toBe(4096);
       // A header list over the limit is never handed to the cache.
       const big = await h2request(s, { ':path': '/big', ':authority': `localhost:${tlsPort}`, 'x-big': 'y'.repeat(6000) }).catch((e: Error) => e);
-      if (!(big instanceof Error)) expect(big.status).toBe(431);
+      // nghttp2 resets such a stream before node sees its headers.
+      expect(big).toBeInstanceOf(Error);
+      expect((big as Error).message).toMatch(/NGHTTP2_ENHANCE_YOUR_CALM/);
       expect(origin.count('/big')).toBe(0);
     } finally {
       s.destroy();
