@@ -193,6 +193,23 @@ describe('a TLS + HTTP/2 listener', () => {
     }
   });
 
+  it('X-Forwarded-Proto on HTTP/2: https from anyone, a trusted peer\'s own value kept', async () => {
+    origin = await cacheableOrigin();
+    const untrusted = await start({ trustedProxies: ['10.0.0.0/8'] });
+    let s = h2connect(untrusted.tlsPort);
+    await h2request(s, { ':path': '/u', ':authority': 'localhost', 'x-forwarded-proto': 'http', 'x-forwarded-for': '6.6.6.6' });
+    s.close();
+    expect(origin.requests[0]!.headers['x-forwarded-proto']).toBe('https');
+    expect(origin.requests[0]!.headers['x-forwarded-for']).toBe('127.0.0.1');
+    await larder!.close(500);
+    const trusted = await start({ trustedProxies: ['127.0.0.1'] });
+    s = h2connect(trusted.tlsPort);
+    await h2request(s, { ':path': '/t', ':authority': 'localhost', 'x-forwarded-proto': 'http', 'x-forwarded-for': '6.6.6.6' });
+    s.close();
+    expect(origin.requests[1]!.headers['x-forwarded-proto']).toBe('http');
+    expect(origin.requests[1]!.headers['x-forwarded-for']).toBe('6.6.6.6, 127.0.0.1');
+  });
+
   it('falls back to HTTP/1.1 over TLS (ALPN http/1.1) through the same server', async () => {
     origin = await cacheableOrigin();
     const { tlsPort } = await start();
