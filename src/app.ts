@@ -18,6 +18,7 @@ import { PassThrough } from './passthrough/proxy.js';
 import { Handler } from './http/handler.js';
 import { Filler, type FillResult } from './http/fill.js';
 import { createProxyServer } from './http/server.js';
+import { createEdge } from './http/listeners.js';
 import { createMetrics } from './metrics/registry.js';
 import { Recorder } from './metrics/record.js';
 import { LiveConfig } from './ops/reload.js';
@@ -91,11 +92,14 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
   const server = createProxyServer(handler, live.get);
+  const edge = createEdge(server, () => createProxyServer(handler, live.get), handler, live.get);
   const readiness = new Readiness({ server, store, config: live.get });
   let admin: http.Server | undefined;
   const larder: Larder = {
     server, store, memory, recorder: rec, config: live.get,
-    listen: (port = live.get().listen.port, host = live.get().listen.host) => listenProxy(server, store.peers, port, host),
+    listen: (port, host) =>
+      listenProxy(edge, store.peers, port === undefined && host === undefined ? undefined : { port: port ?? live.get().listen.port, host: host ?? live.get().listen.host }),
+    addresses: () => edge.addresses(),
     async listenAdmin(port, host) {
       const settings = live.get().admin;
       if (settings === undefined) return undefined;
@@ -112,7 +116,12 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
       admin = started.server;
       return started.address;
     },
-    reload: (next) => live.reload(next),
+    reload: (next) => {
+      const result = live.reload(next);
+      // Certificates are re-read with the rules file: new connections get the new ones.
+      edge.reloadCertificates(next);
+      return result;
+    },
     reloadFailed(message) {
       rec.reload('error');
       status?.event('reload', 'error', message);
@@ -130,9 +139,12 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     },
     explain: (url, headers) => explain({ store, clock, config: live.get }, url, headers),
     ready: () => readiness.check(),
-    warm: (progress) => warmInstance({ server, config: live.get, readiness }, progress),
-    close: (grace = 5_000) =>
-      shutdown({ server, admin: () => admin, readiness, fills: coalescer, pass, origin, peers: store.peers, redis: redis?.client }, grace),
+    warm: (progress) => warmInstance({ server: edge.plainServer() ?? server, config: live.get, readiness }, progress),
+    close: async (grace = 5_000) => {
+      edge.close();
+      await shutdown({ server, admin: () => admin, readiness, fills: coalescer, pass, origin, peers: store.peers, redis: redis?.client }, grace);
+      edge.closeAll();
+    },
   };
   return larder;
 }

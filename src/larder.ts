@@ -48,8 +48,10 @@ export interface Larder {
   readonly recorder: Recorder;
   /** The config new requests use. */
   config(): Config;
-  /** Binds the configured address (or the one given); resolves to the bound port. */
+  /** Binds every configured listener (the first at the address given, if any); resolves to the first's address. */
   listen(port?: number, host?: string): Promise<AddressInfo>;
+  /** Every bound client listener's address, in `listen` order (the first is what listen resolved to). */
+  addresses(): AddressInfo[];
   /** Binds the admin listener (metrics, health, purge, explain); undefined without `admin`. */
   listenAdmin(port?: number, host?: string): Promise<AddressInfo | undefined>;
   /** Swaps in a new validated config for new requests; requests in flight finish under the old one. */

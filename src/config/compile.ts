@@ -12,6 +12,10 @@
  * it rejects compiles to undefined, which no cross-field check mistakes for a number. The
  * Config built that way is never returned (load.ts throws with the problems instead).
  */
+import { readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { Value } from '@sinclair/typebox/value';
 import { parseEntryKey } from '../cache/crypto.js';
 import { parseListen, parseOrigin } from './addresses.js';
@@ -19,7 +23,7 @@ import type { KeyPath, ProblemList } from './problems.js';
 import { makeMatcher } from './routes.js';
 import { DEFAULT_STRIP_RESPONSE_HEADERS, RouteSchema, type RouteRules, type Rules } from './schema.js';
 import { framingCovered, responseFieldList } from './response-fields.js';
-import type { AdminSettings, Config, KeyRule, RedisSettings, Route, SecuritySettings } from './types.js';
+import type { AdminSettings, Config, KeyRule, ListenerSettings, ListenerTls, RedisSettings, Route, SecuritySettings } from './types.js';
 import { parseDuration, parseSize, quote } from './units.js';
 
 type CacheRules = Rules['cache'];
@@ -34,7 +38,7 @@ type Convert = <V, T>(path: KeyPath, value: V | undefined, fn: (value: V) => T) 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** Builds the Config from defaulted rules, reporting what the schema cannot check. */
-export function compile(rules: Rules, problems: ProblemList): Config {
+export function compile(rules: Rules, problems: ProblemList, base: string = process.cwd()): Config {
   const convert: Convert = (path, value, fn) => {
     if (value === undefined || problems.covers(path)) return undefined as never;
     try {
@@ -47,8 +51,11 @@ export function compile(rules: Rules, problems: ProblemList): Config {
   };
   const timeout = (name: keyof Rules['timeouts']) => convert(['timeouts', name], rules.timeouts[name], parseTimeout);
   const origin = convert(['origin'], rules.origin, parseOrigin);
+  const listeners = compileListeners(rules.listen, base, problems, convert);
   return {
-    listen: convert(['listen'], rules.listen, parseListen),
+    listen: listeners[0] === undefined ? (undefined as never) : { host: listeners[0].host, port: listeners[0].port },
+    listeners,
+    trustedProxies: compileTrustedProxies(rules.trustedProxies, problems),
     origin,
     timeouts: { connect: timeout('connect'), headers: timeout('headers'), body: timeout('body') },
     cache: compileCache(rules.cache, problems, convert),
@@ -65,6 +72,78 @@ export function compile(rules: Rules, problems: ProblemList): Config {
     routes: compileRoutes(rules.routes, origin, problems, convert),
     defaultRoute: compileDefaultRoute(origin, problems, convert),
   };
+}
+
+/**
+ * `listen` in either form → the listeners. Certificate files are read (relative to the rules
+ * file) and checked here, so that a missing or unusable one is reported with its place.
+ */
+function compileListeners(listen: Rules['listen'], base: string, problems: ProblemList, convert: Convert): ListenerSettings[] {
+  if (!Array.isArray(listen)) {
+    const address = convert(['listen'], listen, parseListen);
+    return address === undefined ? [] : [{ ...address, http2: false, proxyProtocol: false }];
+  }
+  const out: ListenerSettings[] = [];
+  listen.forEach((item, i) => {
+    if (typeof item === 'string' || typeof item === 'number') {
+      const address = convert(['listen', i], item, parseListen);
+      if (address !== undefined) out.push({ ...address, http2: false, proxyProtocol: false });
+      return;
+    }
+    const address = convert(['listen', i, 'address'], item.address, parseListen);
+    const tls = item.tls === undefined ? undefined : readListenerTls(item.tls, base, ['listen', i, 'tls'], problems);
+    if (item.http2 && item.tls === undefined) {
+      problems.add({
+        path: ['listen', i, 'http2'],
+        message: 'http2 needs tls (cleartext HTTP/2, h2c, is not offered); add tls: { cert, key } or remove http2',
+      });
+    }
+    if (address !== undefined) out.push({ ...address, ...(tls === undefined ? {} : { tls }), http2: item.http2, proxyProtocol: item.proxyProtocol });
+  });
+  return out;
+}
+
+/** Reads a listener's certificate and key, and checks that they make a usable pair. */
+export function readListenerTls(files: { cert: string; key: string }, base: string, path: KeyPath, problems: ProblemList): ListenerTls | undefined {
+  const read = (name: 'cert' | 'key'): { file: string; text: string } | undefined => {
+    const file = resolve(base, files[name]);
+    try {
+      return { file, text: readFileSync(file, 'utf8') };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      problems.add({ path: [...path, name], message: `cannot read ${file} (${code === 'ENOENT' ? 'no such file' : (error as Error).message})` });
+      return undefined;
+    }
+  };
+  const cert = read('cert');
+  const key = read('key');
+  if (cert === undefined || key === undefined) return undefined;
+  try {
+    createSecureContext({ cert: cert.text, key: key.text });
+  } catch (error) {
+    problems.add({ path, message: `the certificate and key cannot be used together: ${(error as Error).message}` });
+    return undefined;
+  }
+  return { certFile: cert.file, keyFile: key.file, cert: cert.text, key: key.text };
+}
+
+/** Each entry must be an IP address or a CIDR block; kept as written, lower case. */
+function compileTrustedProxies(list: readonly string[], problems: ProblemList): string[] {
+  const out: string[] = [];
+  list.forEach((entry, i) => {
+    const [address = '', bits, extra] = entry.split('/');
+    const family = isIP(address);
+    const max = family === 4 ? 32 : 128;
+    const ok = family !== 0 && extra === undefined && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max));
+    if (!ok) {
+      problems.add({ path: ['trustedProxies', i], message: `expected an IP address or a CIDR block such as 10.0.0.0/8 or fd00::/8, got "${entry}"` });
+      return;
+    }
+    // BlockList checks what it is given; a failure here is a bug in the test above.
+    new BlockList().addSubnet(address, bits === undefined ? max : Number(bits), family === 4 ? 'ipv4' : 'ipv6');
+    out.push(entry.toLowerCase());
+  });
+  return out;
 }
 
 function compileCache(cache: CacheRules, problems: ProblemList, convert: Convert): Config['cache'] {

@@ -82,16 +82,77 @@ function originUrl(description: string, def?: string) {
   return expects(ORIGIN_EXPECTED, Type.String({ pattern: '^https?://[^/?#\\s]+/?$', description, ...withDefault(def) }));
 }
 
+/** One address in `listen`: "host:port", "[ipv6]:port" or a port number. */
+const AddressSchema = expects(
+  LISTEN_EXPECTED,
+  Type.Union([Type.String({ minLength: 1 }), expects(LISTEN_EXPECTED, Type.Integer({ minimum: 0, maximum: 65535 }))]),
+);
+
+/** One listener written as a mapping: an address with TLS, HTTP/2 and the PROXY protocol. */
+const ListenerSchema = Type.Object(
+  {
+    address: expects(LISTEN_EXPECTED, { ...AddressSchema, description: 'Address of this listener: "host:port", "[ipv6]:port" or a port number (host 127.0.0.1). Required.' }),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          cert: Type.String({ minLength: 1, description: 'PEM certificate chain file, relative to rules.yaml. Re-read on every reload (SIGHUP).' }),
+          key: Type.String({ minLength: 1, description: 'PEM private key file, relative to rules.yaml. Re-read on every reload (SIGHUP).' }),
+        },
+        { additionalProperties: false, description: 'Serve TLS on this listener (X-Forwarded-Proto: https). Absent: plain HTTP.' },
+      ),
+    ),
+    http2: Defaulted(
+      Type.Boolean({
+        default: false,
+        description:
+          'true offers HTTP/2 through ALPN ("h2"), with HTTP/1.1 for clients that do not ask for it. Needs tls ' +
+          '(cleartext HTTP/2, h2c, is not offered). Default false.',
+      }),
+    ),
+    proxyProtocol: Defaulted(
+      Type.Boolean({
+        default: false,
+        description:
+          'true: every connection must begin with a PROXY protocol v1 or v2 header (before TLS), whose source ' +
+          'address is then the client address; a connection without a valid header is closed. With ' +
+          'trustedProxies set, only those peers may connect. Default false.',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'A listener: address, optional TLS, HTTP/2 and PROXY protocol.' },
+);
+
 /** `listen`: where clients connect; LARDER_LISTEN overrides it. */
 const ListenSchema = expects(
   LISTEN_EXPECTED,
-  Type.Union([Type.String({ minLength: 1 }), expects(LISTEN_EXPECTED, Type.Integer({ minimum: 0, maximum: 65535 }))], {
+  Type.Union(
+    [
+      Type.String({ minLength: 1 }),
+      expects(LISTEN_EXPECTED, Type.Integer({ minimum: 0, maximum: 65535 })),
+      Type.Array(Type.Union([AddressSchema, ListenerSchema]), { minItems: 1 }),
+    ],
+    {
+      description:
+        'Address larder accepts client connections on: "host:port", "[ipv6]:port", or a bare port ' +
+        'number (host 127.0.0.1). Write 0.0.0.0:8080 to listen on every interface; port 0 lets the ' +
+        'OS choose a free port. A list gives several listeners: addresses, or mappings with address, tls, ' +
+        'http2 and proxyProtocol. Default 127.0.0.1:8080. The LARDER_LISTEN environment variable replaces it.',
+      default: '127.0.0.1:8080',
+    },
+  ),
+);
+
+/** `trustedProxies`: peers whose X-Forwarded-For, -Proto and -Host are kept and extended. */
+const TrustedProxiesSchema = Type.Array(
+  expects('an IP address or a CIDR block such as 10.0.0.0/8 or fd00::/8', Type.String({ minLength: 1 })),
+  {
+    default: [],
     description:
-      'Address larder accepts client connections on: "host:port", "[ipv6]:port", or a bare port ' +
-      'number (host 127.0.0.1). Write 0.0.0.0:8080 to listen on every interface; port 0 lets the ' +
-      'OS choose a free port. Default 127.0.0.1:8080. The LARDER_LISTEN environment variable replaces it.',
-    default: '127.0.0.1:8080',
-  }),
+      'Peers (IP addresses or CIDR blocks, IPv4 or IPv6) whose X-Forwarded-For, X-Forwarded-Proto and ' +
+      'X-Forwarded-Host are kept and extended instead of stripped: X-Forwarded-For gets the peer appended, ' +
+      'X-Forwarded-Proto (http or https) is taken as the client scheme. X-Forwarded-Host is forwarded but never ' +
+      'routes or keys. Requests from any other peer lose them as before. Default [].',
+  },
 );
 
 /** `origin`: the default upstream; LARDER_ORIGIN overrides it. */
@@ -845,6 +906,7 @@ export const RouteSchema = Type.Object(
 export const RulesSchema = Type.Object(
   {
     listen: Defaulted(ListenSchema),
+    trustedProxies: Defaulted(TrustedProxiesSchema),
     origin: Defaulted(OriginSchema),
     timeouts: Defaulted(TimeoutsSchema),
     cache: Defaulted(CacheSchema),

@@ -8,6 +8,24 @@ export interface ListenAddress {
   port: number;
 }
 
+/** A listener's certificate: the files as written (absolute) and their PEM text as last read. */
+export interface ListenerTls {
+  certFile: string;
+  keyFile: string;
+  cert: string;
+  key: string;
+}
+
+/** One client listener (`listen`, or one item of its list form). */
+export interface ListenerSettings extends ListenAddress {
+  /** Absent: plain HTTP. */
+  tls?: ListenerTls;
+  /** HTTP/2 offered through ALPN (TLS only). */
+  http2: boolean;
+  /** Every connection starts with a PROXY protocol v1/v2 header. */
+  proxyProtocol: boolean;
+}
+
 /** How a route builds the cache key from the request. */
 export interface KeyRule {
   /**
@@ -179,7 +197,12 @@ export type AdminEndpoint = 'metrics' | 'healthz' | 'readyz' | 'status' | 'expla
 export interface Config {
   /** Absolute path of the file it came from, or undefined when built in code. */
   file?: string;
+  /** The first listener's address. */
   listen: ListenAddress;
+  /** Every client listener, in file order (the first is `listen`). */
+  listeners: readonly ListenerSettings[];
+  /** Peers whose X-Forwarded-For/-Proto/-Host are kept: addresses and CIDR blocks, as written. */
+  trustedProxies: readonly string[];
   /** Default upstream base URL. */
   origin: string;
   timeouts: Timeouts;

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { appendVia, stripHopByHop } from '../rfc9111/index.js';
 import { acceptsTrailers } from './respond.js';
+import { forwardedFields } from './trusted-proxies.js';
 
 /**
  * Fields a cache fill must not forward: the fill asks for the full representation so it can
@@ -14,7 +15,7 @@ const NO_BODY = ['content-length', 'transfer-encoding', 'expect'];
 /**
  * The headers sent to the origin for a cacheable GET or HEAD: the client's end-to-end
  * fields, Host as resolved, X-Forwarded-For appended to, X-Forwarded-Proto and X-Forwarded-Host set by
- * larder (a client cannot choose them), and Via.
+ * larder: a client cannot choose them, a peer on trustedProxies can (http/trusted-proxies.ts), and Via.
  */
 export function originHeaders(req: IncomingMessage, host: string, fill: boolean): Record<string, string | string[]> {
   const src = stripHopByHop(req.headers as Record<string, string | string[] | undefined>);
@@ -32,11 +33,8 @@ export function originHeaders(req: IncomingMessage, host: string, fill: boolean)
   // that asked for them (RFC 9110 §10.1.4): say so to the origin on its behalf.
   if (acceptsTrailers(req.headers.te)) out['te'] = 'trailers';
   if (fill) for (const name of FILL_DROP) delete out[name];
-  const client = req.socket.remoteAddress ?? '';
   const xff = out['x-forwarded-for'];
-  out['x-forwarded-for'] = xff === undefined ? client : `${Array.isArray(xff) ? xff.join(', ') : xff}, ${client}`;
-  out['x-forwarded-proto'] = 'http';
-  out['x-forwarded-host'] = host;
+  Object.assign(out, forwardedFields(req, host, xff === undefined ? undefined : Array.isArray(xff) ? xff.join(', ') : xff));
   out['via'] = appendVia(out['via']);
   return out;
 }

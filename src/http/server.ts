@@ -8,6 +8,7 @@ import { connectionOptions, HOP_BY_HOP } from '../rfc9111/hop-by-hop.js';
 import { ErrorCodes, LarderError } from '../errors.js';
 import { errorBytes } from './respond.js';
 import { RequestFramingScanner, type Violation } from './body-framing.js';
+import { decideForwarding } from './trusted-proxies.js';
 
 export interface ServerLimits {
   /** Idle time allowed between requests on a keep-alive connection (ms). */
@@ -66,6 +67,7 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
       }
     }
     dropConnectionFields(req);
+    decideForwarding(req, getConfig().trustedProxies);
     stripRequestHeaders(req, s.stripRequestHeaders);
     handler.handle(req, res);
   });
@@ -78,6 +80,7 @@ export function createProxyServer(handler: Handler, getConfig: () => Config): ht
       return;
     }
     dropConnectionFields(req);
+    decideForwarding(req, getConfig().trustedProxies);
     stripRequestHeaders(req, security().stripRequestHeaders);
     handler.upgrade(req, socket, head);
   });
@@ -240,7 +243,7 @@ function clientErrorStatus(code: string | undefined, raw: Buffer | undefined): 4
  * §7.1), "\" is read as "/" by some origins, and a "%" that does not start an escape is
  * decoded differently by different servers: each could make one key name two resources.
  */
-const TARGET_BAD = /[#\\\x80-\xff]|%(?![0-9A-Fa-f]{2})/;
+export const TARGET_BAD = /[#\\\x80-\xff]|%(?![0-9A-Fa-f]{2})/;
 
 /** Every check node's parser does not do itself. */
 function checkRequest(req: http.IncomingMessage, s: SecuritySettings, maxHeaders: number): LarderError | undefined {

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/types.js';
 import type { Outcome } from '../http/handler.js';
 import { resolveRequest } from '../http/target.js';
+import { clientAddress } from '../http/trusted-proxies.js';
 
 /**
  * Access logs: one line per answered request (or a sample of them), in JSON or in the
@@ -237,7 +238,8 @@ export class AccessLog {
     const now = this.d.now();
     const rec: AccessRecord = {
       time: isoTime(now),
-      client: req.socket?.remoteAddress ?? '',
+      // The real client: behind a trusted proxy or a PROXY protocol header, the one it names.
+      client: clientAddress(req),
       method: o.method,
       path: known.path,
       http: req.httpVersion,

@@ -17,13 +17,17 @@ export function bind(server: http.Server, port: number, host: string): Promise<A
 }
 
 /**
- * Binds the proxy listener. Gives Redis a moment to connect first, so the first requests can
+ * Binds the proxy listeners (http/listeners.ts). Gives Redis a moment to connect first, so the first requests can
  * use it; never waits long, and never refuses to start without it: a cache fault is a miss.
  */
-export async function listenProxy(server: http.Server, peers: Peers | undefined, port: number, host: string): Promise<AddressInfo> {
+export async function listenProxy(
+  edge: { listen(first?: { port: number; host: string }): Promise<AddressInfo> },
+  peers: Peers | undefined,
+  first?: { port: number; host: string },
+): Promise<AddressInfo> {
   if (peers !== undefined) {
     await peers.ready(START_WAIT);
     await peers.loadRules();
   }
-  return bind(server, port, host);
+  return edge.listen(first);
 }

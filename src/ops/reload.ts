@@ -35,7 +35,7 @@ export class LiveConfig {
 export function needsRestart(current: Config, next: Config): string[] {
   const out: string[] = [];
   const differs = (a: unknown, b: unknown): boolean => JSON.stringify(a) !== JSON.stringify(b);
-  if (differs(next.listen, current.listen)) out.push('listen');
+  if (differs(listenerShape(next), listenerShape(current))) out.push('listen');
   if (differs(next.admin, current.admin)) out.push('admin');
   if (differs(next.timeouts, current.timeouts)) out.push('timeouts');
   if (next.cache.memory.maxSize !== current.cache.memory.maxSize) out.push('cache.memory.maxSize');
@@ -46,4 +46,9 @@ export function needsRestart(current: Config, next: Config): string[] {
   if (next.cache.maxVariants !== current.cache.maxVariants) out.push('cache.maxVariants');
   if (next.cache.maxTtl !== current.cache.maxTtl) out.push('cache.maxTtl');
   return out;
+}
+
+/** The listeners without their certificates' text: new certificates apply on reload. */
+function listenerShape(c: Config): unknown {
+  return c.listeners.map((l) => ({ ...l, tls: l.tls === undefined ? undefined : { cert: l.tls.certFile, key: l.tls.keyFile } }));
 }

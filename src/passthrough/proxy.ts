@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import { ErrorCodes, LarderError } from '../errors.js';
 import { appendVia } from '../rfc9111/fields.js';
+import { forwardedFields } from '../http/trusted-proxies.js';
 
 /** What the caller learns about a passed-through response, before it is written. */
 export interface PassResponse {
@@ -38,8 +39,15 @@ export class PassThrough {
 
   constructor(opts: { timeout: number; via: string }) {
     this.proxy = createProxyServer({ xfwd: true, ws: true, agent: this.agent, proxyTimeout: opts.timeout });
-    this.proxy.on('proxyReq', (proxyReq) => {
+    this.proxy.on('proxyReq', (proxyReq, req) => {
       proxyReq.setHeader('via', appendVia(proxyReq.getHeader('via'), opts.via));
+      // The same X-Forwarded-For, -Proto and -Host as a cached request's (xfwd's own only add the port).
+      const sent = this.forwardedFor.get(req);
+      for (const [name, value] of Object.entries(forwardedFields(req, req.headers.host ?? '', sent))) proxyReq.setHeader(name, value);
+    });
+    this.proxy.on('proxyReqWs', (proxyReq, req) => {
+      const sent = this.forwardedFor.get(req);
+      for (const [name, value] of Object.entries(forwardedFields(req, req.headers.host ?? '', sent))) proxyReq.setHeader(name, value);
     });
     this.proxy.on('proxyRes', (proxyRes, req) => {
       const o = this.pending.get(req);
@@ -59,14 +67,24 @@ export class PassThrough {
     });
   }
 
+  /** A client's X-Forwarded-For as it arrived (xfwd appends to it before proxyReq). */
+  private readonly forwardedFor = new WeakMap<http.IncomingMessage, string>();
+
   web(req: http.IncomingMessage, res: http.ServerResponse, opts: PassOptions): void {
     this.pending.set(req, opts);
+    this.rememberForwardedFor(req);
     this.proxy.web(req, res, { target: opts.target });
   }
 
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, target: string): void {
     socket.on('error', () => socket.destroy());
+    this.rememberForwardedFor(req);
     this.proxy.ws(req, socket, head, { target });
+  }
+
+  private rememberForwardedFor(req: http.IncomingMessage): void {
+    const xff = req.headers['x-forwarded-for'];
+    if (xff !== undefined) this.forwardedFor.set(req, Array.isArray(xff) ? xff.join(', ') : xff);
   }
 
   close(): void {

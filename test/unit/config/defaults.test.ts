@@ -151,6 +151,7 @@ describe('the compiled Config', () => {
   /** Where each defaulted option lands in the Config, and what its default becomes. */
   const where: Record<string, (c: Config, r: Route) => unknown> = {
     listen: (c) => c.listen,
+    trustedProxies: (c) => c.trustedProxies,
     origin: (c) => c.origin,
     'timeouts.connect': (c) => c.timeouts.connect,
     'timeouts.headers': (c) => c.timeouts.headers,

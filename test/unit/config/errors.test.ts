@@ -98,7 +98,7 @@ describe('types and unknown keys', () => {
 
   it('lists the allowed keys when nothing is close', () => {
     expect(problemsOf(yaml('redis: {}'))).toEqual([
-      'rules.yaml:1:1 redis: unknown key "redis"; allowed keys here: listen, origin, timeouts, cache, security, admin, warm, reload, log, debugHeaders, shutdownGrace, routes',
+      'rules.yaml:1:1 redis: unknown key "redis"; allowed keys here: listen, trustedProxies, origin, timeouts, cache, security, admin, warm, reload, log, debugHeaders, shutdownGrace, routes',
     ]);
   });
 
