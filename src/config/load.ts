@@ -8,7 +8,7 @@
  * The defaults are the schema's (config/schema.ts), filled in here, once, before validation.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { LineCounter, parseDocument, type Document } from 'yaml';
@@ -115,7 +115,8 @@ function finish(written: unknown, env: Env, problems: ProblemList, source: Sourc
   const overridden = applyOverrides(written, env);
   checkPassThroughRoutes(written, problems);
   const rules = validate(RulesSchema, Value.Default(RulesSchema, structuredClone(written)), problems);
-  const config = compile(rules, problems);
+  // TLS files of upstreams are relative to the rules file.
+  const config = compile(rules, problems, file === undefined ? process.cwd() : dirname(file));
   if (problems.length > 0) throw invalid(problems, source, overridden);
   if (file !== undefined) config.file = file;
   return deepFreeze(config);
