@@ -19,7 +19,7 @@ import { parseEntryKey } from '../cache/crypto.js';
 import { parseListen, parseOrigin } from './addresses.js';
 import type { KeyPath, ProblemList } from './problems.js';
 import { makeMatcher } from './routes.js';
-import { RouteSchema, type RouteRules, type Rules } from './schema.js';
+import { RouteSchema, UpstreamSchema, type RouteRules, type Rules } from './schema.js';
 import { suggest } from './suggest.js';
 import type { AdminSettings, Config, KeyRule, RedisSettings, Route, SecuritySettings, Upstream, UpstreamTls } from './types.js';
 import { parseDuration, parseSize, quote } from './units.js';
@@ -141,7 +141,9 @@ function compileUpstreams(rules: Rules['upstreams'], base: string, problems: Pro
   for (const [name, upstream] of Object.entries(rules ?? {})) {
     const at = (...rest: (string | number)[]): KeyPath => ['upstreams', name, ...rest];
     if (upstream === undefined || problems.covers(at())) continue;
-    out.set(name, compileUpstream(name, upstream, at, base, problems, convert));
+    // TypeBox fills no defaults inside a record's values: the schema's, filled here.
+    const filled = Value.Default(UpstreamSchema, structuredClone(upstream)) as UpstreamRules;
+    out.set(name, compileUpstream(name, filled, at, base, problems, convert));
   }
   return out;
 }

@@ -116,7 +116,7 @@ const OriginSchema = expects(
 const RETRY_ON_EXPECTED = 'connect, or a 5xx status such as 502';
 
 /** One entry of `upstreams`: servers, balancing, health checks, retries, Host and TLS. */
-const UpstreamSchema = Type.Object(
+export const UpstreamSchema = Type.Object(
   {
     servers: Type.Array(originUrl('A server of this upstream: scheme, host and optional port.'), {
       minItems: 1,
