@@ -118,10 +118,13 @@ const RETRY_ON_EXPECTED = 'connect, or a 5xx status such as 502';
 /** One entry of `upstreams`: servers, balancing, health checks, retries, Host and TLS. */
 export const UpstreamSchema = Type.Object(
   {
-    servers: Type.Array(originUrl('A server of this upstream: scheme, host and optional port.'), {
-      minItems: 1,
-      description: 'The servers, as http:// or https:// URLs without path (all with the same scheme). Required.',
-    }),
+    servers: expects(
+      'a list of one or more server URLs, such as [http://10.0.0.1:3000, http://10.0.0.2:3000]',
+      Type.Array(originUrl('A server of this upstream: scheme, host and optional port.'), {
+        minItems: 1,
+        description: 'The servers, as http:// or https:// URLs without path. Required.',
+      }),
+    ),
     balance: Defaulted(
       Type.Union([Type.Literal('round-robin'), Type.Literal('least-connections')], {
         default: 'round-robin',

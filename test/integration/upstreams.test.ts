@@ -265,3 +265,23 @@ describe('host', () => {
     expect(reply).toMatch(/^HTTP\/1\.1 400/);
   });
 });
+
+describe('reload and close', () => {
+  it('a reload that changes an upstream rebuilds it; close stops every health check', async () => {
+    const [a, b] = await pair();
+    const check = { path: '/healthz', interval: '50ms', timeout: '200ms' };
+    const l = await larder({ servers: [a.url], healthCheck: check }, pass);
+    await until(() => a.count('/healthz') >= 2);
+    const { buildConfig } = await import('../../src/config/load.js');
+    l.larder.reload(buildConfig({ listen: '127.0.0.1:0', origin: 'api', upstreams: { api: { servers: [b.url], healthCheck: check } }, ...pass }));
+    await until(() => b.count('/healthz') >= 2);
+    const seenA = a.count('/healthz');
+    expect((await get(l.url, '/after')).body).toBe('b /after');
+    await sleep(300);
+    expect(a.count('/healthz')).toBeLessThanOrEqual(seenA + 1);
+    await l.close();
+    const seenB = b.count('/healthz');
+    await sleep(300);
+    expect(b.count('/healthz')).toBe(seenB);
+  });
+});
