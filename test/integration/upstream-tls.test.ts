@@ -37,7 +37,7 @@ function makeCertificates(): void {
 
 let origin: https.Server;
 let port: number;
-const seen: Array<{ host: string | undefined; client: string | undefined; sni: string | false }> = [];
+const seen: Array<{ host: string | undefined; client: unknown; sni: unknown }> = [];
 
 beforeAll(async () => {
   makeCertificates();
