@@ -285,3 +285,37 @@ describe('reload and close', () => {
     expect(b.count('/healthz')).toBe(seenB);
   });
 });
+
+describe('the docker-compose demo, shaped as in docker/rules.yaml', () => {
+  it('replica b answers a HIT from Redis for what replica a stored, each reached on its own host:port', async () => {
+    const { startRedis } = await import('../helpers/redis.js');
+    const redis = await startRedis();
+    open.push({ close: () => redis.stop() });
+    const o = await origin((req, res) => {
+      res.setHeader('cache-control', 'max-age=60');
+      res.end(`product ${req.url} for ${req.headers.host}`);
+    });
+    const rules = {
+      upstreams: { demo: { servers: [o.url], host: 'upstream' } },
+      cache: { redis: { url: redis.url, prefix: `demo${Date.now()}:` } },
+      routes: [{ name: 'products', match: '/api/products/**' }],
+    };
+    const a = await startLarder('demo', rules, { defaultMetrics: false });
+    const b = await startLarder('demo', rules, { defaultMetrics: false });
+    open.push(a, b);
+    const hostA = new URL(a.url).host;
+    const hostB = new URL(b.url).host;
+    const first = await get(a.url, '/api/products/1', { host: hostA });
+    expect(first.h('x-cache')).toBe('MISS');
+    // a writes the entry to Redis as it answers; b has nothing in memory. Until the write lands,
+    // b waits on a's fill lease or finds nothing (then the origin would count 2).
+    let second = await get(b.url, '/api/products/1', { host: hostB });
+    for (let i = 0; i < 20 && second.h('x-cache') !== 'HIT'; i++) {
+      await sleep(50);
+      second = await get(b.url, '/api/products/1', { host: hostB });
+    }
+    expect(second.h('x-cache')).toBe('HIT');
+    expect(second.body).toBe(`product /api/products/1 for 127.0.0.1:${o.port}`);
+    expect(o.count('/api/products/1')).toBe(1);
+  });
+});
