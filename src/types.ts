@@ -108,6 +108,16 @@ export interface CacheEntry {
   size: number;
   /** How long the origin took to answer, in ms (used by early refresh). */
   fetchDuration: number;
+  /** Requests this entry answered in this instance (X-Cache-Hits); never stored in the shared tier. */
+  hits?: number;
+  /** The responseHeaders list `rawHeaders` was prepared for (cache/entry.ts prepareFor); never stored. */
+  preparedFor?: readonly string[];
+  /**
+   * Set when larder compressed the origin's identity body itself: `body` is in this coding,
+   * `headers` stay the origin's (for revalidation), and `rawHeaders` and `etag` describe the
+   * encoded representation (Content-Encoding, Vary: Accept-Encoding, a weak ETag).
+   */
+  coding?: 'br' | 'zstd' | 'gzip';
 }
 
 /**

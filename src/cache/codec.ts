@@ -3,6 +3,7 @@ import { entrySize } from './entry.js';
 import { HOP_BY_HOP } from '../rfc9111/hop-by-hop.js';
 import type { EntryCipher } from './crypto.js';
 import { TOKEN } from '../rfc9111/fields.js';
+import { RUNTIME_CODINGS } from './compress.js';
 
 /**
  * The shared-tier wire format of a stored value:
@@ -13,6 +14,8 @@ import { TOKEN } from '../rfc9111/fields.js';
  *   6  4  metadata length, u32 big-endian
  *  10  n  metadata: JSON of every field except the body (and an entry's size), plus `k`, the
  *          store key the value was written under
+ *          (format 3 added an entry's `coding`: the content coding larder compressed the body
+ *          into; format 2 values are refused, and so is a coding this Node cannot undo)
  * 10+n    the raw body bytes (entries only)
  *
  * A value read back under another key than its `k` is a miss: a collision of the key hash in
@@ -27,7 +30,7 @@ import { TOKEN } from '../rfc9111/fields.js';
  * hand-typed `SET`, and a response writer must never be handed a malformed header.
  */
 const MAGIC = Buffer.from('LRDR', 'latin1');
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 const KIND_ENTRY = 1;
 const KIND_INDEX = 2;
 /** An entry frame sealed with AES-256-GCM (see crypto.ts): only with `cache.redis.encryption`. */
@@ -55,7 +58,8 @@ export function encode(value: StoredValue, key?: string, cipher?: EntryCipher): 
   }
   // size is derived and local (what the memory tier is charged), so it is recomputed on
   // decode rather than trusted; bodyLength lets decode detect a truncated value.
-  const { body, size: _size, ...meta } = value;
+  // hits and preparedFor belong to this instance's copy.
+  const { body, size: _size, hits: _hits, preparedFor: _prepared, ...meta } = value;
   const fullMeta = { ...meta, bodyLength: body.length, ...k };
   if (cipher === undefined) return frame(KIND_ENTRY, fullMeta, body);
   const head = Buffer.from(frame(KIND_ENTRY, fullMeta, undefined));
@@ -166,6 +170,7 @@ export function validateEntry(m: unknown, body: Buffer): CacheEntry | undefined 
     route: f.route,
     size: 0,
     fetchDuration: f.fetchDuration,
+    ...(f.coding === undefined ? {} : { coding: f.coding }),
   };
   entry.size = entrySize(entry);
   return entry;
@@ -199,7 +204,9 @@ function checkTimes(m: Record<string, unknown>): boolean {
 
 /** Validators, Vary values, tags, route and fetch time. */
 function checkMeta(m: Record<string, unknown>): boolean {
-  const { etag, lastModified, varyNames, varyValues, tags, route, fetchDuration } = m;
+  const { etag, lastModified, varyNames, varyValues, tags, route, fetchDuration, coding } = m;
+  // A coding this runtime cannot undo (zstd written by a newer Node) is not served from here.
+  if (coding !== undefined && !(typeof coding === 'string' && (RUNTIME_CODINGS as readonly string[]).includes(coding))) return false;
   if (etag !== undefined && !isFieldValue(etag)) return false;
   if (lastModified !== undefined && !isFieldValue(lastModified)) return false;
   if (!isArrayOf(varyNames, isToken) || !isArrayOf(varyValues, isString)) return false;

@@ -1,6 +1,19 @@
 import type { Route, CacheSettings } from '../config/types.js';
 import type { CacheEntry, HeaderMap } from '../types.js';
-import { VIA, appendVia, canRevalidate, single, stripHopByHop, usableUntil, type EntryTimes } from '../rfc9111/index.js';
+import { hiddenBy } from '../config/response-fields.js';
+import {
+  VIA,
+  appendVia,
+  canRevalidate,
+  codingOf,
+  recodedHeaders,
+  single,
+  stripHopByHop,
+  usableUntil,
+  withVaryAcceptEncoding,
+  type EntryTimes,
+} from '../rfc9111/index.js';
+import { SERVABLE } from './compress.js';
 
 /**
  * Fixed bytes charged per entry on top of its body and header text: the entry object,
@@ -17,7 +30,7 @@ export { VIA };
 const NOT_STORED = new Set(['age', 'x-cache', 'content-length', 'set-cookie']);
 
 export interface EntryInput {
-  route: Pick<Route, 'name' | 'tags'>;
+  route: Pick<Route, 'name' | 'tags'> & Partial<Pick<Route, 'responseHeaders'>>;
   settings: Pick<CacheSettings, 'targeted'>;
   status: number;
   statusMessage: string;
@@ -32,15 +45,19 @@ export interface EntryInput {
   times: EntryTimes;
   /** Store Set-Cookie along with the entry (only when the route opts in). */
   keepSetCookie: boolean;
+  /** larder compressed the origin's identity body into this coding (`body` is the compressed bytes). */
+  coding?: CacheEntry['coding'];
 }
 
 /** Builds a stored entry from the policy's times, preparing the headers to write on a hit. */
 export function createEntry(input: EntryInput): CacheEntry {
   const headers = storedHeaders(input.headers, input.responseTime, input.keepSetCookie);
   const t = input.times;
-  const etag = single(headers['etag']);
+  const shown = shownHeaders(headers, input.coding);
+  const etag = single(shown['etag']);
   const lastModified = single(headers['last-modified']);
-  const rawHeaders = prepareRawHeaders(headers, input.body.length, input.settings.targeted);
+  const hidden = input.route.responseHeaders ?? [];
+  const rawHeaders = prepareRawHeaders(shown, input.body.length, input.settings.targeted, hidden);
   const entry: CacheEntry = {
     v: 1,
     status: input.status,
@@ -67,9 +84,49 @@ export function createEntry(input: EntryInput): CacheEntry {
     route: input.route.name,
     size: 0,
     fetchDuration: input.responseTime - input.requestTime,
+    ...(input.coding === undefined ? {} : { coding: input.coding }),
   };
   entry.size = entrySize(entry);
+  entry.preparedFor = hidden;
   return entry;
+}
+
+/**
+ * Makes `rawHeaders` follow a route's responseHeaders list (and the targeted fields) when it
+ * was prepared for another list: an entry read from the shared tier (written by any
+ * instance, under any config) or stored before a reload. Compiled lists are compared by
+ * identity, so a hit pays one comparison. `size` is left as charged.
+ */
+export function prepareFor(entry: CacheEntry, hidden: readonly string[], consumed: readonly string[]): void {
+  if (entry.preparedFor === hidden) return;
+  entry.rawHeaders = prepareRawHeaders(shownHeaders(entry.headers, entry.coding), entry.body.length, consumed, hidden);
+  entry.preparedFor = hidden;
+}
+
+/**
+ * The fields clients see for a stored body: for a body larder compressed, the encoded
+ * representation's (rfc9111 recodedHeaders); for a body the origin sent in a coding larder
+ * can undo, the origin's plus Vary: Accept-Encoding, since other clients get it decoded;
+ * otherwise the origin's as they are.
+ */
+export function shownHeaders(headers: HeaderMap, coding: CacheEntry['coding']): HeaderMap {
+  if (coding !== undefined) return recodedHeaders(headers, coding, false);
+  const stored = codingOf(headers['content-encoding'], SERVABLE);
+  return stored === undefined || stored === 'identity' ? headers : withVaryAcceptEncoding(headers);
+}
+
+/**
+ * The entry with its body replaced by the same content in `coding` (compressed by larder):
+ * the fields clients see become the encoded representation's (see shownHeaders).
+ */
+export function withCoding(entry: CacheEntry, coding: NonNullable<CacheEntry['coding']>, body: Buffer, consumed: readonly string[]): CacheEntry {
+  const shown = shownHeaders(entry.headers, coding);
+  const etag = single(shown['etag']);
+  const out: CacheEntry = { ...entry, body, coding, rawHeaders: prepareRawHeaders(shown, body.length, consumed, entry.preparedFor ?? []) };
+  if (etag === undefined) delete out.etag;
+  else out.etag = etag;
+  out.size = entrySize(out);
+  return out;
 }
 
 /** What the memory tier is charged for an entry: body, header bytes and a fixed overhead. */
@@ -107,17 +164,18 @@ function storedHeaders(src: HeaderMap, responseTime: number, keepSetCookie: bool
 
 /**
  * The flat [name, value, ...] list written on every hit: stored fields (less the targeted
- * cache-control fields larder consumed), Content-Length
+ * cache-control fields larder consumed and the route's responseHeaders list), Content-Length
  * for the stored body and Via. Cache-Status is left out because a hit appends its own
- * member to whatever the origin sent.
+ * member to whatever the origin sent, and X-Cache-Hits because it is larder's own.
  */
-export function prepareRawHeaders(headers: HeaderMap, bodyLength: number, consumed: readonly string[] = []): string[] {
+export function prepareRawHeaders(headers: HeaderMap, bodyLength: number, consumed: readonly string[] = [], hidden: readonly string[] = []): string[] {
   const raw: string[] = [];
+  const hide = hiddenBy(hidden);
   let via: string | string[] | undefined;
   for (const name of Object.keys(headers)) {
     // Targeted cache-control fields (RFC 9213) are kept in `headers` for revalidation but
     // are addressed to larder, not to clients.
-    if (name === 'cache-status' || consumed.includes(name)) continue;
+    if (name === 'cache-status' || name === 'x-cache-hits' || consumed.includes(name) || hide(name)) continue;
     const value = headers[name]!;
     if (name === 'via') {
       via = value;

@@ -138,6 +138,50 @@ export class TieredStore {
     return this.shared === undefined ? Promise.resolve() : this.storeShared(primary, entry, ttl);
   }
 
+  /**
+   * Stores `entry` in memory now and, when `next` settles, what it gives in its place: in
+   * memory only while memory still holds `entry` (a purge or a newer fill in between wins), and
+   * in the shared tier, which receives only that one (a compressed entry, say, is written to
+   * Redis once). The promise settles when the shared write is done; it never rejects.
+   */
+  storeThen(primary: string, entry: CacheEntry, jitter: number, next: Promise<CacheEntry>): Promise<void> {
+    const ttl = this.ttlOf(entry) - jitterOffset(entry, primary, jitter);
+    if (ttl <= 0) return Promise.resolve();
+    this.storeLocal(primary, entry, ttl);
+    return next.then(
+      (replacement) => {
+        const key = this.keyOf(primary, entry);
+        const left = this.memory.remainingTtl(key);
+        if (replacement !== entry && this.memory.peek(key) === entry && left > 0) this.storeLocal(primary, replacement, left);
+        const shared = this.ttlOf(replacement) - jitterOffset(replacement, primary, jitter);
+        return this.shared === undefined || shared <= 0 ? undefined : this.storeShared(primary, replacement, shared);
+      },
+      () => undefined,
+    );
+  }
+
+  /** The memory key an entry is (or would be) held under. */
+  private keyOf(primary: string, entry: CacheEntry): string {
+    return entry.varyNames.length === 0 ? primary : variantKey(primary, variantId(entry.varyValues));
+  }
+
+  /**
+   * Charges the memory tier `bytes` more for an entry it holds (a copy of its body in another
+   * coding, kept with it). False, charging nothing, when memory no longer holds this very entry
+   * for `primary` or could not hold it grown: the caller then keeps nothing.
+   */
+  charge(primary: string, entry: CacheEntry, bytes: number): boolean {
+    const key = this.keyOf(primary, entry);
+    if (this.memory.peek(key) !== entry) return false;
+    const ttl = this.memory.remainingTtl(key);
+    if (ttl <= 0 || !this.memory.accepts(entry.size + bytes)) return false;
+    entry.size += bytes;
+    // Removed and set again: the LRU recounts a value's size only when it is added.
+    this.memory.delete(key);
+    this.memory.set(key, entry, ttl);
+    return true;
+  }
+
   /** Removes a URL (every variant) from every tier and tells the other instances. */
   async invalidate(primary: string): Promise<number> {
     const local = this.invalidateLocal(primary);

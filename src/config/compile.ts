@@ -19,7 +19,8 @@ import { parseEntryKey } from '../cache/crypto.js';
 import { parseListen, parseOrigin } from './addresses.js';
 import type { KeyPath, ProblemList } from './problems.js';
 import { makeMatcher } from './routes.js';
-import { RouteSchema, UpstreamSchema, type RouteRules, type Rules } from './schema.js';
+import { DEFAULT_STRIP_RESPONSE_HEADERS, RouteSchema, UpstreamSchema, type RouteRules, type Rules } from './schema.js';
+import { framingCovered, responseFieldList } from './response-fields.js';
 import { suggest } from './suggest.js';
 import type { AdminSettings, Config, KeyRule, RedisSettings, Route, SecuritySettings, Upstream, UpstreamTls } from './types.js';
 import { parseDuration, parseSize, quote } from './units.js';
@@ -62,6 +63,7 @@ export function compile(rules: Rules, problems: ProblemList, base: string = proc
     security: compileSecurity(rules.security, problems, convert),
     ...compileAdmin(rules.admin, convert),
     log: { level: rules.log.level, requests: rules.log.requests },
+    debugHeaders: typeof rules.debugHeaders === 'object' ? { token: rules.debugHeaders.token } : rules.debugHeaders,
     shutdownGrace: convert(['shutdownGrace'], rules.shutdownGrace, parseDuration),
     ...compileWarm(rules.warm),
     routes,
@@ -234,6 +236,12 @@ function compileCache(cache: CacheRules, problems: ProblemList, convert: Convert
     heuristicMax: convert(at('heuristic', 'max'), heuristic.max, parseDuration),
     maxTtl: convert(at('maxTtl'), cache.maxTtl, parseDuration),
     targeted: cache.targetedCacheControl.map((name) => name.toLowerCase()),
+    compression: {
+      codings: [...new Set(cache.compression.codings)],
+      level: { ...cache.compression.level },
+      minSize: convert(at('compression', 'minSize'), cache.compression.minSize, parseSize),
+      types: cache.compression.types.map((t) => t.toLowerCase()),
+    },
     ...(redis === undefined ? {} : { redis }),
   };
 }
@@ -346,6 +354,7 @@ function compileRoutes(
       }
     }
     const compiled = compileRoute(route, at, routeUpstream(route, at, origin, upstreams, problems, convert), problems, convert);
+    checkResponseHeaders(route.responseHeaders, at('responseHeaders'), problems);
     if (route.match !== undefined) compileMatch(route.match, compiled, at('match'), problems);
     return compiled;
   });
@@ -398,6 +407,7 @@ function compileRoute(
     ttlByStatus: compileTtlByStatus(route.ttlByStatus, at, problems, convert),
     clientDirectives: route.clientDirectives,
     cookies: Array.isArray(route.cookies) ? sortedUnique(route.cookies) : route.cookies,
+    responseHeaders: responseFieldList(DEFAULT_STRIP_RESPONSE_HEADERS, route.responseHeaders.strip, route.responseHeaders.keep),
   };
   for (const option of ['ttl', 'forceTtl', 'staleWhileRevalidate', 'staleIfError'] as const) {
     const ms = convert(at(option), route[option], parseDuration);
@@ -438,6 +448,19 @@ function compileDefaultRoute(origin: UpstreamRef | undefined, upstreams: Upstrea
   const at = (...rest: (string | number)[]): KeyPath => ['defaultRoute', ...rest];
   const upstream = routeUpstream(rules, at, origin, upstreams, problems, convert);
   return { ...compileRoute(rules, at, upstream, problems, convert), configured: false, matches: () => true };
+}
+
+/** A strip entry may not remove the framing larder writes itself. */
+function checkResponseHeaders(rules: RouteRules['responseHeaders'], path: KeyPath, problems: ProblemList): void {
+  rules.strip.forEach((entry, i) => {
+    if (typeof entry !== 'string') return; // rejected by the schema
+    const framing = framingCovered(entry);
+    if (framing === undefined) return;
+    problems.add({
+      path: [...path, 'strip', i],
+      message: `${quote(entry)} would remove ${framing}, which larder writes itself for the body it sends; remove it from the list`,
+    });
+  });
 }
 
 function compileMatch(match: MatchRules, route: Route, path: KeyPath, problems: ProblemList): void {

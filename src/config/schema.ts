@@ -339,6 +339,72 @@ const CacheSchema = Type.Object(
           '[] turns them off. Default [Larder-Cache-Control, CDN-Cache-Control].',
       }),
     ),
+    /** Compression on store (issue: content encoding); Accept-Encoding normalisation is always on. */
+    compression: Defaulted(
+      Type.Object(
+        {
+          /** Codings an identity response is stored in; the first the Node runtime has is stored, the others made on demand. */
+          codings: Defaulted(
+            Type.Array(Type.Union([Type.Literal('br'), Type.Literal('zstd'), Type.Literal('gzip')]), {
+              default: ['br', 'gzip'],
+              description:
+                'Content codings larder compresses identity responses into when it stores them. The first one the Node ' +
+                'runtime supports is stored (zstd needs Node 22.15 or later and is skipped where absent); a client that ' +
+                'does not accept it gets one of the others, made once from the stored bytes and kept with the entry, or ' +
+                'the decoded body. [] turns compression off. Default [br, gzip].',
+            }),
+          ),
+          /** Compression level per coding. */
+          level: Defaulted(
+            Type.Object(
+              {
+                br: Defaulted(Type.Integer({ minimum: 0, maximum: 11, default: 5, description: 'Brotli quality, 0-11. Default 5.' })),
+                gzip: Defaulted(Type.Integer({ minimum: 1, maximum: 9, default: 6, description: 'gzip level, 1-9. Default 6.' })),
+                zstd: Defaulted(Type.Integer({ minimum: 1, maximum: 19, default: 3, description: 'zstd level, 1-19. Default 3.' })),
+              },
+              { additionalProperties: false, default: {}, description: 'Compression level of each coding.' },
+            ),
+          ),
+          /** Smallest body worth compressing. */
+          minSize: Defaulted(
+            size('Bodies smaller than this are stored as the origin sent them. Default 1kb.', '1kb'),
+          ),
+          /** Media types that are compressed. */
+          types: Defaulted(
+            Type.Array(
+              expects(
+                'a media type such as text/html, text/* or application/*+json',
+                Type.String({ pattern: '^[A-Za-z0-9!#$&^_.+-]+/(?:\\*|\\*\\+[A-Za-z0-9!#$&^_.+-]+|[A-Za-z0-9!#$&^_.+-]+)$' }),
+              ),
+              {
+              default: [
+                'text/*',
+                'application/json',
+                'application/*+json',
+                'application/javascript',
+                'application/xml',
+                'application/*+xml',
+                'application/wasm',
+                'image/svg+xml',
+                'font/ttf',
+                'font/otf',
+              ],
+              description:
+                'Media types (of Content-Type, parameters ignored) that are compressed: type/subtype, type/* or ' +
+                'type/*+suffix. Default [text/*, application/json, application/*+json, application/javascript, ' +
+                'application/xml, application/*+xml, application/wasm, image/svg+xml, font/ttf, font/otf].',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          default: {},
+          description:
+            'Compression on store: a stored 200 response without Content-Encoding, of a listed type and at least ' +
+            'minSize, that does not say no-transform, is compressed off the event loop and stored encoded.',
+        },
+      ),
+    ),
     /** The shared Redis tier. Absent: larder runs on memory alone. */
     redis: Type.Optional(
       Type.Object(
@@ -709,6 +775,16 @@ const KeySchema = Type.Object(
   { additionalProperties: false, default: {}, description: 'How the cache key is built from the request (method, host and path are always in it).' },
 );
 
+/** Response fields removed by default (routes[].responseHeaders); names and `*` prefixes, lower case. */
+export const DEFAULT_STRIP_RESPONSE_HEADERS: readonly string[] = ['cache-tag', 'surrogate-control', 'surrogate-key', 'x-accel-*'];
+
+function responseFieldName() {
+  return expects(
+    'a header name such as surrogate-key, or a prefix ending in *, such as x-accel-*',
+    Type.String({ pattern: "^[!#$%&'+.^_`|~0-9A-Za-z-]+\\*?$" }),
+  );
+}
+
 /** One entry of `routes`. */
 export const RouteSchema = Type.Object(
   {
@@ -876,6 +952,38 @@ export const RouteSchema = Type.Object(
         }),
       ),
     ),
+    /** Response fields meant for caches, removed before a response reaches a client. */
+    responseHeaders: Defaulted(
+      Type.Object(
+        {
+          strip: Defaulted(
+            Type.Array(responseFieldName(), {
+              default: [],
+              description:
+                'Response fields removed, on top of the built-in list (Surrogate-Key, Cache-Tag, Surrogate-Control, ' +
+                'X-Accel-*), from every response this route sends to a client: hits, misses and pass-through alike. ' +
+                'Case-insensitive; a trailing "*" matches a prefix. Content-Length and Transfer-Encoding cannot be ' +
+                'listed. Default [].',
+            }),
+          ),
+          keep: Defaulted(
+            Type.Array(responseFieldName(), {
+              default: [],
+              description:
+                'Names taken off the built-in list, so that these fields reach clients (e.g. [surrogate-key] for a ' +
+                'CDN in front of larder). Written as on the list ("x-accel-*" keeps the whole prefix). Default [].',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          default: {},
+          description:
+            'Response fields that are meant for caches and are removed before a response reaches a client. larder ' +
+            'still reads them first (tags from Surrogate-Key and Cache-Tag) and keeps them in the stored entry.',
+        },
+      ),
+    ),
   },
   { additionalProperties: false, description: 'A route: which requests, which upstream, and how to cache them.' },
 );
@@ -955,6 +1063,35 @@ export const RulesSchema = Type.Object(
           ),
         },
         { additionalProperties: false, default: {}, description: 'Structured JSON logs on stdout.' },
+      ),
+    ),
+    /** Who sees X-Cache, Cache-Status and X-Cache-Hits. */
+    debugHeaders: Defaulted(
+      expects(
+        'always, never, or a mapping with a token',
+        Type.Union(
+          [
+            Type.Literal('always'),
+            Type.Literal('never'),
+            Type.Object(
+              {
+                token: Type.String({
+                  minLength: 16,
+                  description: 'The secret a request shows in Larder-Debug: <token>; at least 16 characters. Use ${LARDER_DEBUG_TOKEN}.',
+                }),
+              },
+              { additionalProperties: false },
+            ),
+          ],
+          {
+            default: 'always',
+            description:
+              'Who gets the debug response fields X-Cache, Cache-Status and X-Cache-Hits: "always" every client, ' +
+              '"never" no client, { token: ... } only requests carrying "Larder-Debug: <token>" (compared in constant ' +
+              'time). Metrics and logs record the cache result either way. The Larder-Debug request field is never ' +
+              'forwarded to the origin nor part of a key. Default always.',
+          },
+        ),
       ),
     ),
     /** How long a shutdown waits for requests in flight. */

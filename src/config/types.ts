@@ -67,6 +67,12 @@ export interface Route {
   earlyRefresh: number;
   /** Largest share (0..1) of a lifetime that storage expiry and the early-refresh point move earlier. */
   jitter: number;
+  /**
+   * Lower-case response field names removed before a response reaches a client (a trailing
+   * `*` is a prefix): the built-in list with `responseHeaders.keep` taken off and `.strip` added.
+   * Sorted; never names Content-Length or Transfer-Encoding. See config/response-fields.ts.
+   */
+  responseHeaders: readonly string[];
 }
 
 /** TLS to an upstream's https servers; the files are read at load. */
@@ -165,8 +171,21 @@ export interface CacheSettings {
   maxTtl: number;
   /** Targeted cache-control field names (RFC 9213), lower case, highest precedence first. */
   targeted: readonly string[];
+  /** Compression on store (cache.compression). */
+  compression: CompressionSettings;
   /** The shared tier; absent for memory only. */
   redis?: RedisSettings;
+}
+
+/** `cache.compression`: identity responses stored compressed. */
+export interface CompressionSettings {
+  /** Codings in order of preference as configured (zstd is skipped at run time where Node lacks it). */
+  codings: ReadonlyArray<'br' | 'zstd' | 'gzip'>;
+  level: { br: number; gzip: number; zstd: number };
+  /** Smallest body compressed (bytes). */
+  minSize: number;
+  /** Lower-case media type patterns: type/subtype, type/* or type/*+suffix. */
+  types: readonly string[];
 }
 
 /** `security`: limits on client requests and what is stripped before forwarding. */
@@ -220,6 +239,8 @@ export interface Config {
     /** Share of requests logged at info, 0 to 1. */
     requests: number;
   };
+  /** Who gets X-Cache, Cache-Status and X-Cache-Hits: every client, none, or requests showing the token in Larder-Debug. */
+  debugHeaders: 'always' | 'never' | { token: string };
   /** How long a shutdown waits for requests in flight (ms). */
   shutdownGrace: number;
   /** Cache warming; absent: none. */

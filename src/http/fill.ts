@@ -3,6 +3,8 @@ import type { CacheSettings, Route } from '../config/types.js';
 import type { CacheEntry, HeaderMap, Reason } from '../types.js';
 import { NextBatch, type Coalescer } from '../cache/coalescer.js';
 import { createEntry } from '../cache/entry.js';
+import { decodeBody } from '../cache/compress.js';
+import { compressEntry, needsCompression } from './encoding.js';
 import type { HitForPass } from '../cache/hit-for-pass.js';
 import type { TieredStore } from '../cache/tiered-store.js';
 import type { FullResponse, LargeResponse, OriginClient } from '../origin/client.js';
@@ -152,13 +154,19 @@ export class Filler {
     const persisted = result.kind === 'stored' && result.persisted ? result.persisted : Promise.resolve();
     const entry = result.kind === 'stored' ? result.entry : undefined;
     void persisted
-      .then(() => peers.announceFilled(f.key, f.primary, entry))
+      .then(() => peers.announceFilled(f.key, f.primary, entry === undefined ? undefined : this.latest(f, entry)))
       .finally(() => {
         clearInterval(renewal);
         return peers.unlock(f.key, owner);
       })
       .catch((err: unknown) => this.d.onBackgroundError?.(err));
     return result;
+  }
+
+  /** What memory holds for this fill once it is persisted: the compressed entry that replaced `entry`, else `entry`. */
+  private latest(f: FillRequest, entry: CacheEntry): CacheEntry {
+    const held = this.d.store.lookup(f.primary, f.req.headers).entry;
+    return held !== undefined && held.responseTime === entry.responseTime && held.coding !== undefined ? held : entry;
   }
 
   /** Waits up to `ms` for another request's fill of this key; undefined when nothing usable came of it. */
@@ -237,7 +245,7 @@ export class Filler {
    * private or no-store, or Vary: *) or it varies on other fields than the stored one, the
    * entry is removed, and this client alone gets the updated response.
    */
-  private freshen(f: FillRequest, stored: CacheEntry, r: FullResponse): FillResult {
+  private async freshen(f: FillRequest, stored: CacheEntry, r: FullResponse): Promise<FillResult> {
     const headers = update304(stored.headers, r.headers, { shareSetCookie: f.route.unsafeShareSetCookie });
     const updated: PolicyResponse = {
       status: stored.status,
@@ -253,7 +261,10 @@ export class Filler {
       // was; what the origin now says about the response removes it.
       if (!REQUEST_REASONS.has(reason)) void this.d.store.invalidate(f.primary).catch((err: unknown) => this.d.onBackgroundError?.(err));
       if (PASS_REASONS.has(reason)) this.d.hitForPass.mark(f.key);
-      return { kind: 'full', status: stored.status, statusMessage: stored.statusMessage, headers, body: stored.body, reason };
+      // The updated fields describe the origin's bytes: a body larder compressed is answered decoded.
+      const body = stored.coding === undefined ? stored.body : await decodeBody(stored.body, stored.coding, f.settings.memory.maxEntrySize);
+      if (body === undefined) return this.fetch({ ...f, stale: undefined });
+      return { kind: 'full', status: stored.status, statusMessage: stored.statusMessage, headers, body, reason };
     }
     const entry = createEntry({
       route: f.route,
@@ -268,6 +279,7 @@ export class Filler {
       varyValues: stored.varyValues,
       times: verdict.times,
       keepSetCookie: f.route.unsafeShareSetCookie,
+      coding: stored.coding,
     });
     const persisted = this.d.store.store(f.primary, entry, f.route.jitter);
     return { kind: 'stored', entry, status: 304, persisted };
@@ -276,7 +288,11 @@ export class Filler {
   private storeResponse(f: FillRequest, r: FullResponse): FillResult {
     const verdict = this.assess(f, r, r.body);
     if (typeof verdict === 'string') return this.pass(f, r, verdict);
-    const persisted = this.d.store.store(f.primary, verdict, f.route.jitter);
+    // A response to compress is answered and held in memory as it came; the compressed entry
+    // replaces it when the thread pool is done, and is what the shared tier receives.
+    const persisted = needsCompression(verdict, f.settings)
+      ? this.d.store.storeThen(f.primary, verdict, f.route.jitter, compressEntry(verdict, f.settings))
+      : this.d.store.store(f.primary, verdict, f.route.jitter);
     this.d.hitForPass.clear(f.key);
     return { kind: 'stored', entry: verdict, status: r.status, persisted };
   }

@@ -4,6 +4,24 @@ import type { CacheEntry, CacheResult, HeaderMap } from '../types.js';
 import { VIA, ageHeader, appendVia, notModifiedHeaders, stripHopByHop } from '../rfc9111/index.js';
 import { ifRangeHolds, selectRange, type RangeAnswer } from './range.js';
 import { TOKEN } from '../rfc9111/fields.js';
+import { hiddenBy } from '../config/response-fields.js';
+
+/**
+ * What every answer to a client leaves out, decided once per request by the handler:
+ * `debug` says whether X-Cache, Cache-Status and X-Cache-Hits go out (debugHeaders), and
+ * `hidden` is the route's responseHeaders list, fields meant for caches only.
+ */
+export interface Reply {
+  debug: boolean;
+  hidden: readonly string[];
+  /** X-Cache-Hits of an answer from an entry: the requests it has answered, this one included (0 for a MISS). */
+  hits: number;
+}
+
+/** Appends larder's report on the cache (when the request may see it); `hits` as X-Cache-Hits. */
+export function pushReport(headers: string[], reply: Reply, xCache: CacheResult, cacheStatus: string, hits = reply.hits): void {
+  if (reply.debug) headers.push('x-cache', xCache, 'cache-status', cacheStatus, 'x-cache-hits', String(hits));
+}
 
 /**
  * Writes a stored entry. The prepared header list is copied once and three fields are
@@ -15,16 +33,18 @@ export function writeEntry(
   now: number,
   xCache: CacheResult,
   cacheStatus: string,
+  reply: Reply,
   head: boolean,
   range?: string,
   ifRange?: string,
 ): void {
   if (range !== undefined && entry.status === 200 && ifRangeHolds(ifRange, entry.etag, entry.lastModified)) {
     const answer = selectRange(range, entry.body.length);
-    if (answer.kind !== 'full') return writeRange(res, entry, now, xCache, cacheStatus, head, answer);
+    if (answer.kind !== 'full') return writeRange(res, entry, now, xCache, cacheStatus, reply, head, answer);
   }
   const headers = entry.status === 204 ? withoutContentLength(entry.rawHeaders) : entry.rawHeaders.slice();
-  headers.push('age', ageHeader(entry, now), 'x-cache', xCache, 'cache-status', cacheStatus);
+  headers.push('age', ageHeader(entry, now));
+  pushReport(headers, reply, xCache, cacheStatus);
   res.writeHead(entry.status, entry.statusMessage, headers);
   if (head) res.end();
   else res.end(entry.body);
@@ -37,6 +57,7 @@ function writeRange(
   now: number,
   xCache: CacheResult,
   cacheStatus: string,
+  reply: Reply,
   head: boolean,
   answer: Exclude<RangeAnswer, { kind: 'full' }>,
 ): void {
@@ -45,7 +66,8 @@ function writeRange(
   for (let i = 0; i < entry.rawHeaders.length; i += 2) {
     if (entry.rawHeaders[i] !== 'content-length') headers.push(entry.rawHeaders[i]!, entry.rawHeaders[i + 1]!);
   }
-  headers.push('age', ageHeader(entry, now), 'x-cache', xCache, 'cache-status', cacheStatus);
+  headers.push('age', ageHeader(entry, now));
+  pushReport(headers, reply, xCache, cacheStatus);
   if (answer.kind === 'unsatisfiable') {
     headers.push('content-range', `bytes */${size}`, 'content-length', '0');
     res.writeHead(416, headers);
@@ -66,9 +88,14 @@ export function writeNotModified(
   now: number,
   xCache: CacheResult,
   cacheStatus: string,
+  reply: Reply,
 ): void {
-  const headers = flatten(notModifiedHeaders(entry.headers));
-  headers.push('age', ageHeader(entry, now), 'via', VIA, 'x-cache', xCache, 'cache-status', cacheStatus);
+  const selected = notModifiedHeaders(entry.headers);
+  const hide = hiddenBy(reply.hidden);
+  for (const name of Object.keys(selected)) if (hide(name)) delete selected[name];
+  const headers = flatten(selected);
+  headers.push('age', ageHeader(entry, now), 'via', VIA);
+  pushReport(headers, reply, xCache, cacheStatus);
   res.writeHead(304, headers);
   res.end();
 }
@@ -82,10 +109,11 @@ export function writeFetched(
   body: Buffer | undefined,
   xCache: CacheResult,
   cacheStatus: string,
+  reply: Reply,
   head: boolean,
   consumed: readonly string[] = [],
 ): void {
-  writeForwardedHead(res, status, originHeaders, xCache, cacheStatus, consumed, statusMessage, body?.length);
+  writeForwardedHead(res, status, originHeaders, xCache, cacheStatus, reply, consumed, statusMessage, body?.length);
   if (head || body === undefined) res.end();
   else res.end(body);
 }
@@ -101,24 +129,31 @@ export function writeForwardedHead(
   originHeaders: HeaderMap,
   xCache: CacheResult,
   cacheStatus: string,
+  reply: Reply,
   consumed: readonly string[] = [],
   statusMessage = STATUS_CODES[status] ?? '',
   bodyLength?: number,
 ): void {
-  const headers = flatten(responseHeaders(originHeaders, consumed));
+  const headers = flatten(responseHeaders(originHeaders, consumed, reply.hidden));
   const length = bodyLength === undefined ? originHeaders['content-length'] : String(bodyLength);
   // RFC 9110 §8.6: a 204 has no Content-Length, and a 304's would describe a body it does not have.
   if (typeof length === 'string' && status !== 204 && status !== 304) headers.push('content-length', length);
-  headers.push('x-cache', xCache, 'cache-status', cacheStatus);
+  pushReport(headers, reply, xCache, cacheStatus, 0);
   res.writeHead(status, statusMessage, headers);
 }
 
-/** The origin's end-to-end fields, ready to relay: framing and cache-report fields are larder's. */
-export function responseHeaders(h: HeaderMap, consumed: readonly string[] = []): HeaderMap {
+/**
+ * The origin's end-to-end fields, ready to relay: framing and cache-report fields are larder's,
+ * and `hidden` (a responseHeaders list) names fields meant for caches only.
+ */
+export function responseHeaders(h: HeaderMap, consumed: readonly string[] = [], hidden: readonly string[] = []): HeaderMap {
   const out = stripHopByHop(h);
   for (const name of consumed) delete out[name];
+  const hide = hiddenBy(hidden);
+  for (const name of Object.keys(out)) if (hide(name)) delete out[name];
   delete out['content-length'];
   delete out['x-cache'];
+  delete out['x-cache-hits'];
   delete out['cache-status'];
   out['via'] = appendVia(out['via']);
   return out;
@@ -158,12 +193,13 @@ export function acceptsTrailers(te: string | string[] | undefined): boolean {
  * TE: trailers and the response goes out chunked (an HTTP/1.0 client gets a body delimited
  * by the connection close, which has no room for trailers). Otherwise the fields are dropped.
  */
-export function writeTrailers(res: ServerResponse, fields: HeaderMap): void {
+export function writeTrailers(res: ServerResponse, fields: HeaderMap, hidden: readonly string[] = []): void {
   const names = Object.keys(fields);
   if (names.length === 0 || !res.chunkedEncoding || res.writableEnded || !acceptsTrailers(res.req.headers.te)) return;
   const out: Array<[string, string]> = [];
+  const hide = hiddenBy(hidden);
   for (const name of names) {
-    if (NOT_TRAILERS.has(name) || !TOKEN.test(name)) continue;
+    if (NOT_TRAILERS.has(name) || !TOKEN.test(name) || hide(name)) continue;
     const value = fields[name];
     if (value === undefined) continue;
     for (const v of Array.isArray(value) ? value : [value]) if (FIELD_VALUE.test(v)) out.push([name, v]);
@@ -195,7 +231,7 @@ function errorBody(e: ErrorAnswer): string {
  * one: the response is destroyed, and false says nothing was answered (the Outcome went out
  * with that head).
  */
-export function writeError(res: ServerResponse, e: ErrorAnswer, xCache: CacheResult, cacheStatus: string): boolean {
+export function writeError(res: ServerResponse, e: ErrorAnswer, xCache: CacheResult, cacheStatus: string, debug: boolean): boolean {
   if (res.headersSent) {
     res.destroy();
     return false;
@@ -205,8 +241,7 @@ export function writeError(res: ServerResponse, e: ErrorAnswer, xCache: CacheRes
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
-    'x-cache': xCache,
-    'cache-status': cacheStatus,
+    ...(debug ? { 'x-cache': xCache, 'cache-status': cacheStatus, 'x-cache-hits': '0' } : {}),
   };
   if (e.close === true) {
     // node ends the connection once this is written: nothing after it on the socket is served.
@@ -258,15 +293,16 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
  * final one (RFC 9110 §15.2). Interim responses are never stored. 100 and 101 are node's and
  * the pass-through's business, and nothing is written once the final response has started.
  */
-export function writeInterim(res: ServerResponse, status: number, headers: Record<string, string | string[]>): void {
+export function writeInterim(res: ServerResponse, status: number, headers: Record<string, string | string[]>, hidden: readonly string[] = []): void {
   if (status < 102 || status > 199 || res.headersSent || res.destroyed) return;
   const raw = (res as unknown as { _writeRaw?: (data: string, encoding: string) => boolean })._writeRaw;
   if (typeof raw !== 'function') return;
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Interim'}\r\n`;
   const fields = stripHopByHop(headers);
+  const hide = hiddenBy(hidden);
   for (const name of Object.keys(fields)) {
     const value = fields[name];
-    if (!TOKEN.test(name) || value === undefined) continue;
+    if (!TOKEN.test(name) || value === undefined || hide(name.toLowerCase())) continue;
     for (const v of Array.isArray(value) ? value : [value]) if (FIELD_VALUE.test(v)) head += `${name}: ${v}\r\n`;
   }
   // node:http writes raw interim responses this way itself (writeProcessing, writeEarlyHints).

@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.js';
 import type { CacheEntry, Clock } from '../types.js';
 import type { TieredStore } from '../cache/tiered-store.js';
+import { normaliseAcceptEncoding } from '../http/encoding.js';
 import { resolveRequest } from '../http/target.js';
 import { applyCookiePolicy } from '../http/cookies.js';
 import { ageHeader, NO_REQUEST_DIRECTIVES, requestDirectives } from '../rfc9111/index.js';
@@ -13,14 +14,16 @@ export interface ExplainDeps {
 }
 
 /** What GET /explain answers: the route, the key, what each tier holds, and what a GET would get. */
-export async function explain(d: ExplainDeps, target: string, headers: Record<string, string>): Promise<unknown> {
+export async function explain(d: ExplainDeps, target: string, given: Record<string, string>): Promise<unknown> {
+  // Looked up as the handler looks a request up: with Accept-Encoding normalised.
+  const headers: Record<string, string> = { ...given };
+  normaliseAcceptEncoding(headers);
   const absolute = /^https?:\/\//i.test(target);
   const r = resolveRequest(d.config(), 'GET', '', target);
   if ('problem' in r) return { url: target, wouldBe: `400 (${r.problem})` };
   const { route, key, host } = r;
   const { store } = d;
-  // The request as the handler would see it: the route's cookies policy applied first.
-  headers = { ...headers };
+  // The request as the handler would see it: the route's cookies policy applied too.
   applyCookiePolicy(headers, route.cookies);
   const now = d.clock.now();
   const inMemory = store.lookup(key.primary, headers);

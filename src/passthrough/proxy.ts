@@ -15,6 +15,8 @@ export interface PassOptions {
   target: string;
   /** Headers to set on the response (X-Cache, Cache-Status), given the upstream answer. */
   responseHeaders: (res: PassResponse) => Record<string, string>;
+  /** Upstream response fields (lower-case names) removed before the response is relayed. */
+  drop?: (name: string) => boolean;
   /** Called once the upstream status is known (for invalidation after unsafe methods). */
   onResponse?: (res: PassResponse) => void;
   /**
@@ -44,6 +46,7 @@ export class PassThrough {
       if (o === undefined) return;
       const info = { status: proxyRes.statusCode ?? 502, headers: proxyRes.headers };
       // http-proxy-3 copies proxyRes.headers onto the client response after this event.
+      if (o.drop !== undefined) for (const name of Object.keys(proxyRes.headers)) if (o.drop(name)) delete proxyRes.headers[name];
       Object.assign(proxyRes.headers, o.responseHeaders(info));
       o.onResponse?.(info);
     });

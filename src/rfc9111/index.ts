@@ -8,3 +8,4 @@ export * from './conditional.js';
 export * from './hop-by-hop.js';
 export * from './invalidate.js';
 export * from './policy.js';
+export * from './accept-encoding.js';

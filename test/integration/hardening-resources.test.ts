@@ -35,7 +35,8 @@ describe('coalescing faults', () => {
     const p = await larder();
     const t = performance.now();
     const replies = await Promise.all(Array.from({ length: 20 }, () => get(p.url, '/flaky', HOST)));
-    expect(performance.now() - t).toBeLessThan(1_000);
+    // Far below cache.lockTimeout (10s by default), which a follower left waiting would take.
+    expect(performance.now() - t).toBeLessThan(5_000);
     expect(replies.filter((r) => r.status === 502)).toHaveLength(1);
     expect(replies.filter((r) => r.status === 200 && r.body === 'ok')).toHaveLength(19);
   });

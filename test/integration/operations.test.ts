@@ -51,7 +51,7 @@ async function cli(rules: (ports: { port: number; admin: number }) => string, ar
         return false;
       }
     },
-    10_000,
+    30_000,
     `larder on ${url}; output so far:\n${out}`,
   );
   return { url, admin: `http://127.0.0.1:${ports.admin}`, file, out: () => out, exit };

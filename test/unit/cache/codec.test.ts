@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode, FORMAT_VERSION, isValidStoredValue, ownBody } from '../../../src/cache/codec.js';
 import { entrySize } from '../../../src/cache/entry.js';
 import type { CacheEntry, StoredValue } from '../../../src/types.js';
+import { HAS_ZSTD } from '../../../src/cache/compress.js';
 import { ALL_BYTES, entryArb, indexArb, sampleEntry, sampleIndex } from './entries.js';
 
 /** Rebuilds a frame around arbitrary metadata, so validation (not framing) is what gets tested. */
@@ -34,6 +35,13 @@ describe('codec round trip', () => {
     expectSameEntry(decode(buf), e);
     // The body is raw bytes at the end, not base64 or JSON.
     expect(buf.subarray(buf.length - 256).equals(ALL_BYTES)).toBe(true);
+  });
+
+  it('keeps the coding of an entry larder compressed', () => {
+    for (const coding of ['br', 'gzip', ...(HAS_ZSTD ? ['zstd' as const] : [])] as const) {
+      const e = sampleEntry({ coding });
+      expectSameEntry(decode(encode(e, 'k'), 'k'), e);
+    }
   });
 
   it('keeps a vary index', () => {
@@ -117,10 +125,19 @@ describe('codec rejects what is not a valid value', () => {
     expect(decode(Buffer.concat([encode(sampleIndex()), Buffer.from('x')]))).toBeUndefined();
   });
 
-  it('an entry of the previous format version (1)', () => {
-    const old = Buffer.from(good);
-    old[4] = 1;
-    expect(decode(old)).toBeUndefined();
+  it('an entry of a previous format version (1, and 2 from before entries carried a coding)', () => {
+    for (const version of [1, 2]) {
+      const old = Buffer.from(good);
+      old[4] = version;
+      expect(decode(old)).toBeUndefined();
+    }
+  });
+
+  it('a coding that is not one larder compresses into, or that this Node cannot undo', () => {
+    const meta = entryMeta(sampleEntry());
+    for (const coding of ['deflate', 'compress', 'BR', '', 1, null, ...(HAS_ZSTD ? [] : ['zstd'])]) {
+      expect(decode(frame(1, { ...meta, coding }, sampleEntry().body)), String(coding)).toBeUndefined();
+    }
   });
 
   it('a value written for another key, or for no key, when a key is expected', () => {

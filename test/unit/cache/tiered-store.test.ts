@@ -187,4 +187,52 @@ describe('TieredStore (memory only)', () => {
     expect(store.shared).toBeUndefined();
     expect(store.peers).toBeUndefined();
   });
+
+  describe('storeThen and charge (compressed entries, copies in other codings)', () => {
+    it('holds the first entry at once and the replacement when it is ready, variants included', async () => {
+      const { clock, store } = setup();
+      for (const encoding of [undefined, 'br']) {
+        const first = live(clock, encoding);
+        const second = { ...first, body: Buffer.from('smaller') };
+        let ready!: (e: CacheEntry) => void;
+        const done = store.storeThen(P, first, 0, new Promise<CacheEntry>((r) => (ready = r)));
+        const h = encoding === undefined ? {} : ae(encoding);
+        expect(store.lookup(P, h).entry).toBe(first);
+        ready(second);
+        await done;
+        expect(store.lookup(P, h).entry).toBe(second);
+      }
+    });
+
+    it('a purge or a newer entry stored meanwhile wins over the replacement', async () => {
+      const { clock, store } = setup();
+      const first = live(clock, undefined);
+      let ready!: (e: CacheEntry) => void;
+      const done = store.storeThen(P, first, 0, new Promise<CacheEntry>((r) => (ready = r)));
+      store.invalidateLocal(P);
+      ready({ ...first });
+      await done;
+      expect(store.lookup(P, {}).entry).toBeUndefined();
+      const again = live(clock, undefined);
+      const later = store.storeThen(P, again, 0, new Promise<CacheEntry>((r) => (ready = r)));
+      const newer = live(clock, undefined);
+      await store.store(P, newer);
+      ready({ ...again });
+      await later;
+      expect(store.lookup(P, {}).entry).toBe(newer);
+    });
+
+    it('charge adds to what memory counts for the entry it still holds, and refuses otherwise', async () => {
+      const { clock, memory, store } = setup();
+      const e = live(clock, 'gzip');
+      await store.store(P, e);
+      const before = memory.bytes;
+      expect(store.charge(P, e, 5_000)).toBe(true);
+      expect(memory.bytes).toBe(before + 5_000);
+      expect(store.lookup(P, ae('gzip')).entry).toBe(e);
+      expect(store.charge(P, { ...e }, 5_000)).toBe(false);
+      expect(store.charge(P, e, 20_000_000)).toBe(false);
+      expect(memory.bytes).toBe(before + 5_000);
+    });
+  });
 });

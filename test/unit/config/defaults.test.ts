@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { isMap, isPair, isScalar, parseDocument, type Node, type Pair } from 'yaml';
 import { parseListen, parseOrigin } from '../../../src/config/addresses.js';
 import { buildConfig } from '../../../src/config/load.js';
-import { expectedPhrase, RulesSchema } from '../../../src/config/schema.js';
+import { DEFAULT_STRIP_RESPONSE_HEADERS, expectedPhrase, RulesSchema } from '../../../src/config/schema.js';
 import type { Config, Route } from '../../../src/config/types.js';
 import { DURATION_EXPECTED, parseDuration, parseSize, SIZE_EXPECTED } from '../../../src/config/units.js';
 
@@ -162,6 +162,12 @@ describe('the compiled Config', () => {
     'cache.maxVariants': (c) => c.cache.maxVariants,
     'cache.maxTtl': (c) => c.cache.maxTtl,
     'cache.targetedCacheControl': (c) => c.cache.targeted,
+    'cache.compression.codings': (c) => c.cache.compression.codings,
+    'cache.compression.level.br': (c) => c.cache.compression.level.br,
+    'cache.compression.level.gzip': (c) => c.cache.compression.level.gzip,
+    'cache.compression.level.zstd': (c) => c.cache.compression.level.zstd,
+    'cache.compression.minSize': (c) => c.cache.compression.minSize,
+    'cache.compression.types': (c) => c.cache.compression.types,
     'cache.redis.prefix': (c) => c.cache.redis?.prefix,
     'cache.redis.commandTimeout': (c) => c.cache.redis?.commandTimeout,
     'cache.redis.breaker.failures': (c) => c.cache.redis?.breakerFailures,
@@ -196,6 +202,10 @@ describe('the compiled Config', () => {
     'routes[].cookies': (_, r) => r.cookies,
     'routes[].earlyRefresh': (_, r) => r.earlyRefresh,
     'routes[].jitter': (_, r) => `${r.jitter * 100}%`,
+    debugHeaders: (c) => c.debugHeaders,
+    // The built-in list, with nothing added (strip) and nothing taken off (keep).
+    'routes[].responseHeaders.strip': (_, r) => r.responseHeaders.filter((n) => !DEFAULT_STRIP_RESPONSE_HEADERS.includes(n)),
+    'routes[].responseHeaders.keep': (_, r) => DEFAULT_STRIP_RESPONSE_HEADERS.filter((n) => !r.responseHeaders.includes(n)),
   };
 
   it('maps every defaulted option', () => {

@@ -98,7 +98,7 @@ describe('types and unknown keys', () => {
 
   it('lists the allowed keys when nothing is close', () => {
     expect(problemsOf(yaml('redis: {}'))).toEqual([
-      'rules.yaml:1:1 redis: unknown key "redis"; allowed keys here: listen, origin, upstreams, timeouts, cache, security, admin, warm, log, shutdownGrace, routes',
+      'rules.yaml:1:1 redis: unknown key "redis"; allowed keys here: listen, origin, upstreams, timeouts, cache, security, admin, warm, log, debugHeaders, shutdownGrace, routes',
     ]);
   });
 

@@ -57,7 +57,7 @@ describe('${VAR} interpolation', () => {
     const config = parse(yaml('routes:', '  - name: a', '    match: /price/$${x}'), {});
     expect(config.routes[0]?.matches('', '/price/${x}')).toBe(true);
     expect(problemsOf(yaml('${KEY}: 1'), { KEY: 'listen' })).toEqual([
-      'rules.yaml:1:1 ["${KEY}"]: unknown key "${KEY}"; allowed keys here: listen, origin, upstreams, timeouts, cache, security, admin, warm, log, shutdownGrace, routes',
+      'rules.yaml:1:1 ["${KEY}"]: unknown key "${KEY}"; allowed keys here: listen, origin, upstreams, timeouts, cache, security, admin, warm, log, debugHeaders, shutdownGrace, routes',
     ]);
   });
 

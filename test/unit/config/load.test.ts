@@ -24,6 +24,23 @@ describe('defaults', () => {
       heuristicMax: 86_400_000,
       maxTtl: 604_800_000,
       targeted: ['larder-cache-control', 'cdn-cache-control'],
+      compression: {
+        codings: ['br', 'gzip'],
+        level: { br: 5, gzip: 6, zstd: 3 },
+        minSize: 1024,
+        types: [
+          'text/*',
+          'application/json',
+          'application/*+json',
+          'application/javascript',
+          'application/xml',
+          'application/*+xml',
+          'application/wasm',
+          'image/svg+xml',
+          'font/ttf',
+          'font/otf',
+        ],
+      },
     });
     expect(config.routes).toEqual([]);
     expect(config.file).toBeUndefined();

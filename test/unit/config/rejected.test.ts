@@ -33,4 +33,13 @@ describe('values the schema rejects', () => {
       'routes[2].name: "a" is already the name of routes[1]; route names must be unique (they label metrics)',
     ]);
   });
+
+  it('cache.compression: each bad value named, with what it expects', () => {
+    expect(buildProblems({ cache: { compression: { codings: ['deflate'], level: { br: 12 }, minSize: 'x', types: ['json'] } } })).toEqual([
+      'cache.compression.codings[0]: expected "br", "zstd" or "gzip", got "deflate"',
+      'cache.compression.level.br: expected an integer from 0 to 11, got 12',
+      'cache.compression.minSize: expected a size such as 512kb, 8mb or 1gb, got "x"',
+      'cache.compression.types[0]: expected a media type such as text/html, text/* or application/*+json, got "json"',
+    ]);
+  });
 });
