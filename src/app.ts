@@ -19,7 +19,7 @@ import { Handler } from './http/handler.js';
 import { Filler, type FillResult } from './http/fill.js';
 import { createProxyServer } from './http/server.js';
 import { createEdge } from './http/listeners.js';
-import { createMetrics } from './metrics/registry.js';
+import { createMetrics, type MetricSources } from './metrics/registry.js';
 import { Recorder } from './metrics/record.js';
 import { LiveConfig } from './ops/reload.js';
 import { Readiness } from './ops/readiness.js';
@@ -45,17 +45,25 @@ const KEEP_FOR_REVALIDATION = 60 * 60 * 1000;
 /** The composition root: the only place concrete classes are built and wired. */
 export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   const clock = opts.clock ?? systemClock;
-  const { memory, redis, metrics, recorder: rec, store } = createTiers(config, clock, opts);
+  let origin: OriginClient | undefined;
+  const upstreamStates = () => (origin?.snapshot() ?? []).flatMap((u) => u.servers.map((s) => ({ upstream: u.name, server: s.url, up: s.up })));
+  const { memory, redis, metrics, recorder: rec, store } = createTiers(config, clock, opts, upstreamStates);
   const routeNames = (c: Config): string[] => [...c.routes.map((r) => r.name), c.defaultRoute.name];
   rec.init(routeNames(config));
   // The status page's collectors run only when the page can be served (admin.status).
   const status = config.admin?.status === true ? createStatus(config, clock, memory, rec, redis, () => live.get()) : undefined;
+  origin = new OriginClient(config.timeouts, clock, {
+    request: (upstream, server) => rec.upstreamRequest(upstream, server),
+    error: (upstream, server, kind) => rec.upstreamError(upstream, server, kind),
+    ...(opts.onUpstreamChange ? { change: opts.onUpstreamChange } : {}),
+  });
+  origin.sync(config.upstreams);
   const live = new LiveConfig(config, () => {
     rec.reload('ok');
     rec.init(routeNames(live.get()));
+    origin.sync(live.get().upstreams);
     status?.event('reload', 'ok', `${live.get().routes.length} routes`);
   });
-  const origin = new OriginClient(config.timeouts, clock);
   const pass = new PassThrough({ timeout: config.timeouts.headers, via: VIA });
   const hitForPass = new HitForPass(clock, config.cache.hitForPass);
   const coalescer = new Coalescer<FillResult>();
@@ -93,7 +101,7 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   });
   const server = createProxyServer(handler, live.get);
   const edge = createEdge(server, () => createProxyServer(handler, live.get), handler, live.get);
-  const readiness = new Readiness({ server, store, config: live.get });
+  const readiness = new Readiness({ server, store, config: live.get, upstreams: () => origin.snapshot() });
   let admin: http.Server | undefined;
   const larder: Larder = {
     server, store, memory, recorder: rec, config: live.get,
@@ -173,12 +181,12 @@ function purgeSummary(p: PurgeRequest, purged: number): string {
 }
 
 /** The memory tier, the shared tier (with `cache.redis`), the metrics that watch them, and the store over both. */
-function createTiers(config: Config, clock: Clock, opts: LarderOptions) {
+function createTiers(config: Config, clock: Clock, opts: LarderOptions, upstreams: MetricSources['upstreams']) {
   let recorder: Recorder | undefined;
   const memory = new MemoryStore({ maxSize: config.cache.memory.maxSize, clock, onEvict: () => recorder?.eviction() });
   const redis = config.cache.redis === undefined ? undefined : createShared(config.cache.redis, clock, opts, () => recorder);
   const metrics = createMetrics(
-    { memory: () => ({ bytes: memory.bytes, entries: memory.entries }), ...(redis ? { redis: () => redis.shared.store.state() } : {}) },
+    { memory: () => ({ bytes: memory.bytes, entries: memory.entries }), upstreams, ...(redis ? { redis: () => redis.shared.store.state() } : {}) },
     { defaultMetrics: opts.defaultMetrics ?? true },
   );
   recorder = new Recorder(metrics);

@@ -28,6 +28,8 @@ export interface LarderOptions {
   onRedisState?: (state: RedisState, previous: RedisState) => void;
   /** Called with each failed Redis operation (already absorbed: never a client error). */
   onRedisError?: (op: RedisOp, err: unknown) => void;
+  /** Called when a server of an upstream is marked down or comes back. */
+  onUpstreamChange?: (upstream: string, server: string, up: boolean) => void;
   /** Unexpected errors on the request path. */
   onError?: (err: unknown) => void;
   /** Collect Node's default process metrics (default true; off in tests that build many instances). */

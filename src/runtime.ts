@@ -40,6 +40,8 @@ export function startLarder(config: Config, log: Logger, peers?: Peers): Larder 
     onRedisState: (state, previous) =>
       (state === 'up' ? log.info.bind(log) : log.warn.bind(log))({ redis: state, previous }, `redis is ${state}`),
     onRedisError: (op, err) => log.debug({ op, err: String(err) }, 'redis operation failed'),
+    onUpstreamChange: (upstream, server, up) =>
+      (up ? log.info.bind(log) : log.warn.bind(log))({ upstream, server, up }, `upstream ${upstream}: ${server} is ${up ? 'up' : 'down'}`),
   });
   for (const r of config.routes) {
     if (r.unsafeShareSetCookie) log.warn({ route: r.name }, 'route stores and replays Set-Cookie to every client (unsafeShareSetCookie)');

@@ -21,15 +21,17 @@ import { parseEntryKey } from '../cache/crypto.js';
 import { parseListen, parseOrigin } from './addresses.js';
 import type { KeyPath, ProblemList } from './problems.js';
 import { makeMatcher } from './routes.js';
-import { DEFAULT_STRIP_RESPONSE_HEADERS, RouteSchema, type RouteRules, type Rules } from './schema.js';
+import { DEFAULT_STRIP_RESPONSE_HEADERS, RouteSchema, UpstreamSchema, type RouteRules, type Rules } from './schema.js';
 import { framingCovered, responseFieldList } from './response-fields.js';
-import type { AdminSettings, Config, KeyRule, ListenerSettings, ListenerTls, RedisSettings, Route, SecuritySettings } from './types.js';
+import { suggest } from './suggest.js';
+import type { AdminSettings, Config, KeyRule, ListenerSettings, ListenerTls, RedisSettings, Route, SecuritySettings, Upstream, UpstreamTls } from './types.js';
 import { parseDuration, parseSize, quote } from './units.js';
 
 type CacheRules = Rules['cache'];
 type RedisRules = NonNullable<CacheRules['redis']>;
 type SecurityRules = Rules['security'];
 type MatchRules = RouteRules['match'];
+type UpstreamRules = Rules['upstreams'][string];
 
 /** Converts one value, reporting a RangeError at `path`; skips a place already reported. */
 type Convert = <V, T>(path: KeyPath, value: V | undefined, fn: (value: V) => T) => T;
@@ -50,13 +52,17 @@ export function compile(rules: Rules, problems: ProblemList, base: string = proc
     }
   };
   const timeout = (name: keyof Rules['timeouts']) => convert(['timeouts', name], rules.timeouts[name], parseTimeout);
-  const origin = convert(['origin'], rules.origin, parseOrigin);
+  const upstreams = new Upstreams(compileUpstreams(rules.upstreams, base, problems, convert));
+  const origin = upstreams.resolve(['origin'], rules.origin, problems, convert);
+  const routes = compileRoutes(rules.routes, origin, upstreams, problems, convert);
+  const defaultRoute = compileDefaultRoute(origin, upstreams, problems, convert);
   const listeners = compileListeners(rules.listen, base, problems, convert);
   return {
     listen: listeners[0] === undefined ? (undefined as never) : { host: listeners[0].host, port: listeners[0].port },
     listeners,
     trustedProxies: compileTrustedProxies(rules.trustedProxies, problems),
-    origin,
+    origin: origin?.written as string,
+    upstreams: upstreams.all(),
     timeouts: { connect: timeout('connect'), headers: timeout('headers'), body: timeout('body') },
     cache: compileCache(rules.cache, problems, convert),
     security: compileSecurity(rules.security, problems, convert),
@@ -69,8 +75,8 @@ export function compile(rules: Rules, problems: ProblemList, base: string = proc
     debugHeaders: typeof rules.debugHeaders === 'object' ? { token: rules.debugHeaders.token } : rules.debugHeaders,
     shutdownGrace: convert(['shutdownGrace'], rules.shutdownGrace, parseDuration),
     ...compileWarm(rules.warm),
-    routes: compileRoutes(rules.routes, origin, problems, convert),
-    defaultRoute: compileDefaultRoute(origin, problems, convert),
+    routes,
+    defaultRoute,
   };
 }
 
@@ -143,6 +149,150 @@ function compileTrustedProxies(list: readonly string[], problems: ProblemList): 
     new BlockList().addSubnet(address, bits === undefined ? max : Number(bits), family === 4 ? 'ipv4' : 'ipv6');
     out.push(entry.toLowerCase());
   });
+  return out;
+}
+
+/** An upstream as a route refers to it: its name or URL as written (canonical), and the Upstream. */
+interface UpstreamRef {
+  written: string;
+  upstream: Upstream;
+}
+
+/**
+ * The upstreams of one Config: the named ones, and one implicit single-server upstream per
+ * URL origin, shared by every route that names the same URL.
+ */
+class Upstreams {
+  private readonly implicit = new Map<string, Upstream>();
+
+  constructor(private readonly named: Map<string, Upstream>) {}
+
+  /** A URL origin → its implicit upstream, with today's behaviour. */
+  url(url: string): UpstreamRef {
+    let upstream = this.implicit.get(url);
+    if (upstream === undefined) {
+      upstream = {
+        name: url,
+        implicit: true,
+        servers: [url],
+        balance: 'round-robin',
+        connections: IMPLICIT_CONNECTIONS,
+        retry: { attempts: 1, connect: false, statuses: [] },
+        host: 'preserve',
+      };
+      this.implicit.set(url, upstream);
+    }
+    return { written: url, upstream };
+  }
+
+  /** A name (an entry of `upstreams`), reported at `path` when there is no such entry. */
+  name(path: KeyPath, name: string, problems: ProblemList): UpstreamRef | undefined {
+    const upstream = this.named.get(name);
+    if (upstream !== undefined) return { written: name, upstream };
+    const names = [...this.named.keys()];
+    const guess = suggest(name, names);
+    problems.add({
+      path,
+      message:
+        `no upstream is named "${name}"` +
+        (guess !== undefined ? `; did you mean "${guess}"?` : names.length > 0 ? `; upstreams: ${names.join(', ')}` : '; define it under upstreams'),
+    });
+    return undefined;
+  }
+
+  /** The top-level `origin`: a URL or a name. */
+  resolve(path: KeyPath, written: string, problems: ProblemList, convert: Convert): UpstreamRef | undefined {
+    if (written === undefined || problems.covers(path)) return undefined;
+    if (/^https?:/i.test(written)) {
+      const url = convert(path, written, parseOrigin);
+      return url === undefined ? undefined : this.url(url);
+    }
+    return this.name(path, written, problems);
+  }
+
+  all(): Record<string, Upstream> {
+    return Object.fromEntries([...this.named, ...this.implicit]);
+  }
+}
+
+/** Connections per server of a URL origin: what larder always used. */
+const IMPLICIT_CONNECTIONS = 256;
+
+/** `upstreams`: each entry compiled; TLS files read relative to the rules file's folder. */
+function compileUpstreams(rules: Rules['upstreams'], base: string, problems: ProblemList, convert: Convert): Map<string, Upstream> {
+  const out = new Map<string, Upstream>();
+  for (const [name, upstream] of Object.entries(rules ?? {})) {
+    const at = (...rest: (string | number)[]): KeyPath => ['upstreams', name, ...rest];
+    if (upstream === undefined || problems.covers(at())) continue;
+    // TypeBox fills no defaults inside a record's values: the schema's, filled here.
+    const filled = Value.Default(UpstreamSchema, structuredClone(upstream)) as UpstreamRules;
+    out.set(name, compileUpstream(name, filled, at, base, problems, convert));
+  }
+  return out;
+}
+
+function compileUpstream(
+  name: string,
+  rules: UpstreamRules,
+  at: (...rest: (string | number)[]) => KeyPath,
+  base: string,
+  problems: ProblemList,
+  convert: Convert,
+): Upstream {
+  const servers: string[] = [];
+  (rules.servers ?? []).forEach((written, i) => {
+    const url = convert(at('servers', i), written, parseOrigin);
+    if (url === undefined) return;
+    if (servers.includes(url)) problems.add({ path: at('servers', i), message: `${url} is listed twice; list each server once` });
+    else servers.push(url);
+  });
+  const check = rules.healthCheck;
+  const upstream: Upstream = {
+    name,
+    implicit: false,
+    servers,
+    balance: rules.balance,
+    connections: rules.connections,
+    retry: {
+      attempts: rules.retry.attempts,
+      connect: rules.retry.on.includes('connect'),
+      statuses: [...new Set(rules.retry.on.filter((v): v is number => typeof v === 'number'))].sort(),
+    },
+    host: rules.host,
+  };
+  if (check !== undefined) {
+    upstream.healthCheck = {
+      path: check.path,
+      interval: convert(at('healthCheck', 'interval'), check.interval, parseTimeout),
+      timeout: convert(at('healthCheck', 'timeout'), check.timeout, parseTimeout),
+      unhealthyAfter: check.unhealthyAfter,
+      healthyAfter: check.healthyAfter,
+    };
+  }
+  if (rules.tls !== undefined) upstream.tls = compileTls(rules.tls, (...rest) => at('tls', ...rest), base, problems);
+  return upstream;
+}
+
+/** `upstreams.*.tls`: the PEM files read now, so that a missing one is a problem with its place. */
+function compileTls(tls: NonNullable<UpstreamRules['tls']>, at: (...rest: string[]) => KeyPath, base: string, problems: ProblemList): UpstreamTls {
+  const out: UpstreamTls = { verify: tls.verify };
+  if (tls.serverName !== undefined) out.serverName = tls.serverName;
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    problems.add({ path: at(tls.cert === undefined ? 'key' : 'cert'), at: 'key', message: 'a client certificate needs both cert and key' });
+  }
+  for (const option of ['ca', 'cert', 'key'] as const) {
+    const file = tls[option];
+    if (file === undefined || problems.covers(at(option))) continue;
+    const path = resolve(base, file);
+    try {
+      const text = readFileSync(path, 'utf8');
+      if (!text.includes('-----BEGIN ')) throw new Error('not a PEM file');
+      out[option] = text;
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+      problems.add({ path: at(option), message: `cannot read ${path} (${reason})` });
+    }
+  }
   return out;
 }
 
@@ -267,7 +417,13 @@ function compileEncryption(encryption: RedisRules['encryption'], problems: Probl
   return keys.length === 0 ? {} : { encryption: { keys } };
 }
 
-function compileRoutes(routes: readonly RouteRules[], origin: string, problems: ProblemList, convert: Convert): Route[] {
+function compileRoutes(
+  routes: readonly RouteRules[],
+  origin: UpstreamRef | undefined,
+  upstreams: Upstreams,
+  problems: ProblemList,
+  convert: Convert,
+): Route[] {
   const firstUse = new Map<string, number>();
   return routes.map((route, i) => {
     const at = (...rest: (string | number)[]): KeyPath => ['routes', i, ...rest];
@@ -285,18 +441,39 @@ function compileRoutes(routes: readonly RouteRules[], origin: string, problems: 
         firstUse.set(name, i);
       }
     }
-    const compiled = compileRoute(route, at, origin, problems, convert);
+    const compiled = compileRoute(route, at, routeUpstream(route, at, origin, upstreams, problems, convert), problems, convert);
     checkResponseHeaders(route.responseHeaders, at('responseHeaders'), problems);
     if (route.match !== undefined) compileMatch(route.match, compiled, at('match'), problems);
     return compiled;
   });
 }
 
+/** A route's `origin` (URL) or `upstream` (name), else the top-level origin. */
+function routeUpstream(
+  route: RouteRules,
+  at: (...rest: (string | number)[]) => KeyPath,
+  origin: UpstreamRef | undefined,
+  upstreams: Upstreams,
+  problems: ProblemList,
+  convert: Convert,
+): UpstreamRef | undefined {
+  if (route.origin !== undefined && route.upstream !== undefined) {
+    problems.add({ path: at('upstream'), at: 'key', message: 'give either origin (a URL) or upstream (a name), not both' });
+    return undefined;
+  }
+  if (route.upstream !== undefined) return problems.covers(at('upstream')) ? undefined : upstreams.name(at('upstream'), route.upstream, problems);
+  if (route.origin !== undefined) {
+    const url = convert(at('origin'), route.origin, parseOrigin);
+    return url === undefined ? undefined : upstreams.url(url);
+  }
+  return origin;
+}
+
 /** One route's options; its name and match are the caller's. */
 function compileRoute(
   route: RouteRules,
   at: (...rest: (string | number)[]) => KeyPath,
-  origin: string,
+  upstream: UpstreamRef | undefined,
   problems: ProblemList,
   convert: Convert,
 ): Route {
@@ -306,7 +483,9 @@ function compileRoute(
     methods: [],
     matches: () => false,
     cache: route.cache,
-    origin: route.origin === undefined ? origin : convert(at('origin'), route.origin, parseOrigin),
+    // Absent only when a problem was reported: this Config is then never used.
+    origin: upstream?.written as string,
+    upstream: upstream?.upstream as Upstream,
     // A cookies list keys on the cookies it keeps (http/cookies.ts sorts them).
     key: compileKey(route.key, Array.isArray(route.cookies)),
     tags: route.tags,
@@ -352,9 +531,11 @@ function compileTtlByStatus(
 }
 
 /** The built-in route for requests no configured route matches: a route with every default. */
-function compileDefaultRoute(origin: string, problems: ProblemList, convert: Convert): Route {
+function compileDefaultRoute(origin: UpstreamRef | undefined, upstreams: Upstreams, problems: ProblemList, convert: Convert): Route {
   const rules = Value.Default(RouteSchema, { name: 'default', match: '/**' }) as RouteRules;
-  return { ...compileRoute(rules, (...rest) => ['defaultRoute', ...rest], origin, problems, convert), configured: false, matches: () => true };
+  const at = (...rest: (string | number)[]): KeyPath => ['defaultRoute', ...rest];
+  const upstream = routeUpstream(rules, at, origin, upstreams, problems, convert);
+  return { ...compileRoute(rules, at, upstream, problems, convert), configured: false, matches: () => true };
 }
 
 /** A strip entry may not remove the framing larder writes itself. */

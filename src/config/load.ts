@@ -115,6 +115,7 @@ function finish(written: unknown, env: Env, problems: ProblemList, source: Sourc
   const overridden = applyOverrides(written, env);
   checkPassThroughRoutes(written, problems);
   const rules = validate(RulesSchema, Value.Default(RulesSchema, structuredClone(written)), problems);
+  // Certificate and TLS files (listeners, upstreams) are relative to the rules file.
   const config = compile(rules, problems, file === undefined ? process.cwd() : dirname(file));
   if (problems.length > 0) throw invalid(problems, source, overridden);
   if (file !== undefined) config.file = file;

@@ -17,6 +17,7 @@ import {
   type TObject,
   type TOptional,
   type TProperties,
+  type TRecord,
   type TSchema,
   type TUnion,
 } from '@sinclair/typebox';
@@ -155,13 +156,149 @@ const TrustedProxiesSchema = Type.Array(
   },
 );
 
+export const UPSTREAM_OR_ORIGIN_EXPECTED =
+  'the name of an upstream, or an http:// or https:// URL without path, query or fragment, such as http://127.0.0.1:3000';
+
 /** `origin`: the default upstream; LARDER_ORIGIN overrides it. */
-const OriginSchema = originUrl(
-  'Default upstream that requests are forwarded to: an http or https URL with scheme, host and ' +
-    'optional port only (the request path is appended as is). Routes without their own origin use it. ' +
-    'Default http://127.0.0.1:3000. The LARDER_ORIGIN environment variable replaces it.',
-  'http://127.0.0.1:3000',
+const OriginSchema = expects(
+  UPSTREAM_OR_ORIGIN_EXPECTED,
+  Type.String({
+    // A URL (config/compile.ts parses it for real) or the name of an entry of `upstreams`.
+    pattern: '^(https?://[^/?#\\s]+/?|[a-zA-Z0-9_.-]+)$',
+    description:
+      'Default upstream that requests are forwarded to: the name of an entry of upstreams, or an http or https URL ' +
+      'with scheme, host and optional port only (the request path is appended as is), which is a single server with ' +
+      'the client\'s Host, 256 connections, no health checks and no retries. Routes without their own origin or ' +
+      'upstream use it. Default http://127.0.0.1:3000. The LARDER_ORIGIN environment variable replaces it.',
+    default: 'http://127.0.0.1:3000',
+  }),
 );
+
+const RETRY_ON_EXPECTED = 'connect, or a 5xx status such as 502';
+
+/** One entry of `upstreams`: servers, balancing, health checks, retries, Host and TLS. */
+export const UpstreamSchema = Type.Object(
+  {
+    servers: expects(
+      'a list of one or more server URLs, such as [http://10.0.0.1:3000, http://10.0.0.2:3000]',
+      Type.Array(originUrl('A server of this upstream: scheme, host and optional port.'), {
+        minItems: 1,
+        description: 'The servers, as http:// or https:// URLs without path. Required.',
+      }),
+    ),
+    balance: Defaulted(
+      Type.Union([Type.Literal('round-robin'), Type.Literal('least-connections')], {
+        default: 'round-robin',
+        description:
+          'How a request picks among the healthy servers: round-robin takes them in turn; least-connections takes ' +
+          'the one with the fewest requests in flight from this process. Default round-robin.',
+      }),
+    ),
+    connections: Defaulted(
+      Type.Integer({
+        minimum: 1,
+        maximum: 65535,
+        default: 256,
+        description: 'Most keep-alive connections open to each server (per process). Default 256.',
+      }),
+    ),
+    healthCheck: Type.Optional(
+      Type.Object(
+        {
+          path: Defaulted(
+            Type.String({ pattern: '^/[^\\s#]*$', default: '/healthz', description: 'Path (and query) requested with GET. Default /healthz.' }),
+          ),
+          interval: Defaulted(duration('Time between two checks of a server. Default 5s.', '5s')),
+          timeout: Defaulted(duration('Longest wait for a check\'s response head; longer counts as a failure. Default 1s.', '1s')),
+          unhealthyAfter: Defaulted(
+            Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'Consecutive failed checks that mark a healthy server down. Default 3.' }),
+          ),
+          healthyAfter: Defaulted(
+            Type.Integer({ minimum: 1, maximum: 100, default: 2, description: 'Consecutive successful checks that bring a down server back. Default 2.' }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Active health checks: GET path on every server every interval; a 2xx or 3xx answer within timeout is a ' +
+            'success. Absent: no active checks, and a server marked down by a failed request is tried again after 5s.',
+        },
+      ),
+    ),
+    retry: Defaulted(
+      Type.Object(
+        {
+          attempts: Defaulted(
+            Type.Integer({
+              minimum: 1,
+              maximum: 10,
+              default: 1,
+              description:
+                'Tries in all for one GET or HEAD, the first included (2 = one retry), each on another healthy server ' +
+                'when there is one. Default 1.',
+            }),
+          ),
+          on: Defaulted(
+            Type.Array(
+              expects(
+                RETRY_ON_EXPECTED,
+                Type.Union([Type.Literal('connect'), expects(RETRY_ON_EXPECTED, Type.Integer({ minimum: 500, maximum: 599 }))]),
+              ),
+              {
+                default: ['connect', 502, 503, 504],
+                description:
+                  'What is retried: connect (the connection failed or timed out) and these 5xx statuses. Default [connect, 502, 503, 504].',
+              },
+            ),
+          ),
+        },
+        {
+          additionalProperties: false,
+          default: {},
+          description:
+            'Retries of GET and HEAD only, and never once any byte of the response reached the client. Requests with ' +
+            'a body are never retried.',
+        },
+      ),
+    ),
+    host: Defaulted(
+      Type.Union([Type.Literal('preserve'), Type.Literal('upstream')], {
+        default: 'preserve',
+        description:
+          'The Host sent to a server: preserve sends the client\'s (and the cache key uses it); upstream sends the ' +
+          'server\'s own host:port, and every client Host shares one cache entry per URL. Default preserve.',
+      }),
+    ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the CAs that sign the servers\' certificates, relative to rules.yaml. Default: the system CAs.' })),
+          cert: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the client certificate larder presents (with key), relative to rules.yaml.' })),
+          key: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the client certificate\'s private key (with cert), relative to rules.yaml.' })),
+          serverName: Type.Optional(
+            Type.String({ pattern: '^[A-Za-z0-9.-]+$', description: 'Name sent in SNI and checked against the certificate. Default: the server URL\'s host.' }),
+          ),
+          verify: Defaulted(
+            Type.Boolean({
+              default: true,
+              description: 'false accepts any server certificate: DANGEROUS, anyone on the path can read and change the traffic. Default true.',
+            }),
+          ),
+        },
+        { additionalProperties: false, description: 'TLS to https:// servers: CA, client certificate and server name. Files are read at load and on reload.' },
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'A named group of servers that routes send requests to.' },
+);
+
+/** `upstreams`: named groups of servers. */
+const UpstreamsSchema = Type.Record(Type.String({ pattern: ROUTE_NAME_PATTERN }), UpstreamSchema, {
+  default: {},
+  additionalProperties: false,
+  description:
+    'Named upstreams (letters, digits, "_", "." and "-"), used by the top-level origin and by routes[].upstream. Default {}.',
+});
 
 /** `timeouts`: limits on each phase of an origin fetch; all durations. */
 const TimeoutsSchema = Type.Object(
@@ -733,7 +870,17 @@ export const RouteSchema = Type.Object(
     ),
     /** Upstream for this route. Default the top-level origin. */
     origin: Type.Optional(
-      originUrl('Upstream for this route (same form as the top-level origin). Default: the top-level origin.'),
+      originUrl('Upstream URL for this route (a single server, as a URL top-level origin is); not with upstream. Default: the top-level origin.'),
+    ),
+    /** A named upstream for this route. Default the top-level origin. */
+    upstream: Type.Optional(
+      expects(
+        'the name of an entry of upstreams',
+        Type.String({
+          pattern: ROUTE_NAME_PATTERN,
+          description: 'Name of the entry of upstreams this route sends requests to; not with origin. Default: the top-level origin.',
+        }),
+      ),
     ),
     /** false: never stored, always passed through. */
     cache: Defaulted(
@@ -908,6 +1055,7 @@ export const RulesSchema = Type.Object(
     listen: Defaulted(ListenSchema),
     trustedProxies: Defaulted(TrustedProxiesSchema),
     origin: Defaulted(OriginSchema),
+    upstreams: Defaulted(UpstreamsSchema),
     timeouts: Defaulted(TimeoutsSchema),
     cache: Defaulted(CacheSchema),
     security: Defaulted(SecuritySchema),
@@ -1103,7 +1251,9 @@ type Present<P extends TProperties> = {
 export type Filled<T> =
   T extends TObject<infer P>
     ? Flat<{ [K in Present<P>]: Filled<P[K]> } & { [K in Exclude<keyof P, Present<P>>]?: Filled<P[K]> }>
-    : T extends TArray<infer I>
+    : T extends TRecord<TSchema, infer V>
+      ? Record<string, Filled<V>>
+      : T extends TArray<infer I>
       ? Filled<I>[]
       : T extends TUnion<infer U>
         ? Filled<U[number]>

@@ -48,8 +48,10 @@ export interface Route {
   matches(host: string, path: string): boolean;
   /** false: always passed through, never stored. */
   cache: boolean;
-  /** Upstream base URL for this route (e.g. http://127.0.0.1:3000). */
+  /** The upstream's name as written: an entry of `upstreams`, or its URL (e.g. http://127.0.0.1:3000). */
   origin: string;
+  /** Where the route's requests go. */
+  upstream: Upstream;
   /** Freshness lifetime used only when the response carries no explicit freshness (ms). */
   ttl?: number;
   /**
@@ -89,6 +91,55 @@ export interface Route {
    * Sorted; never names Content-Length or Transfer-Encoding. See config/response-fields.ts.
    */
   responseHeaders: readonly string[];
+}
+
+/** TLS to an upstream's https servers; the files are read at load. */
+export interface UpstreamTls {
+  /** PEM text of the CAs; absent: the system CAs. */
+  ca?: string;
+  /** PEM text of the client certificate and its key. */
+  cert?: string;
+  key?: string;
+  serverName?: string;
+  /** false: any certificate is accepted. */
+  verify: boolean;
+}
+
+export interface HealthCheck {
+  /** Path and query requested with GET. */
+  path: string;
+  interval: number;
+  timeout: number;
+  unhealthyAfter: number;
+  healthyAfter: number;
+}
+
+/**
+ * A group of servers a route sends requests to: an entry of `upstreams`, or the single server
+ * a URL `origin` names (then `implicit`, with today's behaviour: client Host, 256 connections,
+ * no health checks, no retry).
+ */
+export interface Upstream {
+  /** The entry's name, or the URL of an implicit upstream: unique within a Config. */
+  name: string;
+  implicit: boolean;
+  /** Canonical base URLs ("scheme://host[:port]"). */
+  servers: readonly string[];
+  balance: 'round-robin' | 'least-connections';
+  /** Connections per server. */
+  connections: number;
+  healthCheck?: HealthCheck;
+  retry: {
+    /** Tries in all, the first included. */
+    attempts: number;
+    /** Retry after a failed or timed-out connect. */
+    connect: boolean;
+    /** Retry after these statuses. */
+    statuses: readonly number[];
+  };
+  /** The Host sent: the client's, or the chosen server's authority. */
+  host: 'preserve' | 'upstream';
+  tls?: UpstreamTls;
 }
 
 export interface Timeouts {
@@ -203,8 +254,10 @@ export interface Config {
   listeners: readonly ListenerSettings[];
   /** Peers whose X-Forwarded-For/-Proto/-Host are kept: addresses and CIDR blocks, as written. */
   trustedProxies: readonly string[];
-  /** Default upstream base URL. */
+  /** The default upstream as written: the name of an entry of `upstreams`, or a URL (canonical). */
   origin: string;
+  /** Every upstream a route uses, by name (implicit ones by URL). */
+  upstreams: Readonly<Record<string, Upstream>>;
   timeouts: Timeouts;
   cache: CacheSettings;
   /** Client request limits and stripped fields. */

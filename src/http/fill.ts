@@ -214,7 +214,7 @@ export class Filler {
     const conditional = f.stale !== undefined && !f.head;
     if (conditional) Object.assign(headers, revalidationHeaders(f.stale!.headers));
     const r = await this.d.origin.fetch({
-      origin: f.origin,
+      upstream: f.route.upstream,
       method: f.head ? 'HEAD' : 'GET',
       target: f.target,
       headers,

@@ -10,6 +10,7 @@ import { hiddenBy } from '../config/response-fields.js';
 import type { Lookup, TieredStore } from '../cache/tiered-store.js';
 import type { HitForPass } from '../cache/hit-for-pass.js';
 import type { OriginClient } from '../origin/client.js';
+import { noHealthyServer } from '../origin/errors.js';
 import type { PassThrough } from '../passthrough/proxy.js';
 import {
   appendVia,
@@ -162,8 +163,16 @@ export class Handler {
       socket.end(errorBytes(400, new LarderError(ErrorCodes.BAD_REQUEST, r.problem)));
       return;
     }
-    asResolved(req, r);
-    this.d.pass.upgrade(req, socket, head, r.route.origin);
+    const lease = this.d.origin.lease(r.route.upstream);
+    if (lease === undefined) {
+      socket.on('error', () => socket.destroy());
+      socket.end(errorBytes(502, new LarderError(ErrorCodes.ORIGIN_UNREACHABLE, noHealthyServer(r.route.upstream.name).message)));
+      return;
+    }
+    asResolved(req, r, lease.host);
+    // An upgraded connection lives on: it counts as an answer once handed over.
+    lease.done('ok');
+    this.d.pass.upgrade(req, socket, head, lease.url);
   };
 
   /** Looks the key up in memory, then (on a miss) in the shared tier. */
@@ -348,7 +357,7 @@ export class Handler {
     const fwd: CacheStatusInfo['fwd'] = ctx.cc.noCache ? 'request' : 'uri-miss';
     this.d.origin.forward(
       {
-        origin: route.origin,
+        upstream: route.upstream,
         method: ctx.head ? 'HEAD' : 'GET',
         target: ctx.key.target,
         headers: originHeaders(ctx.req, ctx.host, true),
@@ -491,11 +500,17 @@ export class Handler {
     const method = req.method ?? 'GET';
     const route = r.route;
     if (method === 'GET' || method === 'HEAD') return this.forwardPass(req, res, r, reason, t0, method, debug);
-    asResolved(req, r);
+    const lease = this.d.origin.lease(route.upstream);
+    if (lease === undefined) {
+      this.d.onOrigin?.(route.name, undefined, 0);
+      return this.error({ route, req, res, t0, debug }, noHealthyServer(route.upstream.name), 'BYPASS', formatCacheStatus({ fwd: 'bypass', detail: 'origin-error' }), 'origin-error');
+    }
+    asResolved(req, r, lease.host);
+    res.once('close', () => lease.done('neutral'));
     const cs = (status: number): string => formatCacheStatus({ fwd: 'bypass', fwdStatus: status, detail: reason });
     const hide = hiddenBy(route.responseHeaders);
     this.d.pass.web(req, res, {
-      target: route.origin,
+      target: lease.url,
       // The cache report is larder's alone; the route's hidden fields are for caches only.
       drop: (name) => REPORT_FIELDS.has(name) || hide(name),
       responseHeaders: (resp): Record<string, string> => {
@@ -504,11 +519,13 @@ export class Handler {
         return debug ? { 'x-cache': 'BYPASS', 'cache-status': cs(resp.status), 'x-cache-hits': '0', via } : { via };
       },
       onResponse: (resp) => {
+        lease.done('ok');
         this.d.onOrigin?.(route.name, resp.status, performance.now() - t0, req);
         if (invalidates(method, this.d.config().security.invalidateOnUnknownMethods)) this.invalidateAfter(r, resp.status, resp.headers as Record<string, string | string[]>);
         this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status: resp.status, ms: performance.now() - t0, method }, req, res);
       },
-      onError: (failure) => {
+      onError: (failure, cause) => {
+        lease.done(passOutcome(cause));
         this.d.onOrigin?.(route.name, undefined, performance.now() - t0);
         this.error({ route, req, res, t0, debug }, failure, 'BYPASS', formatCacheStatus({ fwd: 'bypass', detail: 'origin-error' }), 'origin-error');
       },
@@ -523,7 +540,7 @@ export class Handler {
     const route = r.route;
     const reply: Reply = { debug, hidden: route.responseHeaders, hits: 0 };
     this.d.origin.forward(
-      { origin: route.origin, method, target: r.target, headers: originHeaders(req, r.host, false) },
+      { upstream: route.upstream, method, target: r.target, headers: originHeaders(req, r.host, false) },
       {
         open: (status, headers, sent, received) => {
           this.d.onOrigin?.(route.name, status, received - sent, req);
@@ -586,7 +603,14 @@ function sameSecret(given: string, token: string): boolean {
  * What the pass-through (http-proxy-3) forwards is read from the request itself: point it at
  * the resolved target and authority, so the origin acts on what was routed and keyed.
  */
-function asResolved(req: IncomingMessage, r: ResolvedRequest): void {
+function asResolved(req: IncomingMessage, r: ResolvedRequest, upstreamHost?: string): void {
   req.url = r.target;
-  if (r.host !== '') req.headers.host = r.host;
+  if (upstreamHost !== undefined) req.headers.host = upstreamHost;
+  else if (r.host !== '') req.headers.host = r.host;
+}
+
+/** What a pass-through failure says of the server: a refused or timed-out connect marks it down. */
+function passOutcome(cause: unknown): 'connect' | 'neutral' {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ENOTFOUND' ? 'connect' : 'neutral';
 }

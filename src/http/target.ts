@@ -87,7 +87,17 @@ export function resolveRequest(config: Config, method: string, hostHeader: strin
     }
   }
   const full = path === rawPath ? target : q === -1 ? path : path + target.slice(q);
-  return { route, host, target: full, key: buildKey(route.key, host, full) };
+  return { route, host, target: full, key: buildKey(route.key, keyHost(route, host), full) };
+}
+
+/**
+ * The host in the key: the Host that is forwarded. Under `host: upstream` every server gets
+ * its own authority whatever the client sent, so the key holds the upstream's identity,
+ * "@" + its name: HOST above never lets a client's Host contain "@", so no client can reach
+ * or fill that entry with a Host of its own, and purges and /explain of any host find it.
+ */
+export function keyHost(route: Route, host: string): string {
+  return route.upstream.host === 'upstream' ? '@' + route.upstream.name : host;
 }
 
 /** RFC 3986 §2.3 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~". */

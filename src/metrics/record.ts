@@ -75,6 +75,15 @@ export class Recorder {
     if (status !== undefined) this.child(route + '\u0000d', () => this.metrics.originDuration.labels(route)).observe(ms / 1000);
   }
 
+  /** A request (first try or retry) sent to a server of an upstream. */
+  upstreamRequest(upstream: string, server: string): void {
+    this.child(upstream + '\u0000u' + server, () => this.metrics.upstreamRequests.labels(upstream, server)).inc();
+  }
+
+  upstreamError(upstream: string, server: string, kind: string): void {
+    this.child(upstream + '\u0000e' + server + '\u0000' + kind, () => this.metrics.upstreamErrors.labels(upstream, server, kind)).inc();
+  }
+
   earlyRefresh(route: string): void {
     this.metrics.earlyRefreshes.labels(route).inc();
   }

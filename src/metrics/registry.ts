@@ -5,7 +5,16 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * route names from the config, the X-Cache values, tiers, status classes, Redis operations
  * and purge kinds. Never a URL, a host or a header value.
  */
+/** One server of an upstream as the metrics show it. */
+export interface UpstreamServerState {
+  upstream: string;
+  server: string;
+  up: boolean;
+}
+
 export interface MetricSources {
+  /** Every server of every upstream, read at scrape time. */
+  upstreams?: () => readonly UpstreamServerState[];
   /** Bytes and entries held by the memory tier, read at scrape time. */
   memory: () => { bytes: number; entries: number };
   /** The shared tier's state at scrape time, or undefined without Redis. */
@@ -126,6 +135,30 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
       name: 'larder_purges_total',
       help: 'Purged items (each URL, path, prefix or tag in a purge request, hard or soft), by kind: url, path, prefix, tag.',
       labelNames: ['kind'] as const,
+      registers,
+    }),
+    upstreamUp: new Gauge({
+      name: 'larder_upstream_up',
+      help: '1 while a server of an upstream takes requests, 0 while it is marked down (passive or active health).',
+      labelNames: ['upstream', 'server'] as const,
+      registers,
+      // Across --workers each worker judges health on its own: a server is up if any worker sends it traffic.
+      aggregator: 'max',
+      collect() {
+        this.reset();
+        for (const s of sources.upstreams?.() ?? []) this.labels(s.upstream, s.server).set(s.up ? 1 : 0);
+      },
+    }),
+    upstreamRequests: new Counter({
+      name: 'larder_upstream_requests_total',
+      help: 'Requests sent to each server of an upstream, retries and pass-through included.',
+      labelNames: ['upstream', 'server'] as const,
+      registers,
+    }),
+    upstreamErrors: new Counter({
+      name: 'larder_upstream_errors_total',
+      help: 'Failed requests to each server, by kind: connect (failed or timed out), timeout (no response head in time), response (broken or incomplete), 5xx.',
+      labelNames: ['upstream', 'server', 'kind'] as const,
       registers,
     }),
     configReloads: new Counter({

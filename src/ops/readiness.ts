@@ -2,11 +2,14 @@ import net from 'node:net';
 import type http from 'node:http';
 import type { Config } from '../config/types.js';
 import type { TieredStore } from '../cache/tiered-store.js';
+import type { UpstreamSnapshot } from '../upstream/upstream.js';
 
 export interface ReadinessDeps {
   server: http.Server;
   store: TieredStore;
   config: () => Config;
+  /** Every upstream with the health of its servers, as this process sees it. */
+  upstreams?: () => UpstreamSnapshot[];
 }
 
 export type ReadyAnswer = { ready: boolean; [k: string]: unknown };
@@ -39,7 +42,9 @@ export class Readiness {
 
   async check(): Promise<ReadyAnswer> {
     const current = this.d.config();
-    const origins = [...new Set([current.origin, ...current.routes.map((r) => r.origin)])];
+    // Servers of URL origins (implicit upstreams, not health-checked) are probed here, as before.
+    const implicit = Object.values(current.upstreams).filter((u) => u.implicit);
+    const origins = [...new Set(implicit.flatMap((u) => u.servers))];
     const reachable = await Promise.all(origins.map(async (o) => [o, await probe(o)] as const));
     const warming = this.warming > 0;
     const shared = this.d.store.shared;
@@ -49,6 +54,11 @@ export class Readiness {
       warming,
       config: { file: current.file ?? null, routes: current.routes.length },
       origins: Object.fromEntries(reachable.map(([o, ok]) => [o, ok ? 'reachable' : 'unreachable'])),
+      upstreams: Object.fromEntries(
+        (this.d.upstreams?.() ?? [])
+          .filter((u) => current.upstreams[u.name]?.implicit === false)
+          .map((u) => [u.name, { up: u.servers.filter((s) => s.up).length, servers: Object.fromEntries(u.servers.map((s) => [s.url, { state: s.up ? 'up' : 'down', inFlight: s.inFlight }])) }]),
+      ),
       redis: shared === undefined ? 'not configured' : shared.store.state(),
     };
   }

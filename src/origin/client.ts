@@ -1,14 +1,15 @@
 import { STATUS_CODES } from 'node:http';
-import type { Socket } from 'node:net';
 import { Readable, type Writable } from 'node:stream';
-import { Pool, buildConnector, errors, type Dispatcher } from 'undici';
-import type { Timeouts } from '../config/types.js';
+import { errors, type Dispatcher } from 'undici';
+import type { Timeouts, Upstream } from '../config/types.js';
 import type { Clock, HeaderMap } from '../types.js';
-import { classifyOriginError, unsupportedCoding, type OriginFailure } from './errors.js';
+import type { Outcome, ServerState } from '../upstream/server.js';
+import { UpstreamRuntime, type ErrorKind, type Server, type UpstreamEvents, type UpstreamSnapshot } from '../upstream/upstream.js';
+import { classifyOriginError, noHealthyServer, unsupportedCoding, type OriginFailure } from './errors.js';
 
 export interface OriginRequest {
-  /** Base URL of the upstream, e.g. http://127.0.0.1:3000. */
-  origin: string;
+  /** Where it goes: a server of this upstream, picked per try. */
+  upstream: Upstream;
   method: 'GET' | 'HEAD';
   /** Path and query, already normalised by the key builder. */
   target: string;
@@ -47,7 +48,7 @@ export type OriginResult = FullResponse | LargeResponse | OriginFailure;
 
 /** A request relayed as it streams, nothing buffered: see OriginClient.forward. */
 export interface ForwardRequest {
-  origin: string;
+  upstream: Upstream;
   method: 'GET' | 'HEAD';
   target: string;
   headers: Record<string, string | string[]>;
@@ -97,7 +98,8 @@ interface Reader {
   /** Returns false to ask for a pause; the reader calls Exchange.resume() when it wants more. */
   data(chunk: Buffer): boolean;
   end(trailers: HeaderMap): void;
-  fail(failure: OriginFailure): void;
+  /** `outcome`: what the failure says of the server's health (a connect error, a timeout, or nothing). */
+  fail(failure: OriginFailure, outcome: Outcome): void;
 }
 
 const noop = (): void => undefined;
@@ -140,7 +142,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const empty = bodiless(status);
     if (!empty && foreignTransferCoding(h)) {
       this.phase = 'done';
-      this.reader.fail(unsupportedCoding());
+      this.reader.fail(unsupportedCoding(), 'ok');
       controller.abort(new errors.RequestAbortedError('unsupported transfer coding'));
       return;
     }
@@ -180,7 +182,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.phase === 'done') return;
     const phase = this.phase;
     this.phase = 'done';
-    this.reader.fail(classifyOriginError(err, phase));
+    this.reader.fail(classifyOriginError(err, phase), phase === 'headers' ? healthOutcome(err) : 'neutral');
   }
 
   /** The reader wants more body. */
@@ -219,48 +221,106 @@ class Exchange implements Dispatcher.DispatchHandler {
   };
 }
 
-/**
- * undici's connector with a plain timer for the connect timeout (undici's own runs on its
- * coarse clock): past `ms` the socket is destroyed and the connection fails as a timeout.
- */
-function connector(ms: number): buildConnector.connector {
-  const base = buildConnector({ timeout: 0 });
-  return (options, callback) => {
-    let timer: NodeJS.Timeout | undefined;
-    const socket = (base as unknown as (o: buildConnector.Options, cb: buildConnector.Callback) => Socket)(options, (...args) => {
-      clearTimeout(timer);
-      callback(...args);
-    });
-    if (ms > 0) {
-      timer = setTimeout(() => socket.destroy(new errors.ConnectTimeoutError(`timed out connecting to ${options.hostname}:${options.port}`)), ms);
-    }
-  };
+/** Before any response head: the connection failed or broke, so no server answered. */
+const CONNECT_FAILURES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN',
+  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
+]);
+
+/** What an error before the response head says of the server: a failed connect, a timeout, or nothing. */
+function healthOutcome(err: unknown): Outcome {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
+  // TLS handshake failures (certificate, protocol) are failed connects too.
+  if (CONNECT_FAILURES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || /CERT|SIGNATURE|SELF_SIGNED/.test(code)) return 'connect';
+  return 'neutral';
 }
 
-/** One keep-alive undici pool per upstream origin. */
+/** A server lent to the pass-through for one request. */
+export interface Lease {
+  /** Its base URL. */
+  url: string;
+  /** The Host to send under `host: upstream`; undefined: the client's. */
+  host: string | undefined;
+  done(outcome: Outcome): void;
+}
+
+/** The try in progress of one request: what the reader's resume() and abort() reach. */
+class Call {
+  exchange: Exchange | undefined;
+  aborted = false;
+  /** An interim response or the final head reached the caller: no retry after that. */
+  committed = false;
+
+  resume(): void {
+    this.exchange?.resume();
+  }
+
+  /** Ends the current try's count at its server, when the caller gives up on it. */
+  settle: (() => void) | undefined;
+
+  abort(): void {
+    this.aborted = true;
+    this.exchange?.abort();
+    this.settle?.();
+  }
+}
+
+/**
+ * Sends requests to upstreams: per upstream, one keep-alive pool per server, a balancer over
+ * the healthy ones, passive and active health, and retries of GET and HEAD (see dispatch).
+ */
 export class OriginClient {
-  private readonly pools = new Map<string, Pool>();
+  /** By name; implicit upstreams are added when first used. */
+  private runtimes = new Map<string, UpstreamRuntime>();
+  /** The runtime of each Upstream object a Config holds, so a request costs one map lookup. */
+  private byObject = new WeakMap<Upstream, UpstreamRuntime>();
 
   constructor(
     private readonly timeouts: Timeouts,
     private readonly clock: Clock,
+    private readonly events: UpstreamEvents = {},
   ) {}
 
-  private pool(origin: string): Pool {
-    let pool = this.pools.get(origin);
-    if (pool === undefined) {
-      pool = new Pool(origin, {
-        connections: 256,
-        pipelining: 1,
-        keepAliveTimeout: 4_000,
-        connect: connector(this.timeouts.connect),
-        // Timed by Exchange instead, precisely.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-      this.pools.set(origin, pool);
+  /**
+   * Builds the upstreams of a Config (at start and on reload): those whose settings did not
+   * change keep their pools and health state; the others are rebuilt, and those gone are
+   * closed once their requests in flight have finished.
+   */
+  sync(upstreams: Readonly<Record<string, Upstream>>): void {
+    const next = new Map<string, UpstreamRuntime>();
+    for (const upstream of Object.values(upstreams)) next.set(upstream.name, this.adopt(upstream, next));
+    for (const [name, runtime] of this.runtimes) {
+      if (next.get(name) !== runtime) void runtime.close(true);
     }
-    return pool;
+    this.runtimes = next;
+  }
+
+  /** What /readyz and the metrics show: every upstream with its servers. */
+  snapshot(): UpstreamSnapshot[] {
+    return [...this.runtimes.values()].map((r) => r.snapshot());
+  }
+
+  private runtime(upstream: Upstream): UpstreamRuntime {
+    let runtime = this.byObject.get(upstream);
+    if (runtime === undefined) {
+      runtime = this.adopt(upstream, this.runtimes);
+      const old = this.runtimes.get(upstream.name);
+      if (old !== undefined && old !== runtime) void old.close(true);
+      this.runtimes.set(upstream.name, runtime);
+    }
+    return runtime;
+  }
+
+  /** The runtime in `among` with the same settings, or a new one. */
+  private adopt(upstream: Upstream, among: Map<string, UpstreamRuntime>): UpstreamRuntime {
+    const fingerprint = JSON.stringify(upstream);
+    let runtime = this.runtimes.get(upstream.name) ?? among.get(upstream.name);
+    if (runtime === undefined || runtime.fingerprint !== fingerprint) {
+      runtime = new UpstreamRuntime(upstream, fingerprint, this.timeouts.connect, this.clock, this.events);
+    }
+    this.byObject.set(upstream, runtime);
+    return runtime;
   }
 
   /** Sends the request and buffers the body up to maxBodySize; never rejects. */
@@ -275,9 +335,9 @@ export class OriginClient {
       // memory stays bounded whatever the origin sends.
       const spill = (head: Buffer[]): void => {
         rest = new Readable({
-          read: () => exchange.resume(),
+          read: () => call.resume(),
           destroy: (err, cb) => {
-            exchange.abort();
+            call.abort();
             cb(err);
           },
         });
@@ -285,9 +345,8 @@ export class OriginClient {
         rest.on('error', noop);
         resolve({ ...received!, kind: 'large', head, rest });
       };
-      const exchange = new Exchange(
-        this.timeouts,
-        this.clock,
+      const call = this.dispatch(
+        req,
         {
           head: (status, headers, responseTime) => {
             received = { status, statusMessage: STATUS_CODES[status] ?? '', headers, requestTime, responseTime };
@@ -316,7 +375,6 @@ export class OriginClient {
         },
         req.onInfo,
       );
-      this.dispatch(req, exchange);
     });
   }
 
@@ -328,16 +386,15 @@ export class OriginClient {
   forward(req: ForwardRequest, sink: ForwardSink): void {
     const t0 = this.clock.now();
     let out: Writable | undefined;
-    const exchange: Exchange = new Exchange(
-      this.timeouts,
-      this.clock,
+    const call: Call = this.dispatch(
+      req,
       {
         head: (status, headers, responseTime) => {
           const stream = sink.open(status, headers, t0, responseTime);
           out = stream;
-          stream.on('drain', () => exchange.resume());
+          stream.on('drain', () => call.resume());
           // The client went away before the body was complete: stop reading it.
-          stream.on('close', () => exchange.abort());
+          stream.on('close', () => call.abort());
         },
         data: (chunk) => out!.write(chunk),
         end: (trailers) => {
@@ -351,21 +408,123 @@ export class OriginClient {
       },
       req.onInfo,
     );
-    this.dispatch(req, exchange);
   }
 
-  private dispatch(req: ForwardRequest, exchange: Exchange): void {
+  /**
+   * Sends the request to a server of its upstream, counting it in flight there and reporting
+   * how it went to the server's health. A try that failed to connect (connect error or
+   * timeout, a connection broken before any answer) or answered a status listed in
+   * `retry.on` is tried again, up to `retry.attempts` tries in all, on another available
+   * server when there is one, but only while nothing reached the reader: no interim
+   * response, no head. With no server available the request fails at once as unreachable.
+   */
+  private dispatch(req: ForwardRequest, reader: Reader, onInfo?: ForwardRequest['onInfo']): Call {
+    const runtime = this.runtime(req.upstream);
+    const { retry, name } = req.upstream;
+    const call = new Call();
+    const tried = new Set<ServerState>();
+    const relayInfo =
+      onInfo === undefined
+        ? undefined
+        : (status: number, headers: Record<string, string | string[]>) => {
+            call.committed = true;
+            onInfo(status, headers);
+          };
+    let last: OriginFailure | undefined;
+    const attempt = (n: number): void => {
+      const server = runtime.pick(tried);
+      if (server === undefined) return reader.fail(last ?? noHealthyServer(name), 'neutral');
+      tried.add(server.state);
+      const again = (): boolean => n < retry.attempts && !call.aborted && !call.committed;
+      const url = server.state.url;
+      let settled = false;
+      let headSeen = false;
+      const settle = (outcome: Outcome, kind?: ErrorKind): void => {
+        if (settled) return;
+        settled = true;
+        server.state.end(headSeen && outcome === 'neutral' ? 'ok' : outcome);
+        if (kind !== undefined) this.events.error?.(name, url, kind);
+      };
+      const exchange: Exchange = new Exchange(
+        this.timeouts,
+        this.clock,
+        {
+          head: (status, headers, responseTime) => {
+            headSeen = true;
+            if (status >= 500 && retry.statuses.includes(status) && again()) {
+              settle('ok', '5xx');
+              exchange.abort();
+              return attempt(n + 1);
+            }
+            if (status >= 500) this.events.error?.(name, url, '5xx');
+            call.committed = true;
+            reader.head(status, headers, responseTime);
+          },
+          data: (chunk) => reader.data(chunk),
+          end: (trailers) => {
+            settle('ok');
+            reader.end(trailers);
+          },
+          fail: (failure, outcome) => {
+            settle(outcome, outcome === 'connect' ? 'connect' : outcome === 'timeout' ? 'timeout' : 'response');
+            last = failure;
+            if (outcome === 'connect' && retry.connect && again()) return attempt(n + 1);
+            reader.fail(failure, outcome);
+          },
+        },
+        relayInfo,
+      );
+      call.exchange = exchange;
+      call.settle = () => settle('neutral');
+      server.state.start();
+      this.events.request?.(name, url);
+      this.send(server, req, exchange);
+    };
+    attempt(1);
+    return call;
+  }
+
+  /**
+   * A server for a request the pass-through (http-proxy-3) relays: requests with a body and
+   * upgrades, which are never retried. It is counted in flight until `done`, which reports
+   * how it went. Undefined when no server of the upstream is available.
+   */
+  lease(upstream: Upstream): Lease | undefined {
+    const server = this.runtime(upstream).pick();
+    if (server === undefined) return undefined;
+    const url = server.state.url;
+    server.state.start();
+    this.events.request?.(upstream.name, url);
+    let settled = false;
+    return {
+      url,
+      host: upstream.host === 'upstream' ? server.authority : undefined,
+      done: (outcome) => {
+        if (settled) return;
+        settled = true;
+        server.state.end(outcome);
+        if (outcome === 'connect' || outcome === 'timeout') this.events.error?.(upstream.name, url, outcome);
+      },
+    };
+  }
+
+  private send(server: Server, req: ForwardRequest, exchange: Exchange): void {
+    let headers = req.headers;
+    // host: upstream sends the server's own authority; an HTTP/1.0 request without Host gets it too.
+    if (req.upstream.host === 'upstream') headers = { ...headers, host: server.authority };
     try {
-      this.pool(req.origin).dispatch({ path: req.target, method: req.method, headers: req.headers }, exchange);
+      server.pool.dispatch({ path: req.target, method: req.method, headers }, exchange);
     } catch (err) {
       exchange.onResponseError(undefined as unknown as Dispatcher.DispatchController, err as Error);
     }
   }
 
-  /** Closes every pool, aborting requests still in flight. */
+  /** Closes every pool and stops the health checks, aborting requests still in flight. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.pools.values()].map((p) => p.destroy()));
-    this.pools.clear();
+    const runtimes = [...this.runtimes.values()];
+    this.runtimes.clear();
+    this.byObject = new WeakMap();
+    await Promise.allSettled(runtimes.map((r) => r.close(false)));
   }
 }
 

@@ -35,3 +35,8 @@ export function classifyOriginError(err: unknown, phase: 'headers' | 'body'): Or
   if (code.startsWith('HPE_')) return failure(ErrorCodes.ORIGIN_UNREACHABLE, 'the origin sent a malformed response');
   return failure(ErrorCodes.ORIGIN_UNREACHABLE);
 }
+
+/** Every server of the upstream is down (passive or active health): nothing was sent. */
+export function noHealthyServer(upstream: string): OriginFailure {
+  return failure(ErrorCodes.ORIGIN_UNREACHABLE, `no healthy server in upstream ${upstream}`);
+}

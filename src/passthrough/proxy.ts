@@ -24,7 +24,7 @@ export interface PassOptions {
    * Called when the request failed (origin unreachable, timed out, reset): the caller answers
    * with `failure`, or aborts the response if it had started. Nothing is written here.
    */
-  onError: (failure: LarderError) => void;
+  onError: (failure: LarderError, cause: Error) => void;
 }
 
 /**
@@ -63,7 +63,7 @@ export class PassThrough {
       const o = this.pending.get(req);
       // An upgrade's socket has no response to answer on: closing it is the answer.
       if (o === undefined || !(res instanceof http.ServerResponse)) return void res.destroy();
-      o.onError(passFailure(err));
+      o.onError(passFailure(err), err);
     });
   }
 

@@ -24,7 +24,10 @@ export interface Origin {
  * Starts the origin. With `clock`, every response's Date comes from that clock, so a test
  * that moves time by hand sees the ages a real origin and proxy would agree on.
  */
-export async function startOrigin(fn: OriginHandler = (_q, res) => res.end('ok'), opts: { clock?: { now(): number } } = {}): Promise<Origin> {
+export async function startOrigin(
+  fn: OriginHandler = (_q, res) => res.end('ok'),
+  opts: { clock?: { now(): number }; port?: number } = {},
+): Promise<Origin> {
   let handler = fn;
   const requests: SeenRequest[] = [];
   const server = http.createServer((req, res) => {
@@ -32,7 +35,8 @@ export async function startOrigin(fn: OriginHandler = (_q, res) => res.end('ok')
     if (opts.clock) res.setHeader('date', new Date(opts.clock.now()).toUTCString());
     handler(req, res, requests.length);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  // A given port brings a closed origin back where it was.
+  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,

@@ -12,7 +12,7 @@ describe('every problem is reported, with file, line, column and key path', () =
     const text = readFileSync(resolve(import.meta.dirname, '../../fixtures/config/many-errors.yaml'), 'utf8');
     expect(problemsOf(text)).toEqual([
       'rules.yaml:2:9 listen: expected host:port, [ipv6]:port or a port number, such as 127.0.0.1:8080, got "localhost" (add a port: localhost:8080)',
-      'rules.yaml:3:9 origin: expected an http:// or https:// URL without path, query or fragment, such as http://127.0.0.1:3000, got "http://127.0.0.1:3000/api"',
+      'rules.yaml:3:9 origin: expected the name of an upstream, or an http:// or https:// URL without path, query or fragment, such as http://127.0.0.1:3000, got "http://127.0.0.1:3000/api"',
       'rules.yaml:5:12 timeouts.connect: expected a duration such as 30s, 5m or 1h, got "5 minutes"',
       'rules.yaml:9:19 cache.memory.maxEntrySize: must not exceed cache.memory.maxSize ("1mb"), got "2mb"; lower maxEntrySize or raise maxSize',
       'rules.yaml:10:3 cache.maxVariant: unknown key "maxVariant"; did you mean "maxVariants"?',
@@ -98,7 +98,7 @@ describe('types and unknown keys', () => {
 
   it('lists the allowed keys when nothing is close', () => {
     expect(problemsOf(yaml('redis: {}'))).toEqual([
-      'rules.yaml:1:1 redis: unknown key "redis"; allowed keys here: listen, trustedProxies, origin, timeouts, cache, security, admin, warm, reload, log, debugHeaders, shutdownGrace, routes',
+      'rules.yaml:1:1 redis: unknown key "redis"; allowed keys here: listen, trustedProxies, origin, upstreams, timeouts, cache, security, admin, warm, reload, log, debugHeaders, shutdownGrace, routes',
     ]);
   });
 

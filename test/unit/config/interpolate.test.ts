@@ -57,7 +57,7 @@ describe('${VAR} interpolation', () => {
     const config = parse(yaml('routes:', '  - name: a', '    match: /price/$${x}'), {});
     expect(config.routes[0]?.matches('', '/price/${x}')).toBe(true);
     expect(problemsOf(yaml('${KEY}: 1'), { KEY: 'listen' })).toEqual([
-      'rules.yaml:1:1 ["${KEY}"]: unknown key "${KEY}"; allowed keys here: listen, trustedProxies, origin, timeouts, cache, security, admin, warm, reload, log, debugHeaders, shutdownGrace, routes',
+      'rules.yaml:1:1 ["${KEY}"]: unknown key "${KEY}"; allowed keys here: listen, trustedProxies, origin, upstreams, timeouts, cache, security, admin, warm, reload, log, debugHeaders, shutdownGrace, routes',
     ]);
   });
 
@@ -106,7 +106,7 @@ describe('environment overrides', () => {
   it('names the variable when its value is invalid', () => {
     expect(problemsOf(yaml('listen: 8080', 'origin: http://ok:1'), { LARDER_LISTEN: 'localhost', LARDER_ORIGIN: 'ftp://x' })).toEqual([
       'LARDER_LISTEN (replaces listen): expected host:port, [ipv6]:port or a port number, such as 127.0.0.1:8080, got "localhost" (add a port: localhost:8080)',
-      'LARDER_ORIGIN (replaces origin): expected an http:// or https:// URL without path, query or fragment, such as http://127.0.0.1:3000, got "ftp://x"',
+      'LARDER_ORIGIN (replaces origin): expected the name of an upstream, or an http:// or https:// URL without path, query or fragment, such as http://127.0.0.1:3000, got "ftp://x"',
     ]);
   });
 
