@@ -172,7 +172,7 @@ export class Handler {
     asResolved(req, r, lease.host);
     // An upgraded connection lives on: it counts as an answer once handed over.
     lease.done('ok');
-    this.d.pass.upgrade(req, socket, head, lease.url);
+    this.d.pass.upgrade(req, socket, head, lease.url, lease.tls);
   };
 
   /** Looks the key up in memory, then (on a miss) in the shared tier. */
@@ -511,6 +511,7 @@ export class Handler {
     const hide = hiddenBy(route.responseHeaders);
     this.d.pass.web(req, res, {
       target: lease.url,
+      tls: lease.tls,
       // The cache report is larder's alone; the route's hidden fields are for caches only.
       drop: (name) => REPORT_FIELDS.has(name) || hide(name),
       responseHeaders: (resp): Record<string, string> => {

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Readable, type Writable } from 'node:stream';
 import { errors, type Dispatcher } from 'undici';
-import type { Timeouts, Upstream } from '../config/types.js';
+import type { Timeouts, Upstream, UpstreamTls } from '../config/types.js';
 import type { Clock, HeaderMap } from '../types.js';
 import type { Outcome, ServerState } from '../upstream/server.js';
 import { UpstreamRuntime, type ErrorKind, type Server, type UpstreamEvents, type UpstreamSnapshot } from '../upstream/upstream.js';
@@ -242,6 +242,8 @@ export interface Lease {
   url: string;
   /** The Host to send under `host: upstream`; undefined: the client's. */
   host: string | undefined;
+  /** The upstream's TLS settings, for an https server. */
+  tls: UpstreamTls | undefined;
   done(outcome: Outcome): void;
 }
 
@@ -499,6 +501,7 @@ export class OriginClient {
     return {
       url,
       host: upstream.host === 'upstream' ? server.authority : undefined,
+      tls: upstream.tls,
       done: (outcome) => {
         if (settled) return;
         settled = true;

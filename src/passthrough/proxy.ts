@@ -1,4 +1,6 @@
 import http from 'node:http';
+import https from 'node:https';
+import type { UpstreamTls } from '../config/types.js';
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import { ErrorCodes, LarderError } from '../errors.js';
@@ -14,6 +16,8 @@ export interface PassResponse {
 export interface PassOptions {
   /** Upstream base URL. */
   target: string;
+  /** TLS settings of the upstream (an https target): CA, client certificate, server name, verification. */
+  tls?: UpstreamTls | undefined;
   /** Headers to set on the response (X-Cache, Cache-Status), given the upstream answer. */
   responseHeaders: (res: PassResponse) => Record<string, string>;
   /** Upstream response fields (lower-case names) removed before the response is relayed. */
@@ -35,6 +39,8 @@ export interface PassOptions {
 export class PassThrough {
   private readonly proxy;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  /** One keep-alive agent per https target and its TLS settings (upstreams are few, and fixed by config). */
+  private readonly tlsAgents = new Map<string, { tls: UpstreamTls | undefined; agent: https.Agent }>();
   private readonly pending = new WeakMap<http.IncomingMessage, PassOptions>();
 
   constructor(opts: { timeout: number; via: string }) {
@@ -73,13 +79,37 @@ export class PassThrough {
   web(req: http.IncomingMessage, res: http.ServerResponse, opts: PassOptions): void {
     this.pending.set(req, opts);
     this.rememberForwardedFor(req);
-    this.proxy.web(req, res, { target: opts.target });
+    this.proxy.web(req, res, { target: opts.target, ...this.transport(opts.target, opts.tls) });
   }
 
-  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, target: string): void {
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, target: string, tls?: UpstreamTls): void {
     socket.on('error', () => socket.destroy());
     this.rememberForwardedFor(req);
-    this.proxy.ws(req, socket, head, { target });
+    this.proxy.ws(req, socket, head, { target, ...this.transport(target, tls) });
+  }
+
+  /**
+   * The agent for a target: http targets share the plain keep-alive agent; an https target
+   * gets an https agent carrying the upstream's CA, client certificate and server name, and
+   * certificate verification unless the upstream says verify: false. A reload that changes the
+   * settings gets a new agent; the old one is closed.
+   */
+  private transport(target: string, tls: UpstreamTls | undefined): { agent: http.Agent; secure?: boolean } {
+    if (!target.startsWith('https:')) return { agent: this.agent };
+    const known = this.tlsAgents.get(target);
+    if (known !== undefined && known.tls === tls) return { agent: known.agent, secure: tls?.verify ?? true };
+    known?.agent.destroy();
+    const agent = new https.Agent({
+      keepAlive: true,
+      maxSockets: 256,
+      ...(tls?.ca === undefined ? {} : { ca: tls.ca }),
+      ...(tls?.cert === undefined ? {} : { cert: tls.cert }),
+      ...(tls?.key === undefined ? {} : { key: tls.key }),
+      ...(tls?.serverName === undefined ? {} : { servername: tls.serverName }),
+      rejectUnauthorized: tls?.verify ?? true,
+    });
+    this.tlsAgents.set(target, { tls, agent });
+    return { agent, secure: tls?.verify ?? true };
   }
 
   private rememberForwardedFor(req: http.IncomingMessage): void {
@@ -90,6 +120,8 @@ export class PassThrough {
   close(): void {
     this.proxy.close();
     this.agent.destroy();
+    for (const { agent } of this.tlsAgents.values()) agent.destroy();
+    this.tlsAgents.clear();
   }
 }
 

@@ -88,6 +88,19 @@ describe('TLS to an upstream', () => {
     }
   });
 
+  it('a request with a body (relayed by the pass-through) uses the same TLS settings', async () => {
+    const { larder, url } = await start('{ ca: ca.pem, cert: client.pem, key: client-key.pem, serverName: api.internal }');
+    try {
+      const r = await get(url, '/p', { host: 'shop.example', 'content-type': 'text/plain' }, 'POST');
+      expect(r.status).toBe(200);
+      expect(r.body).toBe('secure /p');
+      expect(r.h('x-cache')).toBe('BYPASS');
+      expect(seen.at(-1)).toEqual({ host: 'shop.example', client: 'larder', sni: 'api.internal' });
+    } finally {
+      await larder.close(500);
+    }
+  });
+
   it('without the client certificate the origin refuses, and the client gets 502', async () => {
     const before = seen.length;
     const { larder, url } = await start('{ ca: ca.pem, serverName: api.internal }');
