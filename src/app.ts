@@ -69,10 +69,10 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   const coalescer = new Coalescer<FillResult>();
   // How long the origin took for a client request, for its access line (the request that went
   // there: a coalesced follower has none of its own).
-  const upstreamMs = new WeakMap<IncomingMessage, number>();
-  const onOrigin = (route: string, status: number | undefined, ms: number, req?: IncomingMessage): void => {
+  const upstreamOf = new WeakMap<IncomingMessage, { ms: number; server: string | undefined }>();
+  const onOrigin = (route: string, status: number | undefined, ms: number, req?: IncomingMessage, server?: string): void => {
     rec.origin(route, status, ms);
-    if (req !== undefined && status !== undefined && opts.access !== undefined) upstreamMs.set(req, ms);
+    if (req !== undefined && status !== undefined && opts.access !== undefined) upstreamOf.set(req, { ms, server });
   };
   const filler = new Filler({
     origin, store, hitForPass, coalescer, onOrigin,
@@ -92,7 +92,10 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
         const url = req.url ?? '/';
         whenSent(req, res, o.ms, (bytes, ms) => {
           status?.record(o, host, url, bytes);
-          if (access) opts.access?.write(o, req, bytes, ms, upstreamMs.get(req));
+          if (access) {
+            const upstream = upstreamOf.get(req);
+            opts.access?.write(o, req, bytes, ms, upstream?.ms, upstream?.server);
+          }
         });
       }
       opts.onOutcome?.(o, req, res);

@@ -21,7 +21,7 @@ export interface LarderOptions {
   /** Called once per request with what happened, and the request and response it describes. */
   onOutcome?: (o: Outcome, req: IncomingMessage, res: ServerResponse) => void;
   /** The access log: `take()` samples a request, `write` gets it once its response was sent. */
-  access?: { take(): boolean; write(o: Outcome, req: IncomingMessage, bytes: number, ms: number, upstreamMs: number | undefined): void };
+  access?: { take(): boolean; write(o: Outcome, req: IncomingMessage, bytes: number, ms: number, upstreamMs: number | undefined, server?: string): void };
   /** Called with failures of background work (refreshes), which never reach a client. */
   onBackgroundError?: (err: unknown) => void;
   /** Called when the shared tier's state changes (up, down, breaker-open). */

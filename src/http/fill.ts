@@ -75,7 +75,7 @@ export interface FillerDeps {
   /** How long a request waits for another request's fill before fetching itself (cache.lockTimeout, ms). */
   lockTimeout: () => number;
   /** Each request sent to the origin: its status (undefined when it failed), how long the headers took, and the client request it was for. */
-  onOrigin?: (route: string, status: number | undefined, ms: number, req?: IncomingMessage) => void;
+  onOrigin?: (route: string, status: number | undefined, ms: number, req?: IncomingMessage, server?: string) => void;
   /** Reports a background failure; background work never throws. */
   onBackgroundError?: (err: unknown) => void;
 }
@@ -221,7 +221,7 @@ export class Filler {
       maxBodySize: f.settings.memory.maxEntrySize,
       ...(f.onInfo === undefined ? {} : { onInfo: f.onInfo }),
     });
-    this.d.onOrigin?.(f.route.name, r.kind === 'error' ? undefined : r.status, r.kind === 'error' ? 0 : r.responseTime - r.requestTime, f.req);
+    this.d.onOrigin?.(f.route.name, r.kind === 'error' ? undefined : r.status, r.kind === 'error' ? 0 : r.responseTime - r.requestTime, f.req, r.kind === 'error' ? undefined : r.server);
     if (r.kind === 'error') return r;
     // cookies: strip also removes what the origin sets: nothing of a session is stored or relayed.
     if (f.route.cookies === 'strip') delete r.headers['set-cookie'];

@@ -66,7 +66,7 @@ export interface HandlerDeps {
   /** Unexpected errors on the request path (bugs); the client gets a 502. */
   onError?: (err: unknown) => void;
   /** Pass-through requests to the origin, for metrics and access logs. */
-  onOrigin?: (route: string, status: number | undefined, ms: number, req?: IncomingMessage) => void;
+  onOrigin?: (route: string, status: number | undefined, ms: number, req?: IncomingMessage, server?: string) => void;
   /** A hit started an early (refresh-ahead) background refresh. */
   onEarlyRefresh?: (route: string) => void;
   /** Uniform random numbers in [0, 1), for XFetch; injectable so tests can seed it. */
@@ -364,8 +364,8 @@ export class Handler {
         onInfo: fill.onInfo,
       },
       {
-        open: (status, headers, sent, received) => {
-          this.d.onOrigin?.(route.name, status, received - sent, ctx.req);
+        open: (status, headers, sent, received, server) => {
+          this.d.onOrigin?.(route.name, status, received - sent, ctx.req, server);
           if (route.cookies === 'strip') delete headers['set-cookie'];
           const reason = this.d.filler.passReason(fill, status, headers, sent, received);
           const cs = formatCacheStatus({ fwd, fwdStatus: status, detail: reason }, headers['cache-status']);
@@ -521,7 +521,7 @@ export class Handler {
       },
       onResponse: (resp) => {
         lease.done('ok');
-        this.d.onOrigin?.(route.name, resp.status, performance.now() - t0, req);
+        this.d.onOrigin?.(route.name, resp.status, performance.now() - t0, req, lease.url);
         if (invalidates(method, this.d.config().security.invalidateOnUnknownMethods)) this.invalidateAfter(r, resp.status, resp.headers as Record<string, string | string[]>);
         this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status: resp.status, ms: performance.now() - t0, method }, req, res);
       },
@@ -543,8 +543,8 @@ export class Handler {
     this.d.origin.forward(
       { upstream: route.upstream, method, target: r.target, headers: originHeaders(req, r.host, false) },
       {
-        open: (status, headers, sent, received) => {
-          this.d.onOrigin?.(route.name, status, received - sent, req);
+        open: (status, headers, sent, received, server) => {
+          this.d.onOrigin?.(route.name, status, received - sent, req, server);
           const cs = formatCacheStatus({ fwd: 'bypass', fwdStatus: status, detail: reason }, headers['cache-status']);
           writeForwardedHead(res, status, headers, 'BYPASS', cs, reply);
           this.d.onOutcome?.({ route: route.name, result: 'BYPASS', reason, status, ms: performance.now() - t0, method }, req, res);

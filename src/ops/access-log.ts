@@ -209,12 +209,12 @@ export class AccessLog {
     return sample >= 1 || (sample > 0 && (this.d.random ?? Math.random)() < sample);
   };
 
-  readonly write = (o: Outcome, req: IncomingMessage, bytes: number, ms: number, upstreamMs?: number): void => {
-    this.d.write(this.line(o, req, bytes, ms, upstreamMs));
+  readonly write = (o: Outcome, req: IncomingMessage, bytes: number, ms: number, upstreamMs?: number, server?: string): void => {
+    this.d.write(this.line(o, req, bytes, ms, upstreamMs, server));
   };
 
   /** The line for a sent response, in the configured format. */
-  line(o: Outcome, req: IncomingMessage, bytes: number, ms: number, upstreamMs?: number): string {
+  line(o: Outcome, req: IncomingMessage, bytes: number, ms: number, upstreamMs?: number, server?: string): string {
     const s = this.d.settings();
     if (this.namesFrom !== s.redactQuery) {
       this.namesFrom = s.redactQuery;
@@ -251,7 +251,8 @@ export class AccessLog {
       detail: detailOf(o),
       route: o.route,
       tier: o.tier,
-      upstream: memo.origins.get(o.route) ?? memo.config.defaultRoute.origin,
+      // The server that answered this request, else the route's upstream (a hit, a follower).
+      upstream: server ?? memo.origins.get(o.route) ?? memo.config.defaultRoute.origin,
       key: known.key,
       referer: single(req.headers.referer),
       userAgent: single(req.headers['user-agent']),

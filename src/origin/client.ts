@@ -26,6 +26,8 @@ interface Received {
   headers: HeaderMap;
   requestTime: number;
   responseTime: number;
+  /** The server (base URL) that answered. */
+  server?: string | undefined;
 }
 
 /**
@@ -62,7 +64,7 @@ export interface ForwardSink {
    * to, which is ended when the body is complete. Times are the clock's, in ms. A 204 or
    * 304 has no body: its stream is ended at once.
    */
-  open(status: number, headers: HeaderMap, requestTime: number, responseTime: number): Writable;
+  open(status: number, headers: HeaderMap, requestTime: number, responseTime: number, server?: string): Writable;
   /** The trailer section of a chunked body, called just before the stream is ended. */
   trailers?(fields: HeaderMap): void;
   /**
@@ -253,6 +255,8 @@ class Call {
   aborted = false;
   /** An interim response or the final head reached the caller: no retry after that. */
   committed = false;
+  /** The server (base URL) of the current try. */
+  server: string | undefined;
 
   resume(): void {
     this.exchange?.resume();
@@ -351,7 +355,7 @@ export class OriginClient {
         req,
         {
           head: (status, headers, responseTime) => {
-            received = { status, statusMessage: STATUS_CODES[status] ?? '', headers, requestTime, responseTime };
+            received = { status, statusMessage: STATUS_CODES[status] ?? '', headers, requestTime, responseTime, server: call.server };
             const declared = Number(headers['content-length']);
             if (!bodiless(status) && Number.isFinite(declared) && declared > req.maxBodySize) spill([]);
           },
@@ -392,7 +396,7 @@ export class OriginClient {
       req,
       {
         head: (status, headers, responseTime) => {
-          const stream = sink.open(status, headers, t0, responseTime);
+          const stream = sink.open(status, headers, t0, responseTime, call.server);
           out = stream;
           stream.on('drain', () => call.resume());
           // The client went away before the body was complete: stop reading it.
@@ -439,6 +443,7 @@ export class OriginClient {
       tried.add(server.state);
       const again = (): boolean => n < retry.attempts && !call.aborted && !call.committed;
       const url = server.state.url;
+      call.server = url;
       let settled = false;
       let headSeen = false;
       const settle = (outcome: Outcome, kind?: ErrorKind): void => {

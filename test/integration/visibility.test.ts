@@ -59,6 +59,30 @@ const exampleOrigin = () =>
 const MIX = ['/api/a', '/api/a', '/api/a', '/api/b', '/api/b', '/off/x', '/off/x', '/priv', '/api/a?token=s3cret&x=1'];
 
 describe('access lines', () => {
+  it('name the server of an upstream that answered each request that went there', async () => {
+    origin = await exampleOrigin();
+    const second = await exampleOrigin();
+    try {
+      const lines: string[] = [];
+      const settings: AccessSettings = { format: 'json', sample: 1, redactQuery: [] };
+      const s = await start({ origin: 'api', upstreams: { api: { servers: [origin.url, second.url] } } }, { settings: () => settings, lines });
+      for (const p of ['/api/1', '/api/2', '/api/3', '/api/4', '/api/1']) await send(s.url, p);
+      const json = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const misses = json.filter((j) => j['cache'] === 'MISS');
+      expect(misses).toHaveLength(4);
+      // Each MISS names the server that received it; round-robin uses both.
+      for (const j of misses) {
+        const at = j['upstream'] === origin.url ? origin : second;
+        expect(at.requests.some((r) => r.url === j['path'])).toBe(true);
+      }
+      expect(new Set(misses.map((j) => j['upstream']))).toEqual(new Set([origin.url, second.url]));
+      // A hit went nowhere: it names the route's upstream.
+      expect(json.at(-1)).toMatchObject({ cache: 'HIT', upstream: 'api' });
+    } finally {
+      await second.close();
+    }
+  });
+
   it('JSON and combined lines say what happened to each request, with the bytes sent and query values redacted', async () => {
     origin = await exampleOrigin();
     let settings: AccessSettings = { format: 'json', sample: 1, redactQuery: ['token', 'api_key'] };
