@@ -29,7 +29,7 @@ import { warmInstance } from './ops/warm.js';
 import { listenProxy } from './ops/listen.js';
 import { startAdmin } from './ops/admin.js';
 import { shutdown } from './ops/shutdown.js';
-import { StatusCollector } from './ops/status.js';
+import { StatusCollector, type UpstreamStatus } from './ops/status.js';
 import { statusPageAssets } from './ops/status-page.js';
 import { whenSent } from './ops/sent.js';
 import type { Larder, LarderOptions } from './larder.js';
@@ -51,7 +51,12 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
   const routeNames = (c: Config): string[] => [...c.routes.map((r) => r.name), c.defaultRoute.name];
   rec.init(routeNames(config));
   // The status page's collectors run only when the page can be served (admin.status).
-  const status = config.admin?.status === true ? createStatus(config, clock, memory, rec, redis, () => live.get()) : undefined;
+  const status =
+    config.admin?.status === true
+      ? createStatus(config, clock, memory, rec, redis, () => live.get(), () =>
+          (origin?.snapshot() ?? []).filter((u) => live.get().upstreams[u.name]?.implicit === false),
+        )
+      : undefined;
   origin = new OriginClient(config.timeouts, clock, {
     request: (upstream, server) => rec.upstreamRequest(upstream, server),
     error: (upstream, server, kind) => rec.upstreamError(upstream, server, kind),
@@ -161,9 +166,18 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
 }
 
 /** The status page's collector over this instance's tiers. */
-function createStatus(config: Config, clock: Clock, memory: MemoryStore, rec: Recorder, redis: { shared: SharedTier } | undefined, live: () => Config): StatusCollector {
+function createStatus(
+  config: Config,
+  clock: Clock,
+  memory: MemoryStore,
+  rec: Recorder,
+  redis: { shared: SharedTier } | undefined,
+  live: () => Config,
+  upstreams: () => UpstreamStatus[],
+): StatusCollector {
   return new StatusCollector({
     now: () => clock.now(),
+    upstreams,
     memory: () => ({ bytes: memory.bytes, entries: memory.entries, maxSize: config.cache.memory.maxSize }),
     evictions: () => rec.evictions,
     ...(redis ? { redis: () => redis.shared.store.state() } : {}),

@@ -151,7 +151,12 @@ export function formatStatus(s: StatusSnapshot, from: string): string {
   const m = s.memory;
   out.push(`\nmemory   ${pct(m.bytes, m.maxSize)} full (${bytes(m.bytes)} of ${bytes(m.maxSize)}), ${m.entries} entries, ${m.evictions} evictions\n`);
   out.push(`redis    ${s.redis.configured ? s.redis.state + (s.redis.breakerOpen ? ' (breaker open: Redis skipped)' : '') : 'not configured'}\n`);
-  out.push(`upstream ${s.upstreams === null ? 'none (each route has one origin)' : JSON.stringify(s.upstreams)}\n`);
+  if (s.upstreams.length === 0) out.push('upstream none (each route has one origin)\n');
+  for (const u of s.upstreams) {
+    const up = u.servers.filter((x) => x.up).length;
+    out.push(`upstream ${printable(u.name)}: ${up} of ${u.servers.length} servers up\n`);
+    out.push(table(['server', 'state', 'in flight'], u.servers.map((x) => [printable(x.url), x.up ? 'up' : 'DOWN', String(x.inFlight)]), [false, false, true]));
+  }
   if (s.events.length > 0) {
     out.push('\nlast purges and reloads\n');
     out.push(table(['when', 'what', 'result', 'detail'], s.events.slice().reverse().map((e) => [new Date(e.at).toISOString(), e.kind, e.result, printable(e.detail)])));

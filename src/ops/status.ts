@@ -68,8 +68,8 @@ export interface StatusSnapshot {
   window: { ms: number; keys: Array<{ key: string; requests: number; misses: number }>; missReasons: Array<{ reason: string; count: number }> };
   memory: { bytes: number; entries: number; maxSize: number; evictions: number };
   redis: { configured: false } | { configured: true; state: 'up' | 'down' | 'breaker-open'; breakerOpen: boolean };
-  /** Upstream pools and their health: none exist yet (every route has one origin). */
-  upstreams: null;
+  /** Named upstreams and each server's health (a URL origin is not listed); [] when there are none. */
+  upstreams: UpstreamStatus[];
   events: StatusEvent[];
 }
 
@@ -130,8 +130,16 @@ class KeyTable {
   }
 }
 
+/** One named upstream on the status page: its servers, whether each takes traffic, and requests in flight. */
+export interface UpstreamStatus {
+  name: string;
+  servers: Array<{ url: string; up: boolean; inFlight: number }>;
+}
+
 export interface StatusSources {
   now: () => number;
+  /** The named upstreams' state now. */
+  upstreams?: () => UpstreamStatus[];
   memory: () => { bytes: number; entries: number; maxSize: number };
   evictions: () => number;
   redis?: () => 'up' | 'down' | 'breaker-open';
@@ -209,7 +217,7 @@ export class StatusCollector {
       window: { ms: now - this.windowStart(), keys: this.topKeys(), missReasons: this.topReasons() },
       memory: { bytes: mem.bytes, entries: mem.entries, maxSize: mem.maxSize, evictions: this.s.evictions() },
       redis: state === undefined ? { configured: false } : { configured: true, state, breakerOpen: state === 'breaker-open' },
-      upstreams: null,
+      upstreams: this.s.upstreams?.() ?? [],
       events: [...this.events],
     };
   }
@@ -333,10 +341,33 @@ export function mergeSnapshots(all: StatusSnapshot[], now: number): StatusSnapsh
     },
     memory,
     redis,
-    upstreams: null,
+    upstreams: mergeUpstreams(all.map((s) => s.upstreams)),
     // A reload reaches every worker: one line per (kind, time to the second, result, detail).
     events: dedupeEvents(events).slice(-EVENTS),
   };
+}
+
+/**
+ * Upstreams across workers: each judges health on its own, so a server is shown up while any
+ * worker sends it traffic (as larder_upstream_up), with the requests in flight summed.
+ */
+function mergeUpstreams(lists: UpstreamStatus[][]): UpstreamStatus[] {
+  const byName = new Map<string, Map<string, { url: string; up: boolean; inFlight: number }>>();
+  for (const list of lists) {
+    for (const u of list ?? []) {
+      const servers = byName.get(u.name) ?? new Map();
+      byName.set(u.name, servers);
+      for (const s of u.servers) {
+        const m = servers.get(s.url);
+        if (m === undefined) servers.set(s.url, { ...s });
+        else {
+          m.up ||= s.up;
+          m.inFlight += s.inFlight;
+        }
+      }
+    }
+  }
+  return [...byName].map(([name, servers]) => ({ name, servers: [...servers.values()] }));
 }
 
 function dedupeEvents(events: StatusEvent[]): StatusEvent[] {

@@ -11,6 +11,7 @@ import { PAGE_CSP } from '../../src/http/admin.js';
 import { ManualClock } from '../../src/clock.js';
 import { startOrigin, type Origin } from '../helpers/origin.js';
 import { raw } from '../helpers/client.js';
+import { freePort } from '../helpers/redis.js';
 import { runStatus } from '../../src/cli/status.js';
 
 let origin: Origin | undefined;
@@ -178,7 +179,7 @@ describe('GET /status', () => {
     ]);
     expect(st.memory).toMatchObject({ entries: s.larder.memory.entries, bytes: s.larder.memory.bytes, maxSize: 256 * 1024 * 1024, evictions: 0 });
     expect(st.redis).toEqual({ configured: false });
-    expect(st.upstreams).toBeNull();
+    expect(st.upstreams).toEqual([]);
     expect(st.workers).toBe(1);
 
     // Purges and reloads are listed with their results.
@@ -191,6 +192,28 @@ describe('GET /status', () => {
       ['reload', 'ok', '2 routes'],
       ['reload', 'error', 'rules.yaml:3:1 bad'],
     ]);
+  });
+
+  it('shows each named upstream server and whether it takes traffic', async () => {
+    origin = await exampleOrigin();
+    // A second server where nothing listens: its first request fails to connect and marks it down.
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const s = await start({
+      admin: { listen: '127.0.0.1:0' },
+      origin: 'api',
+      upstreams: { api: { servers: [origin.url, dead], retry: { attempts: 2, on: ['connect'] } } },
+    });
+    const before = ((await (await fetch(s.admin + '/status')).json()) as StatusSnapshot).upstreams;
+    expect(before).toEqual([{ name: 'api', servers: [{ url: origin.url, up: true, inFlight: 0 }, { url: dead, up: true, inFlight: 0 }] }]);
+    for (const p of ['/api/u1', '/api/u2', '/api/u3']) expect((await send(s.url, p)).status).toBe(200);
+    const after = ((await (await fetch(s.admin + '/status')).json()) as StatusSnapshot).upstreams;
+    expect(after).toEqual([{ name: 'api', servers: [{ url: origin.url, up: true, inFlight: 0 }, { url: dead, up: false, inFlight: 0 }] }]);
+  });
+
+  it('lists no upstream for a URL origin', async () => {
+    origin = await exampleOrigin();
+    const s = await start({ admin: { listen: '127.0.0.1:0' } });
+    expect(((await (await fetch(s.admin + '/status')).json()) as StatusSnapshot).upstreams).toEqual([]);
   });
 
   it('is off, and collects nothing, with admin.status: false', async () => {

@@ -162,7 +162,9 @@ function render(s) {
   const redis = $('redis');
   redis.textContent = s.redis.configured ? s.redis.state + (s.redis.breakerOpen ? ' (breaker open: Redis skipped)' : '') : 'not configured';
   redis.className = s.redis.configured && s.redis.state !== 'up' ? 'down' : '';
-  text('upstreams', s.upstreams === null ? 'none (each route has one origin)' : String(s.upstreams.length));
+  const ups = $('upstreams');
+  ups.textContent = s.upstreams.length === 0 ? 'none (each route has one origin)' : s.upstreams.map((u) => `${u.name}: ${u.servers.filter((x) => x.up).length} of ${u.servers.length} up` + u.servers.filter((x) => !x.up).map((x) => `, ${x.url} down`).join('')).join('; ');
+  ups.className = s.upstreams.some((u) => u.servers.some((x) => !x.up)) ? 'down' : '';
 
   fill('events', s.events.slice().reverse(), 'none since start', (tr, e) => {
     cell(tr, time(e.at));

@@ -35,7 +35,7 @@ describe('StatusCollector', () => {
     ]);
     expect(s.memory).toEqual({ bytes: 100, entries: 2, maxSize: 1000, evictions: 3 });
     expect(s.redis).toEqual({ configured: false });
-    expect(s.upstreams).toBeNull();
+    expect(s.upstreams).toEqual([]);
   });
 
   it('keeps 15 minutes of buckets, zeros where nothing happened', () => {
@@ -96,5 +96,15 @@ describe('StatusCollector', () => {
     expect(m.window.keys).toEqual([{ key: 'h/x', requests: 3, misses: 1 }]);
     expect(m.events).toHaveLength(1);
     expect(m.memory.entries).toBe(4);
+  });
+
+  it('merges workers: a server is up while any worker sends it traffic, with requests in flight summed', () => {
+    const snap = (up: boolean, inFlight: number) => ({
+      ...collector().c.snapshot(),
+      upstreams: [{ name: 'api', servers: [{ url: 'http://a', up: true, inFlight }, { url: 'http://b', up, inFlight: 0 }] }],
+    });
+    const m = mergeSnapshots([snap(false, 1), snap(true, 2)], Date.UTC(2026, 0, 1))!;
+    expect(m.upstreams).toEqual([{ name: 'api', servers: [{ url: 'http://a', up: true, inFlight: 3 }, { url: 'http://b', up: true, inFlight: 0 }] }]);
+    expect(mergeSnapshots([snap(false, 0), snap(false, 0)], Date.UTC(2026, 0, 1))!.upstreams[0]!.servers[1]!.up).toBe(false);
   });
 });
