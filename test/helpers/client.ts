@@ -16,14 +16,14 @@ export async function get(base: string, path: string, headers: Record<string, st
   const res = await request(base + path, { method: method as 'GET', headers, dispatcher: agent });
   const body = await res.body.text();
   const hs = res.headers as Record<string, string | string[] | undefined>;
-  return {
-    status: res.statusCode,
-    headers: hs,
-    body,
-    h: (name) => {
-      const v = hs[name.toLowerCase()];
-      return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : v;
-    },
+  return { status: res.statusCode, headers: hs, body, h: headerOf(hs) };
+}
+
+/** Reads a response field as one string ('' when absent, lines joined with ", "). */
+export function headerOf(hs: Record<string, string | string[] | undefined>): (name: string) => string {
+  return (name) => {
+    const v = hs[name.toLowerCase()];
+    return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : v;
   };
 }
 

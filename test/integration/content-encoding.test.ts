@@ -8,6 +8,7 @@ import { startOrigin, type Origin } from '../helpers/origin.js';
 import { startLarder, type Running } from '../helpers/larder.js';
 import { startRedis, waitFor, type RedisServer } from '../helpers/redis.js';
 import { rawOrigin, type RawOrigin } from '../helpers/raw-origin.js';
+import { headerOf } from '../helpers/client.js';
 
 /**
  * Content coding end to end: real origins sending identity, gzip and br, with and without
@@ -51,15 +52,7 @@ async function fetchRaw(base: string, path: string, headers: Record<string, stri
   const res = await request(base + path, { method: method as 'GET', headers: sent, dispatcher: agent });
   const body = Buffer.from(await res.body.arrayBuffer());
   const hs = res.headers as Record<string, string | string[] | undefined>;
-  return {
-    status: res.statusCode,
-    headers: hs,
-    body,
-    h: (name) => {
-      const v = hs[name.toLowerCase()];
-      return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : v;
-    },
-  };
+  return { status: res.statusCode, headers: hs, body, h: headerOf(hs) };
 }
 
 /**

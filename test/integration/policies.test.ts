@@ -2,11 +2,12 @@
  * Route policies for origins not written for caches (issue: policies for real APIs):
  * forceTtl, ttlByStatus, clientDirectives and cookies, and the safety rails each keeps.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOrigin, type Origin } from '../helpers/origin.js';
 import { startLarder, type Running } from '../helpers/larder.js';
 import { get } from '../helpers/client.js';
 import { SkippingClock } from '../helpers/clock.js';
+import { startRedis, waitFor, type RedisServer } from '../helpers/redis.js';
 
 let origin: Origin;
 let proxy: Running;
@@ -316,5 +317,66 @@ describe('clientDirectives', () => {
     await get(proxy.url, '/api/cold', { 'cache-control': 'no-store' });
     expect(origin.requests.at(-1)!.headers['cache-control']).toBe('no-store');
     expect((await get(proxy.url, '/api/cold')).h('x-cache')).toBe('HIT');
+  });
+});
+
+describe('policies across instances on one Redis', () => {
+  let redis: RedisServer;
+  const more: Running[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    for (const p of more.splice(0)) await p.close();
+    await redis.cli('FLUSHALL');
+  });
+  const HOST = { host: 'shop.test' };
+  const pair = async (rules: Record<string, unknown>): Promise<[Running, Running]> => {
+    const shared = { cache: { redis: { url: redis.url, commandTimeout: '200ms' } }, ...rules };
+    const a = await startLarder(origin.url, shared);
+    const b = await startLarder(origin.url, shared);
+    more.push(a, b);
+    return [a, b];
+  };
+  const written = () => waitFor(async () => Number(await redis.cli('DBSIZE')) > 0, 2000, 'the L2 write');
+
+  it('a forced entry read from Redis by another instance is a HIT there, and still refuses a request with Cookie', async () => {
+    origin = await startOrigin(spring());
+    const [a, b] = await pair(route({ forceTtl: '10m' }));
+    await get(a.url, '/api/r', HOST);
+    await written();
+    const fromRedis = await get(b.url, '/api/r', HOST);
+    expect([fromRedis.body, fromRedis.h('x-cache')]).toEqual(['{"n":1}', 'HIT']);
+    expect(b.outcomes.at(-1)?.tier).toBe('redis');
+    const withCookie = await get(b.url, '/api/r', { ...HOST, cookie: 'session=bob' });
+    expect(withCookie.h('x-cache')).toBe('MISS');
+    expect(withCookie.body).toBe('{"n":2}');
+    expect(origin.count('/api/r')).toBe(2);
+  });
+
+  it('a 404 under ttlByStatus and a named-cookie variant are shared through Redis', async () => {
+    origin = await startOrigin((req, res) => {
+      if (req.url === '/api/gone') {
+        res.writeHead(404);
+        res.end('missing');
+        return;
+      }
+      res.end(`cookie=${req.headers.cookie ?? ''}`);
+    });
+    const [a, b] = await pair(route({ ttl: '1m', ttlByStatus: { 404: '30s' }, cookies: ['lang'] }));
+    await get(a.url, '/api/gone', HOST);
+    await get(a.url, '/api/page', { ...HOST, cookie: 'lang=fr; sid=1' });
+    await written();
+    await waitFor(async () => Number(await redis.cli('DBSIZE')) >= 2, 2000, 'both L2 writes');
+    const gone = await get(b.url, '/api/gone', HOST);
+    expect([gone.status, gone.h('x-cache')]).toEqual([404, 'HIT']);
+    const fr = await get(b.url, '/api/page', { ...HOST, cookie: 'sid=2; lang=fr' });
+    expect([fr.body, fr.h('x-cache')]).toEqual(['cookie=lang=fr', 'HIT']);
+    const en = await get(b.url, '/api/page', { ...HOST, cookie: 'lang=en' });
+    expect([en.body, en.h('x-cache')]).toEqual(['cookie=lang=en', 'MISS']);
+    expect(origin.count()).toBe(3);
   });
 });
