@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { cannon, cpuMs, freePort, rssMiB, sleep, start, startLarder, startRedis, stop, waitHttp } from './lib/procs.mjs';
+import { cpuMs, freePort, pinServers, rssMiB, sleep, start, startLarder, startRedis, stop, waitHttp } from './lib/procs.mjs';
+import { generatorName, load, pinning } from './lib/load.mjs';
 import { startNginx } from './lib/nginx.mjs';
 import { aggregate, formatMarkdown } from './lib/cpuprofile.mjs';
 
@@ -37,6 +38,7 @@ const STAMPEDE_ROUNDS = quick ? 1 : 3;
 const ORIGIN_DELAY = 500; // ms the origin takes to answer a stampede's key
 const ZIPF_KEYS = 100_000;
 const ZIPF_S = 1.0;
+const HERE = path.dirname(new URL(import.meta.url).pathname);
 const only = flags.only ? new Set(flags.only.split(',')) : undefined;
 const wanted = (id) => only === undefined || only.has(id);
 
@@ -86,13 +88,6 @@ async function originSettled(quietMs = 200, ms = 8_000) {
   }
 }
 
-/** How a response is counted: its X-Cache, marked when Cache-Status says Redis was skipped. */
-function classify(headers) {
-  const x = String(headers['x-cache'] ?? headers['X-Cache'] ?? '(none)');
-  const cs = headers['cache-status'] ?? headers['Cache-Status'];
-  return cs !== undefined && String(cs).includes('redis-down') ? `${x} (redis-down)` : x;
-}
-
 function redisCommands(port) {
   const r = spawnSync('redis-cli', ['-p', String(port), 'INFO', 'stats'], { encoding: 'utf8' });
   const m = /total_commands_processed:(\d+)/.exec(r.stdout ?? '');
@@ -112,8 +107,7 @@ const median = (xs) => {
 const f0 = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
 const f1 = (n) => (Number.isFinite(n) ? n.toFixed(1) : '–');
 const f2 = (n) => (Number.isFinite(n) ? n.toFixed(2) : '–');
-// autocannon records latencies in whole milliseconds: a mean below 1 reads "<1".
-const fms = (n) => (!Number.isFinite(n) ? '–' : n < 1 ? '<1' : n.toFixed(1));
+const fms = (n) => (!Number.isFinite(n) ? '–' : n < 10 ? n.toFixed(2) : n.toFixed(1));
 
 const md = [];
 function out(line = '') {
@@ -131,19 +125,27 @@ function ratioCell(runsA, runsB, key = 'rps') {
   return rs.length === 1 ? f2(rs[0]) : `${f2(median(rs))} (${f2(lo)}–${f2(hi)})`;
 }
 
-/** One markdown table: a row per target, ratio columns against the given references. */
+/**
+ * One markdown table: a row per target. The first figure is the target's own CPU time per
+ * request, with its ratio to the first reference's; then req/s with ratios to each reference.
+ */
 function table(results, refs) {
-  const head = ['target', 'req/s', 'p50 ms', 'p99 ms', ...refs.map((r) => `÷ ${r}`), 'CPU µs/req', 'client req', 'origin req', 'RSS MiB', 'non-2xx / err'];
+  const head = [
+    'target', 'CPU µs/req', `CPU ÷ ${refs[0]}`, 'req/s', ...refs.map((r) => `req/s ÷ ${r}`),
+    'p50 ms', 'p99 ms', 'client req', 'origin req', 'RSS MiB', 'non-2xx / err',
+  ];
   out(`| ${head.join(' | ')} |`);
   out(`|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+  const cell = (label, runs, ref, key) => (ref === label ? '1' : results.has(ref) ? ratioCell(runs, results.get(ref), key) : '–');
   for (const [label, runs] of results) {
     const cells = [
       label,
+      f1(median(runs.map((r) => r.cpuUs))),
+      cell(label, runs, refs[0], 'cpuUs'),
       f0(mean(runs.map((r) => r.rps))),
+      ...refs.map((ref) => cell(label, runs, ref, 'rps')),
       fms(mean(runs.map((r) => r.p50))),
       fms(mean(runs.map((r) => r.p99))),
-      ...refs.map((ref) => (ref === label ? '1' : results.has(ref) ? ratioCell(runs, results.get(ref)) : '–')),
-      f0(median(runs.map((r) => r.cpuUs))),
       f0(runs.reduce((s, r) => s + r.total, 0)),
       runs.every((r) => r.origin === undefined) ? '–' : f0(runs.reduce((s, r) => s + (r.origin ?? 0), 0)),
       f1(Math.max(...runs.map((r) => r.rss))),
@@ -176,38 +178,31 @@ function xcacheLine(results) {
 // Scenarios.
 
 /**
- * Runs autocannon against each target in turn, round after round (A B C, then C B A, ...),
- * after a short unmeasured warm-up of each. A target is { label, url, pid(), path | requests }.
+ * Runs the load generator (its own process, see bench/lib/load.mjs) against each target in
+ * turn, round after round (A B C, then C B A, ...), after a short unmeasured warm-up of each.
+ * A target is { label, url, pid(), path | zipf }.
  */
 async function interleave(targets, { countOrigin = false, xcache = false, beforeRun, afterRun } = {}) {
   const results = new Map(targets.map((t) => [t.label, []]));
-  const opts = (t, duration) => {
-    const counts = {};
-    const base = { url: t.url + (t.path ?? ''), duration, connections: t.connections ?? CONNECTIONS };
-    if (t.requests) base.requests = t.requests();
-    if (xcache) {
-      const onResponse = (_status, _body, _ctx, headers) => {
-        const v = classify(headers);
-        counts[v] = (counts[v] ?? 0) + 1;
-      };
-      base.requests = (base.requests ?? [{}]).map((r) => ({ ...r, onResponse }));
-    }
-    return { base, counts };
-  };
-  for (const t of targets) await cannon(opts(t, WARMUP).base);
+  const opts = (t, duration) => ({
+    url: t.url + (t.path ?? ''),
+    duration,
+    connections: t.connections ?? CONNECTIONS,
+    ...(t.zipf ? { zipf: t.zipf } : {}),
+    xcache,
+  });
+  for (const t of targets) await load(opts(t, WARMUP));
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? targets : [...targets].reverse();
     for (const t of order) {
-      const { base, counts } = opts(t, DURATION);
       const extra = beforeRun ? await beforeRun(t) : undefined;
       if (countOrigin) await originReset();
       const cpu0 = cpuMs(t.pid());
-      const r = await cannon(base);
+      const r = await load(opts(t, DURATION));
       r.cpuUs = ((cpuMs(t.pid()) - cpu0) * 1000) / r.total;
       if (countOrigin) r.origin = await originSettled(t.quietMs);
       if (afterRun) Object.assign(r, await afterRun(t, extra, r));
       r.rss = rssMiB(t.pid());
-      if (xcache) r.xcache = counts;
       results.get(t.label).push(r);
     }
     progress(`  round ${round + 1}/${ROUNDS} done`);
@@ -216,49 +211,12 @@ async function interleave(targets, { countOrigin = false, xcache = false, before
   return new Map(targets.map((t) => [t.label, results.get(t.label)]));
 }
 
-/** Fires `n` requests for one cold URL at once over a keep-alive agent of n sockets. */
-async function burst(url, n) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: n });
-  const t0 = performance.now();
-  const settled = await Promise.allSettled(Array.from({ length: n }, () => get(url, { agent, timeout: 60_000 })));
-  const wall = performance.now() - t0;
-  agent.destroy();
-  const ok = settled.filter((s) => s.status === 'fulfilled').map((s) => s.value);
-  const lat = ok.map((r) => r.ms).sort((a, b) => a - b);
-  const xcache = {};
-  for (const r of ok) {
-    const v = classify(r.headers);
-    xcache[v] = (xcache[v] ?? 0) + 1;
-  }
-  return {
-    wall,
-    rps: (n * 1000) / wall,
-    p50: lat[Math.floor(lat.length * 0.5)] ?? NaN,
-    p99: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] ?? NaN,
-    total: ok.length,
-    non2xx: ok.filter((r) => r.status < 200 || r.status > 299).length,
-    errors: settled.length - ok.length,
-    xcache,
-  };
-}
-
-/** Zipf(s) over keys 0..n-1: key k has weight 1/(k+1)^s. Returns a sampler. */
-function zipf(n, s) {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let k = 0; k < n; k++) cdf[k] = sum += 1 / Math.pow(k + 1, s);
-  for (let k = 0; k < n; k++) cdf[k] /= sum;
-  return () => {
-    const u = Math.random();
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+/** Fires `n` requests for one cold URL at once, from a process of its own (bench/lib/burst-child.mjs). */
+function burst(url, n) {
+  const r = spawnSync(process.execPath, [path.join(HERE, 'lib', 'burst-child.mjs'), url, String(n)], { encoding: 'utf8', timeout: 120_000 });
+  const line = (r.stdout ?? '').trim().split('\n').pop();
+  if (r.status !== 0 || !line) throw new Error(`burst failed: ${r.stderr?.slice(0, 500)}`);
+  return JSON.parse(line);
 }
 
 /** Asserts what a target answers for a path (after a warming request) and returns the X-Cache. */
@@ -299,7 +257,7 @@ routes:
 
 async function startCommon() {
   const originPort = await freePort();
-  const origin = start(process.execPath, ['bench/lib/origin.mjs', String(originPort)]);
+  const origin = start(process.execPath, ['bench/lib/origin.mjs', String(originPort)], { pin: false });
   originUrl = `http://127.0.0.1:${originPort}`;
   await waitHttp(originUrl + '/__count');
   return { origin, originPort };
@@ -307,6 +265,7 @@ async function startCommon() {
 
 async function main() {
   const t0 = Date.now();
+  pinServers(pinning().servers);
   const { origin, originPort } = await startCommon();
   const barePort = await freePort();
   const bareChild = start(process.execPath, ['bench/lib/bare.mjs', String(barePort)]);
@@ -345,11 +304,12 @@ async function main() {
   out();
   out(`${m.cpu}; Node ${m.node}; redis-server ${m.redis}; nginx ${ngx ? ngx.version : 'not on PATH (skipped)'}; ` + `load average at start ${m.load}.`);
   out(
-    `autocannon in the bench process, ${CONNECTIONS} connections, ${ROUNDS} interleaved round(s) of ${DURATION} s per target ` +
-      `(order A B C, then C B A, ...) after a ${WARMUP} s warm-up. req/s, p50 and p99 are means over rounds; ` +
-      '"÷ X" is the median over rounds of (req/s ÷ X\'s req/s in the same round), with the range. ' +
+    `Load: ${generatorName()}; ${CONNECTIONS} connections, ${ROUNDS} interleaved round(s) of ${DURATION} s per target ` +
+      `(order A B C, then C B A, ...) after a ${WARMUP} s warm-up. ` +
       'CPU µs/req is the target process\'s own CPU time (user + system, from /proc) per request served, median over rounds: ' +
-      'unlike req/s it does not depend on what else the 2 cores were doing. ' +
+      'unlike req/s it does not depend on what else the machine was doing. ' +
+      '"÷ X" is the median over rounds of (the target\'s figure ÷ X\'s figure in the same round), with the range in brackets. ' +
+      'req/s, p50 and p99 are means over rounds. ' +
       'RSS is the largest VmRSS seen after a round (nginx: its worker).',
   );
   out();
@@ -392,7 +352,7 @@ async function main() {
     const runs = r.get(larderL2.label);
     out(`Redis commands per request on larder L2: ${f2(runs.reduce((s, x) => s + x.redisCmds, 0) / runs.reduce((s, x) => s + x.total, 0))}.`);
     out();
-    table(r, [bare.label, redisReader.label, larder.label]);
+    table(r, [redisReader.label, bare.label, larder.label]);
     xcacheLine(new Map([...r].filter(([k]) => k !== bare.label && k !== redisReader.label)));
     out();
   }
@@ -420,7 +380,7 @@ async function main() {
         `(\`bench/lib/forwarder.mjs\`) is a minimal undici \`pool.stream\` proxy, the ceiling for a Node hop. Checks: ${checks.join('; ')}.`,
     );
     out();
-    table(r, [bare.label, forwarder.label]);
+    table(r, [forwarder.label, bare.label]);
   }
 
   // 4. STALE: stale-while-revalidate under load.
@@ -487,21 +447,13 @@ async function main() {
   // 6. Zipf mix over 100,000 keys, bounded L1.
   if (wanted('zipf')) {
     progress('Zipf');
-    const next = zipf(ZIPF_KEYS, ZIPF_S);
-    const requests = () => [
-      {
-        setupRequest: (req) => {
-          req.path = `/b/1024/z${next()}`;
-          return req;
-        },
-      },
-    ];
+    const z = { keys: ZIPF_KEYS, s: ZIPF_S, prefix: '/b/1024/z' };
     const targets = [
-      { ...larderZipf, requests },
-      { ...bare, requests },
+      { ...larderZipf, zipf: z },
+      { ...bare, zipf: z },
     ];
     // Fill the cache first (unmeasured), so the rounds see the steady state.
-    const warm = await cannon({ url: larderZipf.url, duration: quick ? 2 : 10, connections: CONNECTIONS, requests: requests() });
+    const warm = await load({ url: larderZipf.url, duration: quick ? 2 : 10, connections: CONNECTIONS, zipf: z });
     const r = await interleave(targets, { countOrigin: true, xcache: true });
     const runs = r.get(larderZipf.label);
     const total = runs.reduce((s, x) => s + x.total, 0);
@@ -534,6 +486,7 @@ async function main() {
 // --profile: CPU profiles of larder serving L1 and L2 hits, misses and pass-through.
 
 async function profile() {
+  pinServers(pinning().servers);
   const duration = quick ? 3 : 10;
   const { origin } = await startCommon();
   const redis = await startRedis();
@@ -541,7 +494,7 @@ async function profile() {
   out(`# larder CPU profiles, ${today()}`);
   out();
   out(
-    `node --cpu-prof (sampling every 500 µs) while autocannon (${CONNECTIONS} connections, ${duration} s) asks for one cached key; ` +
+    `node --cpu-prof (sampling every 500 µs) while the load generator (${generatorName()}; ${CONNECTIONS} connections, ${duration} s) asks for one cached key; ` +
       'self time per function, from `node bench/lib/cpuprofile.mjs`. Bold names are larder code (dist/, mapped to src/). ' +
       `${os.cpus()[0]?.model ?? ''} × ${os.cpus().length}, Node ${process.version}.`,
   );
@@ -566,7 +519,7 @@ async function profile() {
       nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=500'],
     });
     const c = await check({ label: 'larder', url: l.url }, p, expect);
-    const r = await cannon({ url: l.url + p, duration, connections: CONNECTIONS });
+    const r = await load({ url: l.url + p, duration, connections: CONNECTIONS });
     await stop(l.child);
     const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     out(`## ${title}`);

@@ -38,12 +38,30 @@ export async function waitHttp(url, ms = 10_000) {
 
 const children = new Set();
 process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
+  // SIGTERM, not SIGKILL: nginx's master stops its workers on SIGTERM, and a SIGKILLed master
+  // would leave them running (holding the bench's stderr open).
+  for (const c of children) c.kill('SIGTERM');
 });
 
-/** Starts a child process that is killed when the bench exits. */
-export function start(cmd, args, opts = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], ...opts });
+/** The CPU list bench servers are pinned to (taskset -c), or undefined: see pinServers. */
+let serverCpus;
+
+/**
+ * Pins every process start() launches from now on to `cpus` (a taskset CPU list), so that the
+ * load generator (bench/lib/load.mjs) keeps a CPU of its own; undefined stops pinning.
+ */
+export function pinServers(cpus) {
+  serverCpus = cpus;
+}
+
+/**
+ * Starts a child process that is killed when the bench exits; pinned to the servers' CPUs
+ * (pinServers) unless `pin: false` (helpers such as the origin and redis-server, which then run
+ * wherever the kernel puts them, as they would beside a real deployment).
+ */
+export function start(cmd, args, { pin = true, ...opts } = {}) {
+  const [c, a] = serverCpus === undefined || !pin ? [cmd, args] : ['taskset', ['-c', serverCpus, cmd, ...args]];
+  const child = spawn(c, a, { stdio: ['ignore', 'ignore', 'inherit'], ...opts });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;
@@ -62,7 +80,7 @@ export async function startRedis() {
     throw new Error('redis-server is not on PATH: apt-get install -y redis-server (Debian/Ubuntu) or brew install redis');
   }
   const port = await freePort();
-  const child = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  const child = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { pin: false });
   for (let i = 0; i < 100; i++) {
     const r = spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' });
     if (r.stdout.trim() === 'PONG') return { port, url: `redis://127.0.0.1:${port}`, child };
