@@ -106,34 +106,42 @@ function joined(v: string | string[] | undefined): string | undefined {
  * are taken out of the headers (so that the strip list does not drop them) and kept here;
  * from anyone else they are left to the strip list. Returns the fields to put back after the
  * strip (see restoreTrusted).
+ *
+ * Only a trusted peer's decision is remembered: anyone else's is the connection's alone, and
+ * forwardingOf works it out again from the socket when a request is forwarded. A hit then
+ * costs no per-request WeakMap entry.
  */
 export function decideForwarding(req: RequestLike, trusted: readonly string[]): Forwarding {
-  const info = connectionInfo(req.socket);
+  if (trusted.length === 0) return fromConnection(req);
   const peer = peerOf(req);
-  // The PROXY protocol source is the client; the peer that sent it is the proxy.
-  const client = info?.source ?? peer;
-  let proto: 'http' | 'https' = info?.secure === true || (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
-  const f: Forwarding = { client, proto };
-  if (isTrusted(peer, trusted)) {
-    const xff = joined(req.headers['x-forwarded-for']);
-    const xfp = joined(req.headers['x-forwarded-proto']);
-    const xfh = joined(req.headers['x-forwarded-host']);
-    // The first entry is the scheme the original client spoke.
-    const first = xfp?.split(',')[0]?.trim().toLowerCase();
-    if (first === 'http' || first === 'https') proto = first;
-    f.proto = proto;
-    if (xff !== undefined && xff.trim() !== '') f.forwardedFor = xff;
-    if (xfh !== undefined && xfh.trim() !== '') f.forwardedHost = xfh;
-    // Kept in Forwarding; forward-headers.ts writes them, whatever the strip list says.
-    for (const name of FORWARD_FIELDS) delete req.headers[name];
-  }
+  if (!isTrusted(peer, trusted)) return fromConnection(req);
+  const f = fromConnection(req);
+  const xff = joined(req.headers['x-forwarded-for']);
+  const xfp = joined(req.headers['x-forwarded-proto']);
+  const xfh = joined(req.headers['x-forwarded-host']);
+  // The first entry is the scheme the original client spoke.
+  const first = xfp?.split(',')[0]?.trim().toLowerCase();
+  if (first === 'http' || first === 'https') f.proto = first;
+  if (xff !== undefined && xff.trim() !== '') f.forwardedFor = xff;
+  if (xfh !== undefined && xfh.trim() !== '') f.forwardedHost = xfh;
+  // Kept in Forwarding; forward-headers.ts writes them, whatever the strip list says.
+  for (const name of FORWARD_FIELDS) delete req.headers[name];
   FORWARDING.set(req, f);
   return f;
 }
 
-/** The request's Forwarding, decided at the door; a request built elsewhere gets the socket's. */
+/** What the connection alone says: the PROXY protocol source (else the peer) and the listener's scheme. */
+function fromConnection(req: RequestLike): Forwarding {
+  const info = connectionInfo(req.socket);
+  // The PROXY protocol source is the client; the peer that sent it is the proxy.
+  const client = info?.source ?? peerOf(req);
+  const proto = info?.secure === true || (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
+  return { client, proto };
+}
+
+/** The request's Forwarding: a trusted peer's as decided at the door, else the connection's. */
 export function forwardingOf(req: RequestLike): Forwarding {
-  return FORWARDING.get(req) ?? decideForwarding(req, []);
+  return FORWARDING.get(req) ?? fromConnection(req);
 }
 
 /**
