@@ -67,7 +67,10 @@ export class TieredStore {
   ) {
     this.peers = shared ?? peers;
     this.peers?.attach({
-      storeFromPeer: (primary, entry) => this.storeLocal(primary, entry),
+      storeFromPeer: (primary, entry) => {
+        // A fill handed over late never replaces a response this process received after it.
+        if (!this.holdsNewer(primary, entry)) this.storeLocal(primary, entry);
+      },
       invalidateLocal: (primary) => this.invalidateLocal(primary),
       clearLocal: () => this.memory.clear(),
       applyRules: (rules) => {
@@ -76,6 +79,13 @@ export class TieredStore {
         void this.sweep(rules);
       },
     });
+  }
+
+  /** Whether memory holds, at `entry`'s key, a response received after `entry`'s. */
+  private holdsNewer(primary: string, entry: CacheEntry): boolean {
+    const key = entry.varyNames.length === 0 ? primary : variantKey(primary, variantId(entry.varyValues));
+    const held = this.memory.get(key);
+    return held !== undefined && !isVaryIndex(held) && held.responseTime > entry.responseTime;
   }
 
   /** Memory-tier lookup; synchronous so that a hit costs no promise hop. */

@@ -5,7 +5,8 @@ import type { LockResult } from '../cache/redis-store.js';
  * `--workers N`: node:cluster runs N worker processes that share the listening socket. Each
  * worker has its own memory tier. With Redis they coordinate through it like separate
  * instances; without, the primary process is their lock manager and message relay (IPC):
- * one origin request per key across workers, and purges and invalidations reach all.
+ * one origin request per key across workers (every fill is handed to every worker), and
+ * purges and invalidations reach all.
  * The primary also runs the admin listener, aggregating metrics across workers.
  */
 

@@ -22,7 +22,9 @@ export interface RelayDeps {
 
 /**
  * The primary's side of coordination for workers without Redis: it holds the fill locks,
- * forwards fill notices to the workers that waited, relays invalidations and purge rules,
+ * hands every fill to every other worker (those that waited for it wake up; the others keep
+ * it for their next request, so the origin sees one request per key whatever the number of
+ * workers), relays invalidations and purge rules,
  * and hands the rules made so far to workers that start later. It also carries asks (admin
  * operations, reloads) to workers and their answers back.
  */
@@ -53,7 +55,7 @@ export class Relay {
         if (this.locks.get(m.key)?.owner === m.owner) this.locks.delete(m.key);
         return;
       case 'filled':
-        return this.filled(m);
+        return this.filled(w, m);
       case 'invalidate':
         return this.others(w, m);
       case 'rule':
@@ -105,11 +107,21 @@ export class Relay {
     send(w, { t: 'lock-reply', id: m.id, result: 'acquired' });
   }
 
-  private filled(m: Extract<Msg, { t: 'filled' }>): void {
+  /**
+   * A fill goes to every other worker that is connected, and to any worker that waited for it
+   * (one that reconnected is no longer live, but was told "held").
+   */
+  private filled(from: WorkerLink, m: Extract<Msg, { t: 'filled' }>): void {
     const set = this.waiting.get(m.key);
     this.waiting.delete(m.key);
+    const sent = new Set<number>([from.id]);
+    for (const w of this.d.live()) {
+      if (sent.has(w.id)) continue;
+      sent.add(w.id);
+      send(w, m);
+    }
     for (const id of set ?? []) {
-      const target = this.d.byId(id);
+      const target = sent.has(id) ? undefined : this.d.byId(id);
       if (target !== undefined) send(target, m);
     }
   }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,6 +192,47 @@ describe('--workers 2 without Redis', () => {
     const status = (await (await fetch(s.admin + '/status', { headers: { authorization: 'Bearer t0ken' } })).json()) as { workers: number; totals: { requests: number; routes: Record<string, { requests: number }> } };
     expect(status.workers).toBe(2);
     expect(status.totals.routes['r']?.requests).toBe(200);
+    child!.kill('SIGTERM');
+    expect(await s.exit).toBe(0);
+  });
+
+  it('hands every fill to every worker: one origin request per key, after a purge too', async () => {
+    origin = await startOrigin((req, res) => {
+      const n = origin!.count(req.url);
+      res.setHeader('cache-control', 'max-age=600');
+      res.end(`${req.url} v${n}`);
+    });
+    const s = await cli(rulesWith('  - { name: r, match: /r/** }'), ['--workers', '2']);
+    await sleep(300); // both workers listening
+    // Each request on a connection of its own: the primary deals connections to the workers in turn.
+    const fresh = (path: string) =>
+      new Promise<{ status: number; body: string; xCache: string }>((resolve, reject) => {
+        http
+          .get(s.url + path, { agent: false, headers: { connection: 'close' } }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (body += d));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body, xCache: String(res.headers['x-cache'] ?? '') }));
+          })
+          .on('error', reject);
+      });
+    const keys = Array.from({ length: 10 }, (_, i) => `/r/k${i}`);
+    const round = async (version: number) => {
+      for (const k of keys) {
+        expect((await fresh(k)).body).toBe(`${k} v${version}`);
+        await sleep(50); // the fill reaches the other worker over IPC
+        for (let i = 0; i < 4; i++) expect(await fresh(k)).toMatchObject({ status: 200, body: `${k} v${version}`, xCache: 'HIT' });
+      }
+      for (const k of keys) expect(origin!.count(k)).toBe(version);
+    };
+    await round(1);
+    const res = await fetch(s.admin + '/purge', {
+      method: 'POST',
+      headers: { authorization: 'Bearer t0ken', 'content-type': 'application/json' },
+      body: JSON.stringify({ urls: keys }),
+    });
+    expect(res.status).toBe(200);
+    await round(2);
     child!.kill('SIGTERM');
     expect(await s.exit).toBe(0);
   });

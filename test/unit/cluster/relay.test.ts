@@ -34,13 +34,22 @@ describe('the cluster primary relay', () => {
     expect(b!.got).toEqual([{ t: 'lock-reply', id: 7, result: 'held', heldFor: 4_000 }]);
   });
 
-  it('sends the filled entry to the workers that waited, and only to them', () => {
+  it('sends the filled entry to every other worker once, those that waited and those that did not, never back to the filler', () => {
     const { links: [a, b, c], relay } = setup(3);
     relay.receive(a!, { t: 'lock', id: 1, key: 'k', owner: 'a1', ttl: 5_000 });
     relay.receive(b!, { t: 'lock', id: 2, key: 'k', owner: 'b1', ttl: 5_000 });
     const filled: Msg = { t: 'filled', key: 'k', primary: 'p', entry: 'e' };
     relay.receive(a!, filled);
-    expect(b!.got.at(-1)).toEqual(filled);
+    expect(b!.got.filter((m) => m.t === 'filled')).toEqual([filled]);
+    expect(c!.got).toEqual([filled]);
+    expect(a!.got.filter((m) => m.t === 'filled')).toEqual([]);
+  });
+
+  it('skips a disconnected worker', () => {
+    const { links: [a, b, c], relay } = setup(3);
+    c!.connected = false;
+    relay.receive(a!, { t: 'filled', key: 'k', primary: 'p', entry: 'e' });
+    expect(b!.got).toHaveLength(1);
     expect(c!.got).toEqual([]);
   });
 
