@@ -14,9 +14,9 @@ export function nginxVersion() {
   return (r.stderr || r.stdout).trim().replace(/^nginx version:\s*/, '');
 }
 
-export function nginxConfig({ dir, port, originPort }) {
+export function nginxConfig({ dir, port, originPort, workers = 1 }) {
   return `
-worker_processes 1;
+worker_processes ${workers};
 daemon off;
 master_process on;
 pid ${dir}/nginx.pid;
@@ -60,7 +60,7 @@ http {
 }
 
 /** Starts nginx, or resolves to undefined when it is not installed. */
-export async function startNginx(originPort) {
+export async function startNginx(originPort, { workers = 1, pin = true } = {}) {
   const version = nginxVersion();
   if (version === undefined) return undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-bench-nginx-'));
@@ -68,8 +68,8 @@ export async function startNginx(originPort) {
   fs.chmodSync(dir, 0o777);
   const port = await freePort();
   const conf = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(conf, nginxConfig({ dir, port, originPort }));
-  const child = start('nginx', ['-p', dir, '-c', conf, '-e', 'stderr']);
+  fs.writeFileSync(conf, nginxConfig({ dir, port, originPort, workers }));
+  const child = start('nginx', ['-p', dir, '-c', conf, '-e', 'stderr'], { pin });
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(url + '/pass/1/__bench_ready');
   return { url, port, child, version, dir, workerPid: () => childPids(child.pid)[0] ?? child.pid };

@@ -90,7 +90,7 @@ export async function startRedis() {
 }
 
 /** Starts larder (the built dist) with a rules file written for the run. */
-export async function startLarder(rulesYaml, { env = {}, node = process.execPath, nodeArgs = [] } = {}) {
+export async function startLarder(rulesYaml, { env = {}, node = process.execPath, nodeArgs = [], args = [], pin = true } = {}) {
   const fs = await import('node:fs');
   const os = await import('node:os');
   const path = await import('node:path');
@@ -98,7 +98,8 @@ export async function startLarder(rulesYaml, { env = {}, node = process.execPath
   const file = path.join(dir, 'rules.yaml');
   fs.writeFileSync(file, rulesYaml);
   const port = await freePort();
-  const child = start(node, [...nodeArgs, 'bin/larder.js', '--config', file], {
+  const child = start(node, [...nodeArgs, 'bin/larder.js', '--config', file, ...args], {
+    pin,
     env: { ...process.env, LARDER_LOG_LEVEL: 'warn', LARDER_LISTEN: `127.0.0.1:${port}`, ...env },
   });
   const url = `http://127.0.0.1:${port}`;
