@@ -15,7 +15,7 @@ import { EntryCipher } from './cache/crypto.js';
 import { VIA } from './cache/entry.js';
 import { OriginClient } from './origin/client.js';
 import { PassThrough } from './passthrough/proxy.js';
-import { Handler } from './http/handler.js';
+import { Handler, type Outcome } from './http/handler.js';
 import { Filler, type FillResult } from './http/fill.js';
 import { createProxyServer } from './http/server.js';
 import { createEdge } from './http/listeners.js';
@@ -85,6 +85,15 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     lockTimeout: () => live.get().cache.lockTimeout,
     ...(opts.onBackgroundError ? { onBackgroundError: opts.onBackgroundError } : {}),
   });
+  // Once a response was sent: the status page's counts and the access line (when sampled). One
+  // function for every request, so that a hit (already sent) costs no closure.
+  const sent = (req: IncomingMessage, o: Outcome, access: boolean, bytes: number, ms: number): void => {
+    status?.record(o, req.headers.host ?? '', req.url ?? '/', bytes);
+    if (access) {
+      const upstream = upstreamOf.get(req);
+      opts.access?.write(o, req, bytes, ms, upstream?.ms, upstream?.server);
+    }
+  };
   const handler = new Handler({
     config: live.get, clock, store, origin, pass, hitForPass, filler, onOrigin,
     random: opts.random ?? Math.random,
@@ -92,17 +101,7 @@ export function createLarder(config: Config, opts: LarderOptions = {}): Larder {
     onOutcome: (o, req, res) => {
       rec.request(o);
       const access = opts.access?.take() === true;
-      if (status !== undefined || access) {
-        const host = req.headers.host ?? '';
-        const url = req.url ?? '/';
-        whenSent(req, res, o.ms, (bytes, ms) => {
-          status?.record(o, host, url, bytes);
-          if (access) {
-            const upstream = upstreamOf.get(req);
-            opts.access?.write(o, req, bytes, ms, upstream?.ms, upstream?.server);
-          }
-        });
-      }
+      if (status !== undefined || access) whenSent(req, res, o.ms, sent, o, access);
       opts.onOutcome?.(o, req, res);
     },
     ...(opts.onError ? { onError: opts.onError } : {}),

@@ -1,6 +1,10 @@
 import { AggregatorRegistry, type Registry } from 'prom-client';
 
-/** Lets the primary collect this worker's metrics (prom-client answers its requests over IPC). */
+/**
+ * Lets the primary collect this worker's metrics (prom-client answers its requests over IPC). The
+ * registry's cell metrics (metrics/cells.ts) give prom-client the JSON its own Counter and
+ * Histogram would, with their aggregators, so the primary sums them as it sums those.
+ */
 export function shareWorkerMetrics(registry: Registry): void {
   // Constructing one installs prom-client's listener that answers the primary's metric requests.
   new AggregatorRegistry();

@@ -1,3 +1,4 @@
+import type { CounterCell, HistogramCell } from './cells.js';
 import type { Metrics } from './registry.js';
 
 /** The facts about one answered request that metrics need. */
@@ -11,110 +12,170 @@ export interface RequestFacts {
 }
 
 const STATUS_CLASS: readonly string[] = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+/** The origin status classes created at 0 by init(), in their export order. */
+const ORIGIN_CLASSES: readonly string[] = [...STATUS_CLASS.slice(1), 'error'];
+
+type Result = RequestFacts['result'];
+type Stale = NonNullable<RequestFacts['stale']>;
 
 const CACHE_LABEL = { HIT: 'hit', MISS: 'miss', STALE: 'stale', REVALIDATED: 'revalidated', BYPASS: 'bypass' } as const;
+const RESULTS = Object.keys(CACHE_LABEL) as Result[];
+const TIERS = ['memory', 'redis'] as const;
+const STALE_REASONS: readonly Stale[] = ['revalidate', 'max-stale', 'error'];
+
+/** A cell found on first use, then read from its slot. */
+type Slots<K extends string, C> = Partial<Record<K, C>>;
 
 /**
- * Records into the registry. Label children are bound once per label combination and
- * kept, so a request costs a map lookup and an increment, not a label-object hash.
+ * One route's cells, bound on first use (or by init) and then incremented in place: recording a
+ * request costs a Map lookup by route name and a few property reads, no label handling.
+ */
+interface RouteCells {
+  route: string;
+  /** larder_requests_total and larder_request_duration_seconds, by X-Cache result. */
+  requests: Slots<Result, CounterCell>;
+  duration: Slots<Result, HistogramCell>;
+  /** larder_cache_hits_total by tier. */
+  hits: Slots<'memory' | 'redis', CounterCell>;
+  /** larder_stale_served_total by reason. */
+  stale: Slots<Stale, CounterCell>;
+  coalesced: CounterCell | undefined;
+  earlyRefreshes: CounterCell | undefined;
+  /** larder_origin_requests_total by status class, larder_origin_duration_seconds. */
+  origin: Map<string, CounterCell>;
+  originDuration: HistogramCell | undefined;
+}
+
+/**
+ * Records into the cell metrics of the registry (cells.ts). Cells are bound once per label
+ * combination and kept (per route, per upstream server), so a request costs a lookup by route
+ * and number increments; prom-client reads the cells only when /metrics is scraped.
  */
 export class Recorder {
-  private readonly children = new Map<string, unknown>();
-  /** route → X-Cache label → the bound request counter and duration histogram: no string building per request. */
-  private readonly perRoute = new Map<string, Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>>();
+  private readonly routes = new Map<string, RouteCells>();
+  /** upstream → server → larder_upstream_requests_total's cell. */
+  private readonly upstreams = new Map<string, Map<string, CounterCell>>();
 
   /** Memory-tier evictions so far, readable at once (the status page). */
   evictions = 0;
+  private readonly evictionCell: CounterCell;
+  private readonly decryptCell: CounterCell;
 
-  constructor(readonly metrics: Metrics) {}
+  constructor(readonly metrics: Metrics) {
+    this.evictionCell = metrics.memoryEvictions.cell();
+    this.decryptCell = metrics.decryptFailures.cell();
+  }
 
   /**
    * Creates every bounded label combination at 0, so that dashboards and rate() see the series
    * before the first event: requests and durations per route and result, hits per route and
    * tier, origin requests per route and status class, reloads and purges by kind. Called at start
-   * and after a reload (for new routes).
+   * and after a reload (for new routes); series that exist keep their values.
    */
   init(routes: readonly string[]): void {
     for (const route of routes) {
-      for (const cache of Object.values(CACHE_LABEL)) {
-        this.metrics.requests.labels(route, cache).inc(0);
-        this.metrics.requestDuration.zero({ route, cache });
+      const r = this.route(route);
+      for (const result of RESULTS) {
+        this.requestCell(r, result);
+        this.durationCell(r, result);
       }
-      for (const tier of ['memory', 'redis']) this.metrics.cacheHits.labels(route, tier).inc(0);
-      for (const cls of [...STATUS_CLASS.slice(1), 'error']) this.metrics.originRequests.labels(route, cls).inc(0);
-      for (const reason of ['revalidate', 'max-stale', 'error']) this.metrics.staleServed.labels(route, reason).inc(0);
-      this.metrics.coalesced.labels(route).inc(0);
-      this.metrics.earlyRefreshes.labels(route).inc(0);
+      for (const tier of TIERS) this.hitCell(r, tier);
+      for (const cls of ORIGIN_CLASSES) this.originCell(r, cls);
+      for (const reason of STALE_REASONS) this.staleCell(r, reason);
+      r.coalesced ??= this.metrics.coalesced.cell(route);
+      r.earlyRefreshes ??= this.metrics.earlyRefreshes.cell(route);
     }
-    for (const result of ['ok', 'error']) this.metrics.configReloads.labels(result).inc(0);
-    for (const kind of ['url', 'path', 'prefix', 'tag']) this.metrics.purges.labels(kind).inc(0);
+    for (const result of ['ok', 'error']) this.metrics.configReloads.cell(result);
+    for (const kind of ['url', 'path', 'prefix', 'tag']) this.metrics.purges.cell(kind);
   }
 
   request(f: RequestFacts): void {
-    const cache = CACHE_LABEL[f.result];
-    let byResult = this.perRoute.get(f.route);
-    if (byResult === undefined) this.perRoute.set(f.route, (byResult = new Map()));
-    let c = byResult.get(cache);
-    if (c === undefined) {
-      c = { count: this.metrics.requests.labels(f.route, cache), duration: this.metrics.requestDuration.labels(f.route, cache) };
-      byResult.set(cache, c);
-    }
-    c.count.inc();
-    c.duration.observe(f.ms / 1000);
-    if (f.tier !== undefined && (f.result === 'HIT' || f.result === 'STALE')) {
-      this.child(f.route + '\u0000t' + f.tier, () => this.metrics.cacheHits.labels(f.route, f.tier!)).inc();
-    }
-    if (f.stale !== undefined) this.metrics.staleServed.labels(f.route, f.stale).inc();
-    if (f.collapsed) this.child(f.route + '\u0000c', () => this.metrics.coalesced.labels(f.route)).inc();
+    const r = this.routes.get(f.route) ?? this.route(f.route);
+    const result = f.result;
+    (r.requests[result] ?? this.requestCell(r, result)).value++;
+    (r.duration[result] ?? this.durationCell(r, result)).observe(f.ms / 1000);
+    const tier = f.tier;
+    if (tier !== undefined && (result === 'HIT' || result === 'STALE')) (r.hits[tier] ?? this.hitCell(r, tier)).value++;
+    const stale = f.stale;
+    if (stale !== undefined) (r.stale[stale] ?? this.staleCell(r, stale)).value++;
+    if (f.collapsed === true) (r.coalesced ??= this.metrics.coalesced.cell(r.route)).value++;
   }
 
   /** One request to the origin: `status` undefined when it failed without a response. */
   origin(route: string, status: number | undefined, ms: number): void {
+    const r = this.routes.get(route) ?? this.route(route);
     const cls = status === undefined ? 'error' : STATUS_CLASS[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`;
-    this.child(route + '\u0000o' + cls, () => this.metrics.originRequests.labels(route, cls)).inc();
-    if (status !== undefined) this.child(route + '\u0000d', () => this.metrics.originDuration.labels(route)).observe(ms / 1000);
+    (r.origin.get(cls) ?? this.originCell(r, cls)).value++;
+    if (status !== undefined) (r.originDuration ??= this.metrics.originDuration.cell(route)).observe(ms / 1000);
   }
 
   /** A request (first try or retry) sent to a server of an upstream. */
   upstreamRequest(upstream: string, server: string): void {
-    this.child(upstream + '\u0000u' + server, () => this.metrics.upstreamRequests.labels(upstream, server)).inc();
+    let servers = this.upstreams.get(upstream);
+    if (servers === undefined) this.upstreams.set(upstream, (servers = new Map()));
+    let c = servers.get(server);
+    if (c === undefined) servers.set(server, (c = this.metrics.upstreamRequests.cell(upstream, server)));
+    c.value++;
   }
 
   upstreamError(upstream: string, server: string, kind: string): void {
-    this.child(upstream + '\u0000e' + server + '\u0000' + kind, () => this.metrics.upstreamErrors.labels(upstream, server, kind)).inc();
+    this.metrics.upstreamErrors.cell(upstream, server, kind).value++;
   }
 
   earlyRefresh(route: string): void {
-    this.metrics.earlyRefreshes.labels(route).inc();
+    const r = this.routes.get(route) ?? this.route(route);
+    (r.earlyRefreshes ??= this.metrics.earlyRefreshes.cell(route)).value++;
   }
 
   eviction(): void {
     this.evictions++;
-    this.metrics.memoryEvictions.inc();
+    this.evictionCell.value++;
   }
 
   redisError(op: string): void {
-    this.metrics.redisErrors.labels(op).inc();
+    this.metrics.redisErrors.cell(op).value++;
   }
 
   decryptFailure(): void {
-    this.metrics.decryptFailures.inc();
+    this.decryptCell.value++;
   }
 
   purge(kind: string, n = 1): void {
-    this.metrics.purges.labels(kind).inc(n);
+    this.metrics.purges.cell(kind).value += n;
   }
 
   reload(result: 'ok' | 'error'): void {
-    this.metrics.configReloads.labels(result).inc();
+    this.metrics.configReloads.cell(result).value++;
   }
 
-  private child<T extends { inc(n?: number): void } | { observe(v: number): void }>(key: string, make: () => T): T {
-    let c = this.children.get(key) as T | undefined;
-    if (c === undefined) {
-      c = make();
-      this.children.set(key, c);
+  private route(route: string): RouteCells {
+    let r = this.routes.get(route);
+    if (r === undefined) {
+      r = { route, requests: {}, duration: {}, hits: {}, stale: {}, coalesced: undefined, earlyRefreshes: undefined, origin: new Map(), originDuration: undefined };
+      this.routes.set(route, r);
     }
+    return r;
+  }
+
+  private requestCell(r: RouteCells, result: Result): CounterCell {
+    return (r.requests[result] ??= this.metrics.requests.cell(r.route, CACHE_LABEL[result]));
+  }
+
+  private durationCell(r: RouteCells, result: Result): HistogramCell {
+    return (r.duration[result] ??= this.metrics.requestDuration.cell(r.route, CACHE_LABEL[result]));
+  }
+
+  private hitCell(r: RouteCells, tier: 'memory' | 'redis'): CounterCell {
+    return (r.hits[tier] ??= this.metrics.cacheHits.cell(r.route, tier));
+  }
+
+  private staleCell(r: RouteCells, reason: Stale): CounterCell {
+    return (r.stale[reason] ??= this.metrics.staleServed.cell(r.route, reason));
+  }
+
+  private originCell(r: RouteCells, cls: string): CounterCell {
+    let c = r.origin.get(cls);
+    if (c === undefined) r.origin.set(cls, (c = this.metrics.originRequests.cell(r.route, cls)));
     return c;
   }
 }

@@ -1,9 +1,13 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CellCounter, CellHistogram } from './cells.js';
 
 /**
  * Every metric larder exports, defined in one place. Labels come only from bounded sets:
  * route names from the config, the X-Cache values, tiers, status classes, Redis operations
  * and purge kinds. Never a URL, a host or a header value.
+ *
+ * Counters and histograms are cell metrics (cells.ts): recording increments plain numbers, and
+ * prom-client reads them when /metrics is scraped. Gauges are prom-client's, set at scrape time.
  */
 /** One server of an upstream as the metrics show it. */
 export interface UpstreamServerState {
@@ -30,51 +34,51 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
 
   return {
     registry,
-    requests: new Counter({
+    requests: new CellCounter({
       name: 'larder_requests_total',
       help: 'Requests answered, by route and X-Cache result (hit, miss, stale, revalidated, bypass).',
       labelNames: ['route', 'cache'] as const,
       registers,
     }),
-    cacheHits: new Counter({
+    cacheHits: new CellCounter({
       name: 'larder_cache_hits_total',
       help: 'Requests answered from a stored entry (a hit, or stale within stale-while-revalidate or max-stale), by the tier that held it.',
       labelNames: ['route', 'tier'] as const,
       registers,
     }),
-    originRequests: new Counter({
+    originRequests: new CellCounter({
       name: 'larder_origin_requests_total',
       help: 'Requests sent to the origin (fills, revalidations, refreshes, pass-through), by status class (2xx..5xx, error).',
       labelNames: ['route', 'status_class'] as const,
       registers,
     }),
-    originDuration: new Histogram({
+    originDuration: new CellHistogram({
       name: 'larder_origin_duration_seconds',
       help: 'Time from sending a request to the origin until its response headers arrived.',
       labelNames: ['route'] as const,
       buckets: requestBuckets,
       registers,
     }),
-    requestDuration: new Histogram({
+    requestDuration: new CellHistogram({
       name: 'larder_request_duration_seconds',
       help: 'Time from a request arriving until its response was handed to the socket.',
       labelNames: ['route', 'cache'] as const,
       buckets: requestBuckets,
       registers,
     }),
-    coalesced: new Counter({
+    coalesced: new CellCounter({
       name: 'larder_coalesced_requests_total',
       help: 'Requests that waited for another request\'s fill (in this process or another instance) instead of going to the origin.',
       labelNames: ['route'] as const,
       registers,
     }),
-    staleServed: new Counter({
+    staleServed: new CellCounter({
       name: 'larder_stale_served_total',
       help: 'Stale entries served: within stale-while-revalidate (revalidate), allowed by the request\'s max-stale, or for a failing origin (error).',
       labelNames: ['route', 'reason'] as const,
       registers,
     }),
-    earlyRefreshes: new Counter({
+    earlyRefreshes: new CellCounter({
       name: 'larder_early_refreshes_total',
       help: 'Background refreshes started by a hit before expiry (refresh-ahead: XFetch or the jittered refresh point).',
       labelNames: ['route'] as const,
@@ -96,7 +100,7 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
         this.set(sources.memory().entries);
       },
     }),
-    memoryEvictions: new Counter({
+    memoryEvictions: new CellCounter({
       name: 'larder_memory_evictions_total',
       help: 'Entries pushed out of the memory tier to make room.',
       registers,
@@ -111,13 +115,13 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
         if (sources.redis) this.set(sources.redis() === 'up' ? 1 : 0);
       },
     }),
-    redisErrors: new Counter({
+    redisErrors: new CellCounter({
       name: 'larder_redis_errors_total',
       help: 'Failed Redis operations, absorbed as cache misses, by operation.',
       labelNames: ['op'] as const,
       registers: sources.redis ? registers : [],
     }),
-    decryptFailures: new Counter({
+    decryptFailures: new CellCounter({
       name: 'larder_redis_decrypt_failures_total',
       help: 'Entries read from Redis that failed authentication (AES-256-GCM: altered, moved, or under an unknown key id) and were treated as misses.',
       registers: sources.redis ? registers : [],
@@ -131,7 +135,7 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
         if (sources.redis) this.set(sources.redis() === 'breaker-open' ? 1 : 0);
       },
     }),
-    purges: new Counter({
+    purges: new CellCounter({
       name: 'larder_purges_total',
       help: 'Purged items (each URL, path, prefix or tag in a purge request, hard or soft), by kind: url, path, prefix, tag.',
       labelNames: ['kind'] as const,
@@ -149,19 +153,19 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
         for (const s of sources.upstreams?.() ?? []) this.labels(s.upstream, s.server).set(s.up ? 1 : 0);
       },
     }),
-    upstreamRequests: new Counter({
+    upstreamRequests: new CellCounter({
       name: 'larder_upstream_requests_total',
       help: 'Requests sent to each server of an upstream, retries and pass-through included.',
       labelNames: ['upstream', 'server'] as const,
       registers,
     }),
-    upstreamErrors: new Counter({
+    upstreamErrors: new CellCounter({
       name: 'larder_upstream_errors_total',
       help: 'Failed requests to each server, by kind: connect (failed or timed out), timeout (no response head in time), response (broken or incomplete), 5xx.',
       labelNames: ['upstream', 'server', 'kind'] as const,
       registers,
     }),
-    configReloads: new Counter({
+    configReloads: new CellCounter({
       name: 'larder_config_reloads_total',
       help: 'Configuration reloads, by result (ok, error). A rejected file is counted once, however many signals or file changes retried it.',
       labelNames: ['result'] as const,

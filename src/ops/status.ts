@@ -97,34 +97,63 @@ interface KeyCount {
   misses: number;
 }
 
-/** Counts per key for one window generation, capped at MAX_KEYS. */
+/**
+ * Counts per key (host, then path and query) for one window generation, capped at MAX_KEYS keys.
+ * Held by host, then by URL: a request costs two lookups on the strings as they arrived, not a
+ * host + URL string built and hashed; keys are joined only when the status is read.
+ */
 class KeyTable {
-  readonly counts = new Map<string, KeyCount>();
+  readonly hosts = new Map<string, Map<string, KeyCount>>();
+  /** Keys held, across hosts. */
+  size = 0;
 
-  hit(key: string, miss: boolean): void {
-    let c = this.counts.get(key);
+  hit(host: string, url: string, miss: boolean): void {
+    let urls = this.hosts.get(host);
+    let c = urls?.get(url);
     if (c === undefined) {
-      if (this.counts.size >= MAX_KEYS) this.shrink();
+      if (this.size >= MAX_KEYS) {
+        this.shrink();
+        urls = this.hosts.get(host);
+      }
+      if (urls === undefined) this.hosts.set(host, (urls = new Map()));
       c = { requests: 0, misses: 0 };
-      this.counts.set(key, c);
+      urls.set(url, c);
+      this.size++;
     }
     c.requests++;
     if (miss) c.misses++;
   }
 
+  /** Every key (host + URL) and its counts. */
+  *entries(): IterableIterator<[string, KeyCount]> {
+    for (const [host, urls] of this.hosts) for (const [url, c] of urls) yield [host + url, c];
+  }
+
   /** Halves every count and drops those that reach 0: the frequent keys stay, the rare go. */
   private shrink(): void {
-    for (const [k, c] of this.counts) {
-      c.requests >>= 1;
-      c.misses >>= 1;
-      if (c.requests === 0) this.counts.delete(k);
+    for (const [host, urls] of this.hosts) {
+      for (const [url, c] of urls) {
+        c.requests >>= 1;
+        c.misses >>= 1;
+        if (c.requests === 0) {
+          urls.delete(url);
+          this.size--;
+        }
+      }
+      if (urls.size === 0) this.hosts.delete(host);
     }
-    // All equal at 1: drop the oldest half, so that room is made whatever the counts.
-    if (this.counts.size >= MAX_KEYS) {
-      let n = this.counts.size >> 1;
-      for (const k of this.counts.keys()) {
-        if (n-- <= 0) break;
-        this.counts.delete(k);
+    // All equal at 1: drop the oldest half (host by host), so that room is made whatever the counts.
+    if (this.size >= MAX_KEYS) {
+      let n = this.size >> 1;
+      for (const [host, urls] of this.hosts) {
+        for (const url of urls.keys()) {
+          if (n <= 0) break;
+          urls.delete(url);
+          this.size--;
+          n--;
+        }
+        if (urls.size === 0) this.hosts.delete(host);
+        if (n <= 0) break;
       }
     }
   }
@@ -188,7 +217,7 @@ export class StatusCollector {
       this.redactFrom = redact;
       this.redactSet = new Set(redact.map((n) => n.toLowerCase()));
     }
-    this.keys.hit(host + (url.includes('?') ? redactQuery(url, this.redactSet) : url), !fromCache);
+    this.keys.hit(host, url.includes('?') ? redactQuery(url, this.redactSet) : url, !fromCache);
     if (!fromCache) {
       const reason = detailOf(o);
       if (reason !== undefined) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
@@ -262,7 +291,7 @@ export class StatusCollector {
   private topKeys(): StatusSnapshot['window']['keys'] {
     const merged = new Map<string, KeyCount>();
     for (const table of [this.previousKeys, this.keys]) {
-      for (const [k, c] of table.counts) {
+      for (const [k, c] of table.entries()) {
         const m = merged.get(k);
         if (m === undefined) merged.set(k, { ...c });
         else {

@@ -188,6 +188,20 @@ describe('--workers 2 without Redis', () => {
     const metrics = await (await fetch(s.admin + '/metrics')).text();
     const total = [...metrics.matchAll(/^larder_requests_total\{[^}]*route="r"[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
     expect(total).toBe(200);
+    // Histograms are summed across workers too: per result, cumulative buckets ending at the count.
+    const series = (name: string, cache: string) =>
+      [...metrics.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))].filter((m) => m[1]!.includes('route="r"') && m[1]!.includes(`cache="${cache}"`)).map((m) => [m[1]!, Number(m[2])] as const);
+    let counted = 0;
+    for (const cache of ['hit', 'miss', 'stale', 'revalidated', 'bypass']) {
+      const buckets = series('larder_request_duration_seconds_bucket', cache);
+      expect(buckets.map(([labels]) => /le="([^"]+)"/.exec(labels)![1])).toEqual(['0.0005', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf']);
+      const values = buckets.map(([, v]) => v);
+      expect(values).toEqual([...values].sort((a, b) => a - b));
+      const [count] = series('larder_request_duration_seconds_count', cache);
+      expect(values.at(-1)).toBe(count![1]);
+      counted += count![1];
+    }
+    expect(counted).toBe(200);
     // The primary's /status sums the workers'.
     const status = (await (await fetch(s.admin + '/status', { headers: { authorization: 'Bearer t0ken' } })).json()) as { workers: number; totals: { requests: number; routes: Record<string, { requests: number }> } };
     expect(status.workers).toBe(2);

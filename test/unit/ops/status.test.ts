@@ -61,7 +61,7 @@ describe('StatusCollector', () => {
     for (let i = 0; i < 50; i++) c.record(o('a', 'HIT'), 'h', '/hot', 1);
     const s = c.snapshot();
     expect(s.window.keys[0]).toEqual({ key: 'h/hot', requests: 50, misses: 0 });
-    expect((c as unknown as { keys: { counts: Map<string, unknown> } }).keys.counts.size).toBeLessThanOrEqual(MAX_KEYS);
+    expect((c as unknown as { keys: { size: number } }).keys.size).toBeLessThanOrEqual(MAX_KEYS);
     clock.advance(WINDOW_MS);
     c.record(o('a', 'HIT'), 'h', '/new', 1);
     expect(c.snapshot().window.keys[0]?.key).toBe('h/hot');
@@ -69,6 +69,25 @@ describe('StatusCollector', () => {
     c.record(o('a', 'HIT'), 'h', '/newer', 1);
     expect(c.snapshot().window.keys.map((k) => k.key)).toEqual(['h/new', 'h/newer']);
     expect(c.snapshot().window.missReasons).toEqual([]);
+  });
+
+  it('counts keys per host and URL, and bounds the table across hosts', () => {
+    const { c } = collector();
+    c.record(o('a', 'HIT'), 'a.example', '/x', 1);
+    c.record(o('a', 'MISS'), 'b.example', '/x', 1);
+    c.record(o('a', 'HIT'), 'a.example', '/x', 1);
+    expect(c.snapshot().window.keys).toEqual([
+      { key: 'a.example/x', requests: 2, misses: 0 },
+      { key: 'b.example/x', requests: 1, misses: 1 },
+    ]);
+    for (let i = 0; i < 50; i++) c.record(o('a', 'HIT'), 'a.example', '/x', 1);
+    for (let i = 0; i < MAX_KEYS * 2; i++) c.record(o('a', 'MISS'), `h${i % 7}`, `/k${i}`, 1);
+    const keys = (c as unknown as { keys: { size: number; hosts: Map<string, Map<string, unknown>> } }).keys;
+    const held = [...keys.hosts.values()].reduce((n, urls) => n + urls.size, 0);
+    expect(keys.size).toBe(held);
+    expect(held).toBeLessThanOrEqual(MAX_KEYS);
+    expect([...keys.hosts.values()].every((urls) => urls.size > 0)).toBe(true);
+    expect(c.snapshot().window.keys[0]?.key).toBe('a.example/x');
   });
 
   it('remembers the last purges and reloads', () => {
