@@ -4,7 +4,7 @@
 //   npm run build && node bench/growth.mjs [--quick] [--no-write]
 //
 // Each case starts larder with its memory tier filled in-process before it listens
-// (bench/lib/prefilled.mjs), then autocannon asks for uniformly random keys, interleaved round
+// (bench/lib/prefilled.mjs), then the load generator (bench/lib/load.mjs, its own process) asks for uniformly random keys, interleaved round
 // by round with the bare node:http server answering the same bytes. Memory per entry is heap +
 // external growth over the fill divided by the entries; the constant is that minus the body,
 // the header bytes written on a hit and the key. Writes bench/results/growth-<date>.md and
@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { cannon, cpuMs, freePort, rssMiB, start, stop, waitHttp } from './lib/procs.mjs';
+import { cpuMs, freePort, rssMiB, start, stop, waitHttp } from './lib/procs.mjs';
+import { generatorName, load } from './lib/load.mjs';
 
 const { values: flags } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, 'no-write': { type: 'boolean', default: false } },
@@ -82,15 +83,9 @@ async function startPrefilled(keys, body) {
   return { child, url: `http://127.0.0.1:${port}`, info };
 }
 
+/** Uniformly random keys (Zipf with s = 0), drawn by the load generator. */
 function randomKeys(keys, body) {
-  return [
-    {
-      setupRequest: (req) => {
-        req.path = `/b/${body}/k${Math.floor(Math.random() * keys)}`;
-        return req;
-      },
-    },
-  ];
+  return { keys, s: 0, prefix: `/b/${body}/k` };
 }
 
 const barePort = await freePort();
@@ -104,7 +99,7 @@ out(`# larder cost growth, ${today}${quick ? ' (quick)' : ''}`);
 out();
 out(
   `${os.cpus()[0]?.model ?? 'CPU'} × ${os.cpus().length}; Node ${process.version}; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}. ` +
-    `autocannon, 50 connections, uniformly random keys, ${ROUNDS} interleaved round(s) of ${DURATION} s against the bare node:http ` +
+    `${generatorName()}; 50 connections, uniformly random keys, ${ROUNDS} interleaved round(s) of ${DURATION} s against the bare node:http ` +
     'server answering the same bytes. Memory: heap + external growth over the fill (after GC) per entry; "constant" is that minus ' +
     'the body, the header bytes written on a hit and the key.',
 );
@@ -119,12 +114,12 @@ for (const [keys, body] of CASES) {
     { label: 'larder', url: l.url, pid: l.child.pid },
     { label: 'bare', url: bareUrl, pid: bareChild.pid },
   ];
-  for (const t of targets) await cannon({ url: t.url, duration: quick ? 0.5 : 1, connections: 50, requests: randomKeys(keys, body) });
+  for (const t of targets) await load({ url: t.url, duration: 1, connections: 50, zipf: randomKeys(keys, body) });
   const runs = { larder: [], bare: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
       const c0 = cpuMs(t.pid);
-      const r = await cannon({ url: t.url, duration: DURATION, connections: 50, requests: randomKeys(keys, body) });
+      const r = await load({ url: t.url, duration: DURATION, connections: 50, zipf: randomKeys(keys, body) });
       r.cpuUs = ((cpuMs(t.pid) - c0) * 1000) / r.total;
       runs[t.label].push(r);
     }

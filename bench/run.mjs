@@ -248,6 +248,8 @@ function machine() {
   };
 }
 
+const NO_ACCESS_LOG = 'log:\n  access: { sample: 0 }\n';
+
 const LARDER_BASE = (origin) => `origin: ${origin}
 routes:
   - name: pass
@@ -281,16 +283,20 @@ async function main() {
   const redisReader = { label: 'ioredis reader', url: `http://127.0.0.1:${rrPort}`, pid: () => rrChild.pid };
   await waitHttp(redisReader.url + '/b/1000/ready');
 
-  const mem = await startLarder(LARDER_BASE(originUrl) + `cache:\n  memory: { maxSize: 256mb }\n`);
+  // Access lines off, as on nginx (access_log off) and the references: the row below measures them.
+  const mem = await startLarder(LARDER_BASE(originUrl) + `cache:\n  memory: { maxSize: 256mb }\n` + NO_ACCESS_LOG);
   const larder = { label: 'larder', url: mem.url, pid: () => mem.child.pid };
+  const logged = wanted('l1') ? await startLarder(LARDER_BASE(originUrl) + `cache:\n  memory: { maxSize: 256mb }\n`) : undefined;
+  const larderLogged = logged && { label: 'larder, access log on (default)', url: logged.url, pid: () => logged.child.pid };
   // 1kb of memory holds no 1000-byte entry (each is charged body + headers + ~1 KB), so every
   // hit on this instance is a Redis read (see bench/redis.mjs).
   const l2 = await startLarder(
     LARDER_BASE(originUrl) +
-      `cache:\n  memory: { maxSize: 1kb, maxEntrySize: 1kb }\n  redis: { url: ${redis.url}, commandTimeout: 50ms }\n`,
+      `cache:\n  memory: { maxSize: 1kb, maxEntrySize: 1kb }\n  redis: { url: ${redis.url}, commandTimeout: 50ms }\n` +
+      NO_ACCESS_LOG,
   );
   const larderL2 = { label: 'larder L2 (Redis)', url: l2.url, pid: () => l2.child.pid };
-  const zl = await startLarder(LARDER_BASE(originUrl) + `cache:\n  memory: { maxSize: 16mb }\n`);
+  const zl = await startLarder(LARDER_BASE(originUrl) + `cache:\n  memory: { maxSize: 16mb }\n` + NO_ACCESS_LOG);
   const larderZipf = { label: 'larder (16mb L1)', url: zl.url, pid: () => zl.child.pid };
 
   const ngx = flags['no-nginx'] ? undefined : await startNginx(originPort);
@@ -318,10 +324,10 @@ async function main() {
   for (const [id, size] of [['l1', 1024], ['l1-100k', 102400]]) {
     if (!wanted(id)) continue;
     const p = `/b/${size}/hot`;
-    const targets = withNginx([larder, bare]).map((t) => ({ ...t, path: p }));
+    const targets = withNginx([larder, bare, ...(id === 'l1' && larderLogged ? [larderLogged] : [])]).map((t) => ({ ...t, path: p }));
     progress(`L1 HIT ${size} B`);
     const checks = [];
-    for (const t of targets) checks.push(await check(t, p, t === targets[1] ? undefined : ['HIT']));
+    for (const t of targets) checks.push(await check(t, p, t.label === bare.label ? undefined : ['HIT']));
     const r = await interleave(targets, { countOrigin: true });
     out(`## L1 HIT, ${size === 1024 ? '1 KB' : '100 KB'} body`);
     out();
@@ -478,7 +484,7 @@ async function main() {
 
   out(`Total bench time: ${f0((Date.now() - t0) / 1000)} s.`);
 
-  for (const c of [mem.child, l2.child, zl.child, bareChild, fwdChild, rrChild, ngx?.child, redis.child, origin]) if (c) await stop(c);
+  for (const c of [mem.child, logged?.child, l2.child, zl.child, bareChild, fwdChild, rrChild, ngx?.child, redis.child, origin]) if (c) await stop(c);
   return md.join('\n') + '\n';
 }
 
@@ -515,7 +521,7 @@ async function profile() {
     progress(`profiling ${title}`);
     const dir = `/tmp/larder-prof/${id}-${stamp}`;
     fs.mkdirSync(dir, { recursive: true });
-    const l = await startLarder(LARDER_BASE(originUrl) + cache, {
+    const l = await startLarder(LARDER_BASE(originUrl) + cache + NO_ACCESS_LOG, {
       nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=500'],
     });
     const c = await check({ label: 'larder', url: l.url }, p, expect);

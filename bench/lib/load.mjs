@@ -37,7 +37,10 @@ const PIN = pinning();
 /** What generates the load, for the tables' captions. */
 export function generatorName() {
   const pin = PIN.generator === undefined ? 'not pinned' : `pinned to CPU ${PIN.generator} (servers to CPU ${PIN.servers})`;
-  if (!WRK) return `autocannon in a child process, ${pin}; wrk is not installed (apt-get install -y wrk)`;
+  if (!WRK) {
+    const why = process.env.LARDER_BENCH_GENERATOR === 'autocannon' ? 'LARDER_BENCH_GENERATOR=autocannon' : 'wrk is not installed (apt-get install -y wrk)';
+    return `autocannon in a child process, ${pin}; ${why}`;
+  }
   const v = spawnSync(WRK, ['-v'], { encoding: 'utf8' });
   const version = /wrk\s+(\S+)/.exec(`${v.stdout}${v.stderr}`)?.[1] ?? '';
   return `wrk ${version} -t1 in its own process, ${pin}`.replace('  ', ' ');
