@@ -4,6 +4,7 @@
 //
 //   npm run build && flock /tmp/bench.lock node bench/l2-ceiling.mjs [--rounds 5] [--duration 5]
 //   npm run build && flock /tmp/bench.lock node bench/l2-ceiling.mjs --profile   # CPU profile of larder's L2 HIT
+//   ... --with-l1   # also larder with a memory tier that holds the entry, and the bare server
 //
 // Each round runs `wrk -t1 -c50 -dNs` once against each target, the order alternating between
 // rounds. The ratio is larder's req/s over the reader's in the same round; the median and range
@@ -23,6 +24,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '5' },
     duration: { type: 'string', default: '5' },
     profile: { type: 'boolean', default: false },
+    'with-l1': { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Math.max(1, Number(flags.rounds));
@@ -120,12 +122,23 @@ async function compare() {
   // A short warm-up of each, not counted.
   for (const t of [larder, reader]) spawnSync('wrk', ['-t1', '-c50', '-d1s', t.url + PATH]);
 
+  const extra = [];
+  if (flags['with-l1']) {
+    const l1 = await startLarder(RULES.replace(/cache:\n[\s\S]*$/, 'cache:\n  memory: { maxSize: 256mb }\n'));
+    await fetchOnce(l1.url + PATH);
+    const barePort = await freePort();
+    const bareChild = start(process.execPath, ['bench/lib/bare.mjs', String(barePort)]);
+    await waitHttp(`http://127.0.0.1:${barePort}/b/1/ready`);
+    extra.push({ label: 'larder L1', url: l1.url, pid: l1.child.pid, child: l1.child }, { label: 'bare node:http', url: `http://127.0.0.1:${barePort}`, pid: bareChild.pid, child: bareChild });
+    for (const t of extra) spawnSync('wrk', ['-t1', '-c50', '-d1s', t.url + PATH]);
+  }
   const rows = { [larder.label]: [], [reader.label]: [] };
+  for (const t of extra) rows[t.label] = [];
   const ratios = [];
   let cmds = 0;
   let larderRequests = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? [larder, reader] : [reader, larder];
+    const order = round % 2 === 0 ? [larder, reader, ...extra] : [...extra, reader, larder];
     const got = {};
     for (const t of order) {
       const c0 = cpuMs(t.pid);
@@ -169,6 +182,7 @@ async function compare() {
   );
   await stop(rrChild);
   await stop(l2.child);
+  for (const t of extra) await stop(t.child);
 }
 
 try {
