@@ -150,8 +150,8 @@ function frame(kind: number, meta: Buffer, body: Buffer | undefined): Buffer {
 function entryMeta(e: CacheEntry, key: string | undefined): Buffer {
   const lifetimeSource = LIFETIME_SOURCES.indexOf(e.lifetimeSource);
   const coding = e.coding === undefined ? 0 : WIRE_CODINGS.indexOf(e.coding) + 1;
-  if (lifetimeSource < 0 || (e.coding !== undefined && coding === 0) || !Number.isInteger(e.status) || e.status < 0 || e.status > 0xffff) {
-    throw new TypeError('not a cache entry: status, lifetimeSource or coding');
+  if (e.v !== 1 || lifetimeSource < 0 || (e.coding !== undefined && coding === 0) || !Number.isInteger(e.status) || e.status < 0 || e.status > 0xffff) {
+    throw new TypeError('not a cache entry: v, status, lifetimeSource or coding');
   }
   const names = Object.keys(e.headers);
   const shapes: number[] = [];

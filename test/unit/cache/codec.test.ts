@@ -106,6 +106,7 @@ describe('codec round trip', () => {
   it('refuses to encode what is not an entry (the write is dropped, never stored altered)', () => {
     const e = sampleEntry();
     const bad: Array<Partial<Record<keyof CacheEntry, unknown>>> = [
+      { v: 2 },
       { status: 200.5 },
       { status: 70_000 },
       { lifetimeSource: 'guess' },
