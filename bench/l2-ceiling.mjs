@@ -5,6 +5,7 @@
 //   npm run build && flock /tmp/bench.lock node bench/l2-ceiling.mjs [--rounds 5] [--duration 5]
 //   npm run build && flock /tmp/bench.lock node bench/l2-ceiling.mjs --profile   # CPU profile of larder's L2 HIT
 //   ... --with-l1   # also larder with a memory tier that holds the entry, and the bare server
+//   ... --baseline DIR   # also the larder built in DIR (another checkout, after its own build), same config
 //
 // Each round runs `wrk -t1 -c50 -dNs` once against each target, the order alternating between
 // rounds. The ratio is larder's req/s over the reader's in the same round; the median and range
@@ -17,6 +18,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { aggregate, formatMarkdown } from './lib/cpuprofile.mjs';
+import os from 'node:os';
 import { cpuMs, freePort, sleep, start, startLarder, startRedis, stop, waitHttp } from './lib/procs.mjs';
 
 const { values: flags } = parseArgs({
@@ -25,6 +27,7 @@ const { values: flags } = parseArgs({
     duration: { type: 'string', default: '5' },
     profile: { type: 'boolean', default: false },
     'with-l1': { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 const ROUNDS = Math.max(1, Number(flags.rounds));
@@ -92,6 +95,19 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/** larder from another checkout (its bin/larder.js and dist/), as startLarder starts this one. */
+async function startOther(dir, rulesYaml) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'larder-bench-')), 'rules.yaml');
+  fs.writeFileSync(file, rulesYaml);
+  const port = await freePort();
+  const child = start(process.execPath, [path.resolve(dir, 'bin/larder.js'), '--config', file], {
+    env: { ...process.env, LARDER_LOG_LEVEL: 'warn', LARDER_LISTEN: `127.0.0.1:${port}` },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(url + '/__bench_ready');
+  return { url, port, child };
+}
+
 async function profile() {
   const dir = `/tmp/larder-prof/l2-ceiling-${Date.now()}`;
   fs.mkdirSync(dir, { recursive: true });
@@ -123,6 +139,15 @@ async function compare() {
   for (const t of [larder, reader]) spawnSync('wrk', ['-t1', '-c50', '-d1s', t.url + PATH]);
 
   const extra = [];
+  if (flags.baseline) {
+    // Its own key prefix: its format may differ, and the two must not replace each other's value.
+    const base = await startOther(flags.baseline, RULES.replace('commandTimeout: 50ms }', 'commandTimeout: 50ms, prefix: "baseline:" }'));
+    await fetchOnce(base.url + PATH);
+    await sleep(100);
+    const c = await fetchOnce(base.url + PATH);
+    if (c.xcache !== 'HIT') throw new Error(`baseline larder answered ${JSON.stringify(c)}`);
+    extra.push({ label: `larder L2 (${path.basename(path.resolve(flags.baseline))})`, url: base.url, pid: base.child.pid, child: base.child });
+  }
   if (flags['with-l1']) {
     const l1 = await startLarder(RULES.replace(/cache:\n[\s\S]*$/, 'cache:\n  memory: { maxSize: 256mb }\n'));
     await fetchOnce(l1.url + PATH);
@@ -130,11 +155,12 @@ async function compare() {
     const bareChild = start(process.execPath, ['bench/lib/bare.mjs', String(barePort)]);
     await waitHttp(`http://127.0.0.1:${barePort}/b/1/ready`);
     extra.push({ label: 'larder L1', url: l1.url, pid: l1.child.pid, child: l1.child }, { label: 'bare node:http', url: `http://127.0.0.1:${barePort}`, pid: bareChild.pid, child: bareChild });
-    for (const t of extra) spawnSync('wrk', ['-t1', '-c50', '-d1s', t.url + PATH]);
   }
+  for (const t of extra) spawnSync('wrk', ['-t1', '-c50', '-d1s', t.url + PATH]);
   const rows = { [larder.label]: [], [reader.label]: [] };
   for (const t of extra) rows[t.label] = [];
   const ratios = [];
+  const rounds = [];
   let cmds = 0;
   let larderRequests = 0;
   for (let round = 0; round < ROUNDS; round++) {
@@ -154,6 +180,7 @@ async function compare() {
     }
     const ratio = got[larder.label].rps / got[reader.label].rps;
     ratios.push(ratio);
+    rounds.push(got);
     console.error(
       `round ${round + 1}: larder ${got[larder.label].rps.toFixed(0)} req/s ${got[larder.label].cpuUs.toFixed(1)} µs/req; ` +
         `reader ${got[reader.label].rps.toFixed(0)} req/s ${got[reader.label].cpuUs.toFixed(1)} µs/req; ratio ${ratio.toFixed(3)}`,
@@ -180,6 +207,14 @@ async function compare() {
     `\nlarder ÷ reader, req/s: median ${median(ratios).toFixed(3)} (range ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}); ` +
       `CPU per request, reader ÷ larder: ${cpuRatio.toFixed(3)}.`,
   );
+  for (const t of extra) {
+    const rps = rounds.map((g) => g[larder.label].rps / g[t.label].rps);
+    const cpu = rounds.map((g) => g[larder.label].cpuUs / g[t.label].cpuUs);
+    console.log(
+      `larder L2 ÷ ${t.label}, per round: req/s ${median(rps).toFixed(3)} (${Math.min(...rps).toFixed(3)}–${Math.max(...rps).toFixed(3)}), ` +
+        `CPU µs/req ${median(cpu).toFixed(3)} (${Math.min(...cpu).toFixed(3)}–${Math.max(...cpu).toFixed(3)}).`,
+    );
+  }
   await stop(rrChild);
   await stop(l2.child);
   for (const t of extra) await stop(t.child);
