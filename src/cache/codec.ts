@@ -16,22 +16,33 @@ import { RUNTIME_CODINGS } from './compress.js';
  * 10+n    the raw body bytes (entries only)
  *
  * An entry's metadata (format 4; formats 1 to 3 held JSON and are refused, as a miss) is
- * every field but the body (and the entry's size), in this order; numbers are big-endian,
- * a string is its UTF-8 byte length (u32) and bytes, a list its count (u32) and items:
+ * every field but the body (and the entry's size). Numbers are big-endian; strings are kept
+ * apart from the structure, end to end in three UTF-8 sections, each string's length given in
+ * UTF-16 units (its length as a JS string), so a section is decoded once and cut in JS:
  *
  *   u8   flags: 1 mustRevalidate, 2 noCache, 4 authShareable, 8 etag present,
  *        16 lastModified present, 32 key present; the other bits are 0
  *   u8   lifetimeSource, an index into LIFETIME_SOURCES
- *   u8   coding: 0 none (the origin's bytes), 1 gzip, 2 br, 3 zstd
+ *   u8   coding: 0 none (the origin's bytes), 1 gzip, 2 br, 3 zstd (WIRE_CODINGS)
  *   u16  status
  *   u32  body length (the bytes after the metadata must be exactly this many)
  *   f64 × 8  requestTime, responseTime, initialAge, lifetime, freshUntil,
  *        staleWhileRevalidateUntil, staleIfErrorUntil, fetchDuration
- *   str  k, the store key the value was written under (when flag 32)
- *   str  statusMessage, [etag], [lastModified], route
- *   headers: u32 field count, then per field its name (str), a u8 shape (0: one value,
- *        a str; 1: a list of values) and the value(s)
- *   list rawHeaders (name, value, name, value, ...), varyNames, varyValues, tags
+ *   u32 × 4  counts: header map fields F, rawHeaders pairs R, Vary names V (and as many
+ *        values), tags T
+ *   u32 × 3  byte lengths of the text, tokens and values sections
+ *   u32 × F  per header map field, its number of values, or 0xffffffff for a single string
+ *        (a field whose value is a list, however long, stays a list)
+ *   u32 × …  the length of every string, section by section, in the order below
+ *   text section:   [k, the store key the value was written under, with flag 32], route,
+ *                   the V Vary values, the T tags
+ *   tokens section: the F header map names, the R rawHeaders names, the V Vary names
+ *   values section: statusMessage, [etag], [lastModified], the header map values (field by
+ *                   field), the R rawHeaders values
+ *
+ * Sorting the strings by what they must be lets decode check each section at once: every
+ * character of the tokens section is a token character (and no token is empty), every
+ * character of the values section one node:http writes in a field value.
  *
  * `headers` (the semantic map, for revalidation and 304s) and `rawHeaders` (what a hit
  * writes) are both stored: the second is not derivable from the first without the writer's
@@ -42,9 +53,10 @@ import { RUNTIME_CODINGS } from './compress.js';
  * that update an index atomically with its variants read and write it with cjson. Entries may
  * be encrypted and are never read by a script.
  *
- * Decoding reads every number and string with a bounds check against the metadata length and
- * must consume it exactly; a value that is cut short, has bytes left over, or holds a field
- * that fails its check is undefined, never a throw. A value read back under another key than
+ * Decoding reads every number with a bounds check against the metadata length, every string
+ * within its section, and must consume the lengths, the sections and the metadata exactly; a
+ * value that is cut short, has bytes left over, or holds a field that fails its check is
+ * undefined, never a throw. A value read back under another key than
  * its `k` is a miss: a collision of the key hash in the Redis key, or a value copied or moved
  * to another key, is never served. The framing fields of an entry (Content-Length,
  * Transfer-Encoding) and hop-by-hop fields are never taken from storage: they are dropped on
@@ -321,6 +333,10 @@ class Section {
   }
 }
 
+/**
+ * Buffer#utf8Slice, which Buffer#toString('utf8', start, end) calls once it has checked its
+ * arguments; readEntry has checked the bounds already.
+ */
 interface Utf8Slice {
   utf8Slice(start: number, end: number): string;
 }
