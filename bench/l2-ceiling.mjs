@@ -210,9 +210,11 @@ async function compare() {
   for (const t of extra) {
     const rps = rounds.map((g) => g[larder.label].rps / g[t.label].rps);
     const cpu = rounds.map((g) => g[larder.label].cpuUs / g[t.label].cpuUs);
+    const toReader = rounds.map((g) => g[t.label].rps / g[reader.label].rps);
     console.log(
       `larder L2 ÷ ${t.label}, per round: req/s ${median(rps).toFixed(3)} (${Math.min(...rps).toFixed(3)}–${Math.max(...rps).toFixed(3)}), ` +
-        `CPU µs/req ${median(cpu).toFixed(3)} (${Math.min(...cpu).toFixed(3)}–${Math.max(...cpu).toFixed(3)}).`,
+        `CPU µs/req ${median(cpu).toFixed(3)} (${Math.min(...cpu).toFixed(3)}–${Math.max(...cpu).toFixed(3)}); ` +
+        `${t.label} ÷ reader, req/s: ${median(toReader).toFixed(3)} (${Math.min(...toReader).toFixed(3)}–${Math.max(...toReader).toFixed(3)}).`,
     );
   }
   await stop(rrChild);
