@@ -175,13 +175,17 @@ export class RedisStore implements CacheStore {
     }
   }
 
-  async get(key: string): Promise<StoredValue | undefined> {
+  /** The value under `key`, or undefined (a miss, a fault, or a value that does not decode). Never rejects. */
+  get(key: string): Promise<StoredValue | undefined> {
     const rkey = redisKey(this.prefix, key);
-    const buf = await this.run('get', () => this.client.getBuffer(rkey));
-    if (buf === FAILED || buf === null) return undefined;
-    const value = decode(buf, key, this.cipher);
-    if (value === undefined) this.report('decode', new Error(`undecodable value under ${rkey} (${buf.length} bytes), or one written for another key`));
-    return value;
+    // A chain rather than async functions: this runs on every L2 hit, and each async layer
+    // costs a promise and a turn of the microtask queue.
+    return this.run('get', () => this.client.getBuffer(rkey)).then((buf) => {
+      if (buf === FAILED || buf === null) return undefined;
+      const value = decode(buf, key, this.cipher);
+      if (value === undefined) this.report('decode', new Error(`undecodable value under ${rkey} (${buf.length} bytes), or one written for another key`));
+      return value;
+    });
   }
 
   async set(key: string, value: StoredValue, ttl: number): Promise<void> {
@@ -395,27 +399,39 @@ export class RedisStore implements CacheStore {
    * 'decode' and counts as a success. A `compound` call sends several commands and is always
    * bounded as a whole; a single command is bounded by the client when it can (clientBounded).
    */
-  private async run<T>(op: RedisOp, call: () => Promise<T>, compound = false): Promise<T | typeof FAILED> {
-    if (!this.breaker.allow()) {
+  private run<T>(op: RedisOp, call: () => Promise<T>, compound = false): Promise<T | typeof FAILED> {
+    // allow() matters only once the breaker has opened; closed, it lets every call through.
+    if (this.breaker.state !== 'closed' && !this.breaker.allow()) {
       this.refreshState();
-      return FAILED;
+      return Promise.resolve(FAILED);
     }
+    let pending: Promise<T>;
     try {
-      const value = await (this.clientBounded && !compound ? call() : bounded(call(), this.timeout, op));
-      this.breaker.success();
-      return value;
+      pending = this.clientBounded && !compound ? call() : bounded(call(), this.timeout, op);
     } catch (err) {
-      if (isWrongType(err)) {
-        this.breaker.success();
-        this.report('decode', err);
-      } else {
-        this.breaker.failure();
-        this.report(op, err);
-      }
-      return FAILED;
-    } finally {
-      this.refreshState();
+      return Promise.resolve(this.failed(op, err));
     }
+    return pending.then(
+      (value) => {
+        this.breaker.success();
+        this.refreshState();
+        return value;
+      },
+      (err: unknown) => this.failed(op, err),
+    );
+  }
+
+  /** Counts and reports a call that failed (see run); resolves the call to FAILED. */
+  private failed(op: RedisOp, err: unknown): typeof FAILED {
+    if (isWrongType(err)) {
+      this.breaker.success();
+      this.report('decode', err);
+    } else {
+      this.breaker.failure();
+      this.report(op, err);
+    }
+    this.refreshState();
+    return FAILED;
   }
 
   private report(op: RedisOp, err: unknown): void {

@@ -118,10 +118,15 @@ export class TieredStore {
    * Shared-tier lookup after a memory miss; a hit is copied into memory unless `backfill` is
    * false (a look that must change nothing, such as /explain). Never rejects.
    */
-  async lookupShared(primary: string, headers: RequestInfo['headers'], backfill = true): Promise<Lookup> {
+  lookupShared(primary: string, headers: RequestInfo['headers'], backfill = true): Promise<Lookup> {
     const store = this.shared?.store;
-    if (store === undefined) return { entry: undefined, tier: undefined, key: primary };
-    const found = await select(primary, headers, (k) => store.get(k));
+    if (store === undefined) return Promise.resolve({ entry: undefined, tier: undefined, key: primary });
+    // Promise chains rather than async functions: this is every L2 hit's path.
+    return select(primary, headers, (k) => store.get(k)).then((found) => this.sharedFound(primary, found, backfill));
+  }
+
+  /** What a shared-tier read found, after the purge rules, backfilled into memory (see lookupShared). */
+  private sharedFound(primary: string, found: Selected, backfill: boolean): Lookup {
     if (found.entry === undefined) return found;
     if (this.rules.active) {
       const verdict = this.rules.check(found.entry, primary);
@@ -346,25 +351,30 @@ export class TieredStore {
   }
 }
 
+/** What `select` found: the entry (if any), the key it lives under, and the index that led to it. */
+type Selected = Omit<Lookup, 'tier'> & { tier: undefined; index?: VaryIndex };
+
 /** Reads primary, then the selected variant if primary holds an index; works on any tier. */
-async function select(
-  primary: string,
-  headers: RequestInfo['headers'],
-  get: Get,
-): Promise<Omit<Lookup, 'tier'> & { tier: undefined; index?: VaryIndex }> {
-  const value = await get(primary);
-  if (value === undefined) return { entry: undefined, tier: undefined, key: primary };
-  if (!isVaryIndex(value)) return { entry: value, tier: undefined, key: primary };
-  const values = varyValues(value.varyNames, headers);
+function select(primary: string, headers: RequestInfo['headers'], get: Get): Promise<Selected> {
+  return Promise.resolve(get(primary)).then((value): Selected | Promise<Selected> => {
+    if (value === undefined) return { entry: undefined, tier: undefined, key: primary };
+    if (!isVaryIndex(value)) return { entry: value, tier: undefined, key: primary };
+    return selectVariant(primary, headers, get, value);
+  });
+}
+
+/** The variant of `index` this request selects, if the index lists it and it was stored for this request's values. */
+async function selectVariant(primary: string, headers: RequestInfo['headers'], get: Get, index: VaryIndex): Promise<Selected> {
+  const values = varyValues(index.varyNames, headers);
   const id = variantId(values);
   const key = variantKey(primary, id);
-  if (!value.variants.includes(id)) return { entry: undefined, tier: undefined, key };
+  if (!index.variants.includes(id)) return { entry: undefined, tier: undefined, key };
   const entry = await get(key);
   if (entry === undefined || isVaryIndex(entry)) return { entry: undefined, tier: undefined, key };
   // The variant must have been stored for this request's values of the index's fields: an
   // index from elsewhere cannot make one request's variant answer another.
-  if (!sameNames(entry.varyNames, value.varyNames) || !sameNames(entry.varyValues, values)) return { entry: undefined, tier: undefined, key };
-  return { entry, tier: undefined, key, index: value };
+  if (!sameNames(entry.varyNames, index.varyNames) || !sameNames(entry.varyValues, values)) return { entry: undefined, tier: undefined, key };
+  return { entry, tier: undefined, key, index };
 }
 
 /**
