@@ -43,9 +43,13 @@ export function connectionInfo(socket: object | null | undefined): ConnectionInf
 
 /** `::ffff:10.0.0.1` → `10.0.0.1`, so one IPv4 block matches both spellings. */
 export function plainAddress(address: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  // Most peers are plain IPv4 or IPv6: only a "::ffff:" start can be a mapped address.
+  if (address.length < 7 || address.charCodeAt(0) !== 0x3a /* : */) return address;
+  const m = MAPPED_V4.exec(address);
   return m ? m[1]! : address;
 }
+
+const MAPPED_V4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
 /** The compiled `trustedProxies` list (cached per config list). */
 export function trustList(entries: readonly string[]): BlockList {
@@ -104,17 +108,16 @@ function joined(v: string | string[] | undefined): string | undefined {
 /**
  * Decides the request's Forwarding. From a trusted peer, its X-Forwarded-For, -Proto and -Host
  * are taken out of the headers (so that the strip list does not drop them) and kept here;
- * from anyone else they are left to the strip list. Returns the fields to put back after the
- * strip (see restoreTrusted).
+ * from anyone else they are left to the strip list.
  *
  * Only a trusted peer's decision is remembered: anyone else's is the connection's alone, and
- * forwardingOf works it out again from the socket when a request is forwarded. A hit then
- * costs no per-request WeakMap entry.
+ * forwardingOf works it out from the socket when a request is forwarded. Without
+ * trustedProxies nothing is done here: a hit costs nothing for forwarding.
  */
-export function decideForwarding(req: RequestLike, trusted: readonly string[]): Forwarding {
-  if (trusted.length === 0) return fromConnection(req);
+export function decideForwarding(req: RequestLike, trusted: readonly string[]): void {
+  if (trusted.length === 0) return;
   const peer = peerOf(req);
-  if (!isTrusted(peer, trusted)) return fromConnection(req);
+  if (!isTrusted(peer, trusted)) return;
   const f = fromConnection(req);
   const xff = joined(req.headers['x-forwarded-for']);
   const xfp = joined(req.headers['x-forwarded-proto']);
@@ -127,7 +130,6 @@ export function decideForwarding(req: RequestLike, trusted: readonly string[]): 
   // Kept in Forwarding; forward-headers.ts writes them, whatever the strip list says.
   for (const name of FORWARD_FIELDS) delete req.headers[name];
   FORWARDING.set(req, f);
-  return f;
 }
 
 /** What the connection alone says: the PROXY protocol source (else the peer) and the listener's scheme. */
