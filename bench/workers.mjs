@@ -1,7 +1,7 @@
 // How larder scales with --workers, next to nginx with as many workers, and what workers
 // without Redis cost the origin.
 //
-//   npm run build && node bench/workers.mjs [--quick]
+//   npm run build && node bench/workers.mjs [--quick]     # writes bench/results/workers-latest.md (not with --quick)
 //
 // 1. L1 HIT, 1 KB: larder --workers 1 and 2 and nginx with 1 and 2 worker processes (access
 //    logs off on both), interleaved round by round. The load generator (bench/lib/load.mjs: wrk,
@@ -11,8 +11,10 @@
 // 2. Origin requests per key without Redis: for N = 1 and 2, 50 new keys, each asked 4 times in a
 //    row, every request on a connection of its own (the cluster primary deals connections to the
 //    workers in turn).
+import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuMs, freePort, sleep, start, startLarder, stop, waitHttp } from './lib/procs.mjs';
 import { childPids, startNginx } from './lib/nginx.mjs';
@@ -137,4 +139,14 @@ for (const n of [1, 2]) {
 }
 log();
 await stop(origin);
+if (!flags.quick) {
+  // Written like the other benches' results: a dated file and workers-latest.md.
+  const d = new Date();
+  const day = `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  const dir = path.join(path.dirname(new URL(import.meta.url).pathname), 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const text = `# larder workers, ${day}\n\n${out.join('\n')}\n`;
+  for (const name of [`workers-${day}.md`, 'workers-latest.md']) fs.writeFileSync(path.join(dir, name), text);
+  console.error(`bench: wrote bench/results/workers-${day}.md and workers-latest.md`);
+}
 process.exit(0);
