@@ -7,15 +7,18 @@ export type Logger = PinoLogger & {
 };
 
 /**
- * Structured JSON logs on stdout, written asynchronously in batches so that request lines
- * cost the request path little; `flush()` writes out what is buffered (call it before exit).
+ * Structured JSON logs on stdout; access lines are written in batches so that they cost the
+ * request path little; `flush()` writes out what is queued (call it before exit).
  * Times are ISO 8601 (`"time":"2026-12-01T17:20:00.000Z"`) and levels are names
  * (`"level":"info"`), as log shippers and people read them. `dest` is a file descriptor or a
  * file path (tests).
  */
 export function createLogger(level = 'info', dest: number | string = 1): Logger {
-  // No minLength: access lines are batched below, and application lines are few.
-  const destination = pino.destination({ dest, sync: false });
+  // Synchronous writes: access lines are batched below (one write per 64 KB or 100 ms) and
+  // application lines are few, so writes are rare; a synchronous write keeps every line in the
+  // order it was made, also on flush() at exit (an asynchronous write still in flight could
+  // land after the lines flushed behind it).
+  const destination = pino.destination({ dest, sync: true });
   /**
    * Access lines waiting to be handed to the destination, in order. They are joined and
    * written as one string when they reach BATCH_BYTES, after at most BATCH_MS, before any
