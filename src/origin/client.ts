@@ -118,6 +118,8 @@ const noop = (): void => undefined;
 class Exchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The duration `timer` was set for. */
+  private armedFor = 0;
   private phase: 'headers' | 'body' | 'done' = 'headers';
   private paused = false;
 
@@ -141,9 +143,9 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.arm(this.timeouts.headers);
       return;
     }
-    this.disarm();
     const empty = bodiless(status);
     if (!empty && foreignTransferCoding(h)) {
+      this.disarm();
       this.phase = 'done';
       this.reader.fail(unsupportedCoding(), 'ok');
       controller.abort(new errors.RequestAbortedError('unsupported transfer coding'));
@@ -154,10 +156,13 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (empty) {
       // Complete now: what undici says afterwards (a Content-Length it expected and did not
       // get, which also costs the connection) is not about this response's content.
+      this.disarm();
       this.phase = 'done';
       this.reader.end({});
       return;
     }
+    // The headers timer runs on into the body's (the reader cannot outlast it synchronously);
+    // a reader that gave up has disarmed it.
     if (this.phase === 'body') this.arm(this.timeouts.body);
   }
 
@@ -204,9 +209,20 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.controller?.abort(new errors.RequestAbortedError());
   }
 
+  /**
+   * Starts the timer for `ms` from now. The same duration again (the body's after the
+   * headers', both 30 s by default) restarts the running timer instead of replacing it.
+   */
   private arm(ms: number): void {
+    if (this.timer !== undefined && this.armedFor === ms) {
+      this.timer.refresh();
+      return;
+    }
     this.disarm();
-    if (ms > 0) this.timer = setTimeout(this.expire, ms);
+    if (ms > 0) {
+      this.timer = setTimeout(this.expire, ms);
+      this.armedFor = ms;
+    }
   }
 
   private disarm(): void {

@@ -220,6 +220,41 @@ describe('misses relayed as they stream', () => {
   });
 });
 
+describe('timeouts of a relayed response, with the same headers and body durations', () => {
+  it('each wait is counted from the last thing the origin sent: a slow but steady answer completes, a stalled body is cut', async () => {
+    raw = net.createServer((s) => {
+      s.on('error', () => {});
+      // One request at a time on each connection (larder keeps it open between them).
+      s.on('data', (d) => {
+        const stall = d.toString('latin1').startsWith('GET /stall');
+        // 200 ms to the head, then a chunk every 200 ms: each gap is within the 300 ms timeouts.
+        setTimeout(() => {
+          s.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n');
+          let i = 0;
+          const t = setInterval(() => {
+            if (stall && i === 1) return clearInterval(t);
+            s.write(String(i));
+            if (++i === 4) clearInterval(t);
+          }, 200);
+          s.on('close', () => clearInterval(t));
+        }, 200);
+      });
+    });
+    await new Promise<void>((r) => raw!.listen(0, '127.0.0.1', r));
+    proxy = await startLarder(`http://127.0.0.1:${(raw.address() as net.AddressInfo).port}`, {
+      timeouts: { connect: '1s', headers: '300ms', body: '300ms' },
+      routes: [{ name: 'off', match: '/**', cache: false }],
+    });
+    const steady = await fetchRaw(proxy.url, '/steady');
+    expect(steady).toEqual({ complete: true, text: '0123' });
+    const t = performance.now();
+    const stalled = await fetchRaw(proxy.url, '/stall');
+    expect(stalled).toEqual({ complete: false, text: '0' });
+    // 200 ms to the head and 200 ms to the first byte, then 300 ms, plus a loaded machine.
+    expect(performance.now() - t).toBeLessThan(1_500);
+  });
+});
+
 describe('the fields of a relayed exchange, in order', () => {
   it('a hit-for-pass MISS and a pass-through GET: what the origin receives and what the client sees', async () => {
     const seen: string[][] = [];
