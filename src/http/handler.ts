@@ -303,18 +303,25 @@ export class Handler {
   }
 
   private missSafely(ctx: Ctx, key: string, stale: CacheEntry | undefined): void {
+    // Nothing will be stored (HEAD, request no-store) or the key answered uncacheable a moment
+    // ago: relay the response as it streams instead of buffering it (no promise involved).
+    if (stale === undefined && (ctx.head || ctx.cc.noStore || this.d.hitForPass.has(key))) {
+      try {
+        return this.forwardMiss(ctx, this.fillRequest(ctx, key, undefined));
+      } catch (err) {
+        return this.fail(ctx, err);
+      }
+    }
     this.miss(ctx, key, stale).catch((err: unknown) => this.fail(ctx, err));
   }
 
   /**
-   * Goes to the origin: through the coalescer unless the key recently answered
-   * uncacheable (hit-for-pass) or the request insists on its own answer.
+   * Goes to the origin through the coalescer, unless the key recently answered uncacheable
+   * (hit-for-pass) or the request insists on its own answer (see missSafely for what is
+   * relayed as it streams).
    */
   private async miss(ctx: Ctx, key: string, stale: CacheEntry | undefined): Promise<void> {
     const fill = this.fillRequest(ctx, key, stale);
-    // Nothing will be stored (HEAD, request no-store) or the key answered uncacheable a moment
-    // ago: relay the response as it streams instead of buffering it.
-    if (stale === undefined && (ctx.head || ctx.cc.noStore || this.d.hitForPass.has(key))) return this.forwardMiss(ctx, fill);
     const alone = ctx.head || ctx.cc.noStore || this.d.hitForPass.has(key);
     let result: FillResult;
     let collapsed = false;

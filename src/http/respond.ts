@@ -1,7 +1,7 @@
 import { STATUS_CODES, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { ErrorCode } from '../errors.js';
 import type { CacheEntry, CacheResult, HeaderMap } from '../types.js';
-import { VIA, ageHeader, appendVia, notModifiedHeaders, stripHopByHop } from '../rfc9111/index.js';
+import { HOP_BY_HOP, VIA, ageHeader, appendVia, connectionOptions, notModifiedHeaders, stripHopByHop } from '../rfc9111/index.js';
 import { ifRangeHolds, selectRange, type RangeAnswer } from './range.js';
 import { TOKEN } from '../rfc9111/fields.js';
 import { hiddenBy } from '../config/response-fields.js';
@@ -134,7 +134,7 @@ export function writeForwardedHead(
   statusMessage = STATUS_CODES[status] ?? '',
   bodyLength?: number,
 ): void {
-  const headers = flatten(responseHeaders(originHeaders, consumed, reply.hidden));
+  const headers = relayedFields(originHeaders, consumed, reply.hidden);
   const length = bodyLength === undefined ? originHeaders['content-length'] : String(bodyLength);
   // RFC 9110 §8.6: a 204 has no Content-Length, and a 304's would describe a body it does not have.
   if (typeof length === 'string' && status !== 204 && status !== 304) headers.push('content-length', length);
@@ -142,20 +142,45 @@ export function writeForwardedHead(
   res.writeHead(status, statusMessage, headers);
 }
 
+/** Fields of the origin's response that larder writes itself, or never relays. */
+const NOT_RELAYED: ReadonlySet<string> = new Set(['content-length', 'x-cache', 'x-cache-hits', 'cache-status']);
+
 /**
- * The origin's end-to-end fields, ready to relay: framing and cache-report fields are larder's,
- * and `hidden` (a responseHeaders list) names fields meant for caches only.
+ * The origin's end-to-end fields, ready to relay, as a flat name/value list in the origin's
+ * order: hop-by-hop fields and those named in Connection out (RFC 9110 §7.6.1), framing and
+ * cache-report fields are larder's, `consumed` names fields larder acted on, and `hidden` (a
+ * responseHeaders list) names fields meant for caches only. larder's Via member is appended
+ * to the origin's Via, or added last. One pass with no intermediate object: this runs on
+ * every response relayed as it streams.
  */
-export function responseHeaders(h: HeaderMap, consumed: readonly string[] = [], hidden: readonly string[] = []): HeaderMap {
-  const out = stripHopByHop(h);
-  for (const name of consumed) delete out[name];
+export function relayedFields(h: HeaderMap, consumed: readonly string[] = [], hidden: readonly string[] = []): string[] {
+  const names = Object.keys(h);
+  let listed: Set<string> | undefined;
+  for (const name of names) {
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    const value = h[name];
+    if (value === 'keep-alive' || value === 'close') continue;
+    listed ??= new Set();
+    for (const n of connectionOptions(value)) listed.add(n);
+  }
   const hide = hiddenBy(hidden);
-  for (const name of Object.keys(out)) if (hide(name)) delete out[name];
-  delete out['content-length'];
-  delete out['x-cache'];
-  delete out['x-cache-hits'];
-  delete out['cache-status'];
-  out['via'] = appendVia(out['via']);
+  const out: string[] = [];
+  let via = false;
+  for (const name of names) {
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (listed !== undefined && listed.has(lower))) continue;
+    if (NOT_RELAYED.has(name) || hide(name) || (consumed.length !== 0 && consumed.includes(name))) continue;
+    const value = h[name];
+    if (name === 'via') {
+      out.push('via', appendVia(value));
+      via = true;
+    } else if (Array.isArray(value)) {
+      for (const v of value) out.push(name, v);
+    } else if (value !== undefined) {
+      out.push(name, value);
+    }
+  }
+  if (!via) out.push('via', VIA);
   return out;
 }
 

@@ -219,3 +219,100 @@ describe('misses relayed as they stream', () => {
     expect(origin.count('/r')).toBe(3);
   });
 });
+
+describe('timeouts of a relayed response, with the same headers and body durations', () => {
+  it('each wait is counted from the last thing the origin sent: a slow but steady answer completes, a stalled body is cut', async () => {
+    raw = net.createServer((s) => {
+      s.on('error', () => {});
+      // One request at a time on each connection (larder keeps it open between them).
+      s.on('data', (d) => {
+        const stall = d.toString('latin1').startsWith('GET /stall');
+        // 200 ms to the head, then a chunk every 200 ms: each gap is within the 300 ms timeouts.
+        setTimeout(() => {
+          s.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n');
+          let i = 0;
+          const t = setInterval(() => {
+            if (stall && i === 1) return clearInterval(t);
+            s.write(String(i));
+            if (++i === 4) clearInterval(t);
+          }, 200);
+          s.on('close', () => clearInterval(t));
+        }, 200);
+      });
+    });
+    await new Promise<void>((r) => raw!.listen(0, '127.0.0.1', r));
+    proxy = await startLarder(`http://127.0.0.1:${(raw.address() as net.AddressInfo).port}`, {
+      timeouts: { connect: '1s', headers: '300ms', body: '300ms' },
+      routes: [{ name: 'off', match: '/**', cache: false }],
+    });
+    const steady = await fetchRaw(proxy.url, '/steady');
+    expect(steady).toEqual({ complete: true, text: '0123' });
+    const t = performance.now();
+    const stalled = await fetchRaw(proxy.url, '/stall');
+    expect(stalled).toEqual({ complete: false, text: '0' });
+    // 200 ms to the head and 200 ms to the first byte, then 300 ms, plus a loaded machine.
+    expect(performance.now() - t).toBeLessThan(1_500);
+  });
+});
+
+describe('the fields of a relayed exchange, in order', () => {
+  it('a hit-for-pass MISS and a pass-through GET: what the origin receives and what the client sees', async () => {
+    const seen: string[][] = [];
+    origin = await startOrigin((req, res) => {
+      seen.push(req.rawHeaders.slice());
+      // Raw list: order and repeats as the origin wrote them.
+      res.writeHead(200, [
+        'Cache-Control', 'no-store',
+        'X-Cache', 'HIT',
+        'Via', '1.1 backend',
+        'Set-Cookie', 'a=1',
+        'Keep-Alive', 'timeout=5',
+        'X-Hop', 'h',
+        'Connection', 'keep-alive, x-hop',
+        'Surrogate-Key', 'k1',
+        'Set-Cookie', 'b=2',
+        'Content-Length', '2',
+      ]);
+      res.end('ok');
+    });
+    proxy = await startLarder(origin.url, { debugHeaders: 'never', routes: [{ name: 'off', match: '/off/**', cache: false }, { name: 'all', match: '/**', ttl: '1m' }] });
+    const ask = (path: string): Promise<{ status: number; raw: string[]; body: string }> =>
+      new Promise((resolve, reject) => {
+        const req = http.request(proxy!.url + path, {
+          agent: false,
+          headers: { 'x-trace': 't1', te: 'trailers', 'x-gone': 'g', connection: 'x-gone', 'if-none-match': '"v"', accept: '*/*' },
+        }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, raw: res.rawHeaders, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const names = (raw: string[]): string[] => raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    const expectedResponse = (r: { raw: string[] }): void => {
+      const fields = names(r.raw).filter((n) => n !== 'date' && n !== 'connection' && n !== 'keep-alive');
+      expect(fields).toEqual(['cache-control', 'via', 'set-cookie', 'set-cookie', 'content-length']);
+      const value = (n: string): string[] => r.raw.filter((_, i) => i % 2 === 1 && r.raw[i - 1]!.toLowerCase() === n);
+      expect(value('via')).toEqual(['1.1 backend, 1.1 larder']);
+      expect(value('set-cookie')).toEqual(['a=1', 'b=2']);
+    };
+    // First: a fill that finds no-store (buffered); second: the key is hit-for-pass, relayed as it streams.
+    for (const path of ['/c/1', '/c/1', '/off/1']) {
+      const r = await ask(path);
+      expect(r.status).toBe(200);
+      expect(r.body).toBe('ok');
+      expectedResponse(r);
+    }
+    expect(seen.length).toBe(3);
+    const sent = seen.map((raw) => names(raw).filter((n) => n !== 'connection'));
+    // A MISS (filled or relayed) asks without the client's condition; the pass-through forwards it.
+    // A cacheable route's Accept-Encoding is normalised (it is keyed on), and so always sent.
+    const fwd = ['te', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via'];
+    expect(sent[0]).toEqual(['host', 'x-trace', 'accept', 'accept-encoding', ...fwd]);
+    expect(sent[1]).toEqual(['host', 'x-trace', 'accept', 'accept-encoding', ...fwd]);
+    expect(sent[2]).toEqual(['host', 'x-trace', 'if-none-match', 'accept', ...fwd]);
+    for (const raw of seen) expect(raw[raw.findIndex((n) => n.toLowerCase() === 'te') + 1]).toBe('trailers');
+  });
+});

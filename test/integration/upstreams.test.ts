@@ -2,6 +2,7 @@
  * Upstreams against real origins on 127.0.0.1: balancing, servers killed and brought back
  * (passive and active health), every server down, retries, and the Host policy with its key.
  */
+import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startOrigin, type Origin, type OriginHandler } from '../helpers/origin.js';
@@ -218,6 +219,34 @@ describe('retry', () => {
     const r = await get(thrice.url, '/2');
     expect(r.status).toBe(200);
     expect(r.body).toBe('c /2');
+  });
+
+  it('every try ends its count at its server: retried, answered, and given up by the client half-way', async () => {
+    const a = await origin((_req, res) => {
+      res.statusCode = 503;
+      res.end('busy');
+    });
+    const b = await origin((req, res) => {
+      if (req.url !== '/slow') return void res.end(`b ${req.url}`);
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write('x'.repeat(10));
+    });
+    const l = await larder({ servers: [a.url, b.url], balance: 'round-robin', retry: { attempts: 2, on: [503] } }, pass);
+    const inFlight = async (): Promise<number[]> => {
+      const servers = ((await l.larder.ready()) as unknown as { upstreams: Record<string, { servers: Record<string, { inFlight: number }> }> }).upstreams['api']!.servers;
+      return [servers[a.url]!.inFlight, servers[b.url]!.inFlight];
+    };
+    // a answers 503, b answers: both tries are over.
+    expect((await get(l.url, '/r')).body).toBe('b /r');
+    expect(await inFlight()).toEqual([0, 0]);
+    // The next try starts at a again, then b holds the body back: the client goes away half-way.
+    const req = http.get(l.url + '/slow');
+    const res = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
+    req.on('error', () => undefined);
+    expect(await inFlight()).toEqual([0, 1]);
+    res.destroy();
+    await until(async () => (await inFlight())[1] === 0);
+    expect(await inFlight()).toEqual([0, 0]);
   });
 });
 
