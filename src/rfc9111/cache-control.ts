@@ -152,8 +152,30 @@ export function targetedDirectives(headers: HeaderMap, fields: readonly string[]
   return undefined;
 }
 
-export function responseDirectives(headers: HeaderMap, targeted: readonly string[] = DEFAULT_TARGETED_FIELDS): ResponseDirectives {
-  const d = targetedDirectives(headers, targeted) ?? parseCacheControl(headers['cache-control']);
+export function responseDirectives(headers: HeaderMap, targeted: readonly string[] = DEFAULT_TARGETED_FIELDS): Readonly<ResponseDirectives> {
+  const targetedField = targeted.some((name) => headers[name] !== undefined);
+  const cc = headers['cache-control'];
+  // The common case, an origin answering the same Cache-Control line again and again, is
+  // parsed once: the result depends on that line alone. Results are frozen: they are shared.
+  if (targetedField || (cc !== undefined && typeof cc !== 'string') || (cc !== undefined && cc.length > PARSED_LONGEST)) {
+    return directivesOf(targetedDirectives(headers, targeted) ?? parseCacheControl(cc));
+  }
+  const line = cc ?? '';
+  let out = PARSED.get(line);
+  if (out === undefined) {
+    out = Object.freeze(directivesOf(parseCacheControl(cc)));
+    if (PARSED.size >= PARSED_MAX) PARSED.clear();
+    PARSED.set(line, out);
+  }
+  return out;
+}
+
+/** Response directives by Cache-Control line, for responses without a targeted field (bounded). */
+const PARSED = new Map<string, Readonly<ResponseDirectives>>();
+const PARSED_MAX = 512;
+const PARSED_LONGEST = 512;
+
+function directivesOf(d: Directives): ResponseDirectives {
   const out: ResponseDirectives = {
     noStore: d.has('no-store'),
     noCache: d.has('no-cache'),

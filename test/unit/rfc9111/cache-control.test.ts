@@ -176,3 +176,23 @@ describe('requestDirectives', () => {
     expect(requestDirectives({})).toEqual({ noCache: false, noStore: false, onlyIfCached: false });
   });
 });
+
+describe('responseDirectives, parsed once per Cache-Control line', () => {
+  it('gives the same answer for a line seen before, and a frozen one', () => {
+    const a = responseDirectives({ 'cache-control': 'max-age=60, stale-while-revalidate=30' });
+    const b = responseDirectives({ 'cache-control': 'max-age=60, stale-while-revalidate=30' });
+    expect(b).toEqual(a);
+    expect(Object.isFrozen(b)).toBe(true);
+    expect(b).toMatchObject({ maxAge: 60, staleWhileRevalidate: 30, noStore: false });
+  });
+
+  it('reads a targeted field whatever Cache-Control line was seen before', () => {
+    responseDirectives({ 'cache-control': 'max-age=60' });
+    expect(responseDirectives({ 'cache-control': 'max-age=60', 'cdn-cache-control': 'no-store' }, ['cdn-cache-control'])).toMatchObject({ noStore: true });
+    expect(responseDirectives({ 'cache-control': 'max-age=60' }, ['cdn-cache-control'])).toMatchObject({ noStore: false, maxAge: 60 });
+  });
+
+  it('joins several Cache-Control lines as before', () => {
+    expect(responseDirectives({ 'cache-control': ['max-age=5', 'no-store'] })).toMatchObject({ maxAge: 5, noStore: true });
+  });
+});
