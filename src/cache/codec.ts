@@ -1,5 +1,5 @@
 import type { CacheEntry, HeaderMap, StoredValue, VaryIndex } from '../types.js';
-import { entrySize } from './entry.js';
+import { entrySize, markPrepared, preparedLists } from './entry.js';
 import { HOP_BY_HOP } from '../rfc9111/hop-by-hop.js';
 import type { EntryCipher } from './crypto.js';
 import { TOKEN } from '../rfc9111/fields.js';
@@ -15,8 +15,8 @@ import { RUNTIME_CODINGS } from './compress.js';
  *  10  n  metadata: an entry's binary record (below), or an index's JSON
  * 10+n    the raw body bytes (entries only)
  *
- * An entry's metadata (format 4; formats 1 to 3 held JSON and are refused, as a miss) is
- * every field but the body (and the entry's size). Numbers are big-endian; strings are kept
+ * An entry's metadata (format 5; formats 1 to 3 held JSON, format 4 had no prepared-for
+ * lists, and all are refused, as a miss) is every field but the body (and the entry's size). Numbers are big-endian; strings are kept
  * apart from the structure, end to end in three UTF-8 sections, each string's length given in
  * UTF-16 units (its length as a JS string), so a section is decoded once and cut in JS:
  *
@@ -35,7 +35,7 @@ import { RUNTIME_CODINGS } from './compress.js';
  *        (a field whose value is a list, however long, stays a list)
  *   u32 × …  the length of every string, section by section, in the order below
  *   text section:   [k, the store key the value was written under, with flag 32], route,
- *                   the V Vary values, the T tags
+ *                   prepared-for lists, the V Vary values, the T tags
  *   tokens section: the F header map names, the R rawHeaders names, the V Vary names
  *   values section: statusMessage, [etag], [lastModified], the header map values (field by
  *                   field), the R rawHeaders values
@@ -48,6 +48,10 @@ import { RUNTIME_CODINGS } from './compress.js';
  * writes) are both stored: the second is not derivable from the first without the writer's
  * route settings (targeted and hidden fields), nor the first from the second (Via is
  * rewritten, consumed fields are dropped, a compressed body's fields describe the coding).
+ * The prepared-for lists (entry.ts listsText: the writer's responseHeaders and targeted lists
+ * and its PREPARED_BY) say which settings `rawHeaders` was made for, or are empty when the
+ * writer did not know: a reader whose own lists give the same text writes `rawHeaders` as it
+ * is, any other rebuilds it from `headers` (entry.ts prepareFor).
  *
  * A vary index's metadata stays JSON ({ v, kind, varyNames, variants, k }): the Lua scripts
  * that update an index atomically with its variants read and write it with cjson. Entries may
@@ -75,7 +79,7 @@ import { RUNTIME_CODINGS } from './compress.js';
  * authenticated data covers those six bytes, the key id and the store key.
  */
 const MAGIC = Buffer.from('LRDR', 'latin1');
-export const FORMAT_VERSION = 4;
+export const FORMAT_VERSION = 5;
 const KIND_ENTRY = 1;
 const KIND_INDEX = 2;
 /** An entry frame sealed with AES-256-GCM (see crypto.ts): only with `cache.redis.encryption`. */
@@ -167,7 +171,7 @@ function entryMeta(e: CacheEntry, key: string | undefined): Buffer {
   }
   const names = Object.keys(e.headers);
   const shapes: number[] = [];
-  const text: string[] = key === undefined ? [e.route] : [key, e.route];
+  const text: string[] = key === undefined ? [e.route, preparedLists(e)] : [key, e.route, preparedLists(e)];
   text.push(...e.varyValues, ...e.tags);
   const tokens: string[] = [...names];
   const values: string[] = [e.statusMessage];
@@ -419,7 +423,7 @@ function readEntry(buf: Buffer, metaEnd: number, key: string | undefined): Cache
     fieldValues += n === ONE_VALUE ? 1 : n;
   }
   const hasKey = (flags & F_KEY) !== 0;
-  const textCount = (hasKey ? 2 : 1) + vary + tagCount;
+  const textCount = (hasKey ? 3 : 2) + vary + tagCount;
   const tokenCount = fields + pairs + vary;
   const valueCount = 1 + ((flags & F_ETAG) === 0 ? 0 : 1) + ((flags & F_LAST_MODIFIED) === 0 ? 0 : 1) + fieldValues + pairs;
   // The three lists of lengths, then the three sections: together exactly the rest of the metadata.
@@ -446,6 +450,7 @@ function readEntry(buf: Buffer, metaEnd: number, key: string | undefined): Cache
   const mixedCase = UPPER.test(tokenText);
   const values = new Section(valueText, new Reader(buf, valueLengthsAt, sectionsAt));
   const route = text.next();
+  const lists = text.next();
   const varyValues = text.list(vary);
   const tags = text.list(tagCount);
   const statusMessage = values.next();
@@ -498,6 +503,7 @@ function readEntry(buf: Buffer, metaEnd: number, key: string | undefined): Cache
   if (lastModified !== undefined) entry.lastModified = lastModified;
   if (coding !== undefined) entry.coding = coding;
   entry.size = entrySize(entry);
+  if (lists !== '') markPrepared(rawHeaders, headers, coding, bodyLength, lists);
   return entry;
 }
 

@@ -58,6 +58,7 @@ export function createEntry(input: EntryInput): CacheEntry {
   const lastModified = single(headers['last-modified']);
   const hidden = input.route.responseHeaders ?? [];
   const rawHeaders = prepareRawHeaders(shown, input.body.length, input.settings.targeted, hidden);
+  markPrepared(rawHeaders, headers, input.coding, input.body.length, listsText(hidden, input.settings.targeted));
   const entry: CacheEntry = {
     v: 1,
     status: input.status,
@@ -95,12 +96,78 @@ export function createEntry(input: EntryInput): CacheEntry {
  * Makes `rawHeaders` follow a route's responseHeaders list (and the targeted fields) when it
  * was prepared for another list: an entry read from the shared tier (written by any
  * instance, under any config) or stored before a reload. Compiled lists are compared by
- * identity, so a hit pays one comparison. `size` is left as charged.
+ * identity, so a memory hit pays one comparison. An entry whose `rawHeaders` is known to have
+ * been prepared from its own fields for the same lists (see markPrepared: the writer's lists
+ * travel with an entry in the shared tier) keeps it: an L2 hit then rebuilds nothing when the
+ * writer's config and the reader's agree. `size` is left as charged.
  */
 export function prepareFor(entry: CacheEntry, hidden: readonly string[], consumed: readonly string[]): void {
   if (entry.preparedFor === hidden) return;
-  entry.rawHeaders = prepareRawHeaders(shownHeaders(entry.headers, entry.coding), entry.body.length, consumed, hidden);
+  const lists = listsText(hidden, consumed);
+  if (preparedLists(entry) !== lists) {
+    entry.rawHeaders = prepareRawHeaders(shownHeaders(entry.headers, entry.coding), entry.body.length, consumed, hidden);
+    markPrepared(entry.rawHeaders, entry.headers, entry.coding, entry.body.length, lists);
+  }
   entry.preparedFor = hidden;
+}
+
+/**
+ * Bump when what prepareRawHeaders (or shownHeaders, or the Via member) makes of the same
+ * fields and lists changes: lists stamped by another version then differ from this one's, and
+ * an L2 hit rebuilds its header list rather than trust the writer's.
+ */
+const PREPARED_BY = 1;
+
+/**
+ * What a header list was prepared from, for the lists prepareFor may keep: the entry's header
+ * map (by identity) and coding, the body length, and listsText of the responseHeaders and
+ * targeted lists. A list is in here only when it is exactly
+ * `prepareRawHeaders(shownHeaders(headers, coding), length, consumed, hidden)`; any other
+ * list (a recoded copy's, one built elsewhere) is not, and is rebuilt when it matters.
+ */
+interface Prepared {
+  headers: HeaderMap;
+  coding: CacheEntry['coding'];
+  length: number;
+  lists: string;
+}
+
+/** Header lists → what they were prepared from (see Prepared). Weak: a list's record goes with it. */
+const PREPARED = new WeakMap<readonly string[], Prepared>();
+
+/** The last text listsText made per responseHeaders list (lists are compiled once per config). */
+const LISTS_TEXT = new WeakMap<readonly string[], { consumed: readonly string[]; text: string }>();
+
+/**
+ * The responseHeaders and targeted lists a header list is prepared for, as one string (with
+ * PREPARED_BY): stored with an entry in the shared tier, so that a reader can tell whether the
+ * writer prepared its list for the same lists. Memoised per list, so a hit compares strings.
+ */
+export function listsText(hidden: readonly string[], consumed: readonly string[]): string {
+  const memo = LISTS_TEXT.get(hidden);
+  if (memo !== undefined && memo.consumed === consumed) return memo.text;
+  const text = JSON.stringify([PREPARED_BY, hidden, consumed]);
+  LISTS_TEXT.set(hidden, { consumed, text });
+  return text;
+}
+
+/**
+ * Records that `raw` is prepareRawHeaders(shownHeaders(headers, coding), length, …) for the
+ * lists `lists` (listsText). The codec calls it for a list it decoded along with the writer's
+ * lists: that list passed decode's checks, and the writer built it so.
+ */
+export function markPrepared(raw: readonly string[], headers: HeaderMap, coding: CacheEntry['coding'], length: number, lists: string): void {
+  PREPARED.set(raw, { headers, coding, length, lists });
+}
+
+/**
+ * listsText of the lists the entry's `rawHeaders` was prepared for from its own fields (as
+ * they are now: same header map, coding and body length), or '' when that is not known.
+ */
+export function preparedLists(entry: CacheEntry): string {
+  const p = PREPARED.get(entry.rawHeaders);
+  if (p === undefined || p.headers !== entry.headers || p.coding !== entry.coding || p.length !== entry.body.length) return '';
+  return p.lists;
 }
 
 /**
@@ -122,7 +189,9 @@ export function shownHeaders(headers: HeaderMap, coding: CacheEntry['coding']): 
 export function withCoding(entry: CacheEntry, coding: NonNullable<CacheEntry['coding']>, body: Buffer, consumed: readonly string[]): CacheEntry {
   const shown = shownHeaders(entry.headers, coding);
   const etag = single(shown['etag']);
-  const out: CacheEntry = { ...entry, body, coding, rawHeaders: prepareRawHeaders(shown, body.length, consumed, entry.preparedFor ?? []) };
+  const hidden = entry.preparedFor ?? [];
+  const out: CacheEntry = { ...entry, body, coding, rawHeaders: prepareRawHeaders(shown, body.length, consumed, hidden) };
+  markPrepared(out.rawHeaders, out.headers, coding, body.length, listsText(hidden, consumed));
   if (etag === undefined) delete out.etag;
   else out.etag = etag;
   out.size = entrySize(out);
