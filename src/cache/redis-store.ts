@@ -161,7 +161,9 @@ export class RedisStore implements CacheStore {
     this.prefix = opts.prefix;
     this.breaker = opts.breaker;
     this.timeout = opts.timeout ?? commandTimeoutOf(opts.client) ?? DEFAULT_TIMEOUT;
-    this.deadlines = new Deadlines(this.timeout, (op, resolve) => resolve(this.failed(op, new Error(`Redis ${op} took longer than ${this.timeout} ms`))));
+    this.deadlines = new Deadlines(this.timeout, (w) =>
+      (w.resolve as (value: unknown) => void)(w.out(this.failed(w.op, new Error(`Redis ${w.op} took longer than ${this.timeout} ms`)))),
+    );
     this.onError = opts.onError;
     this.cipher = opts.cipher;
     this.lastState = this.state();
@@ -176,14 +178,17 @@ export class RedisStore implements CacheStore {
   /** The value under `key`, or undefined (a miss, a fault, or a value that does not decode). Never rejects. */
   get(key: string): Promise<StoredValue | undefined> {
     const rkey = redisKey(this.prefix, key);
-    // A chain rather than async functions: this runs on every L2 hit, and each async layer
-    // costs a promise and a turn of the microtask queue.
-    return this.run('get', () => this.client.getBuffer(rkey)).then((buf) => {
-      if (buf === FAILED || buf === null) return undefined;
-      const value = decode(buf, key, this.cipher);
-      if (value === undefined) this.report('decode', new Error(`undecodable value under ${rkey} (${buf.length} bytes), or one written for another key`));
-      return value;
-    });
+    // The reply is decoded as the call settles (run's `then`), not in a promise of its own:
+    // this runs on every L2 hit, and each layer costs a promise and a turn of the microtask queue.
+    return this.run('get', () => this.client.getBuffer(rkey), (buf) => this.decoded(buf, key, rkey));
+  }
+
+  /** A GET's reply as a value (see get); FAILED and null are a miss. */
+  private decoded(buf: Buffer | null | typeof FAILED, key: string, rkey: string): StoredValue | undefined {
+    if (buf === FAILED || buf === null) return undefined;
+    const value = decode(buf, key, this.cipher);
+    if (value === undefined) this.report('decode', new Error(`undecodable value under ${rkey} (${buf.length} bytes), or one written for another key`));
+    return value;
   }
 
   async set(key: string, value: StoredValue, ttl: number): Promise<void> {
@@ -398,29 +403,33 @@ export class RedisStore implements CacheStore {
    * whole by `timeout` through the store's deadlines: a call past it settles to FAILED (a
    * failure for the breaker), and its late answer is dropped.
    */
-  private run<T>(op: RedisOp, call: () => Promise<T>): Promise<T | typeof FAILED> {
+  private run<T>(op: RedisOp, call: () => Promise<T>): Promise<T | typeof FAILED>;
+  /** As run, the call's result or FAILED passed through `then` as the call settles. */
+  private run<T, R>(op: RedisOp, call: () => Promise<T>, then: (result: T | typeof FAILED) => R): Promise<R>;
+  private run<T, R>(op: RedisOp, call: () => Promise<T>, then?: (result: T | typeof FAILED) => R): Promise<T | typeof FAILED | R> {
+    const out = (then ?? same) as (result: T | typeof FAILED) => T | typeof FAILED | R;
     // allow() matters only once the breaker has opened; closed, it lets every call through.
     if (this.breaker.state !== 'closed' && !this.breaker.allow()) {
       this.refreshState();
-      return Promise.resolve(FAILED);
+      return Promise.resolve(out(FAILED));
     }
     let pending: Promise<T>;
     try {
       pending = call();
     } catch (err) {
-      return Promise.resolve(this.failed(op, err));
+      return Promise.resolve(out(this.failed(op, err)));
     }
-    return new Promise<T | typeof FAILED>((resolve) => {
-      const waiting = this.deadlines.add(op, resolve);
+    return new Promise<T | typeof FAILED | R>((resolve) => {
+      const waiting = this.deadlines.add(op, resolve, out);
       pending.then(
         (value) => {
           if (!this.deadlines.settle(waiting)) return;
           this.breaker.success();
           this.refreshState();
-          resolve(value);
+          resolve(out(value));
         },
         (err: unknown) => {
-          if (this.deadlines.settle(waiting)) resolve(this.failed(op, err));
+          if (this.deadlines.settle(waiting)) resolve(out(this.failed(op, err)));
         },
       );
     });
@@ -492,12 +501,19 @@ export function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> 
 interface Waiting {
   at: number;
   op: RedisOp;
-  resolve: (failed: typeof FAILED) => void;
+  /** The call's promise: resolved with `out(FAILED)` when the call expires. */
+  resolve: (value: never) => void;
+  out: (failed: typeof FAILED) => unknown;
   done: boolean;
 }
 
-/** What a Deadlines does with a call that ran out of time. */
-type Expire = (op: RedisOp, resolve: (failed: typeof FAILED) => void) => void;
+/** What a Deadlines does with a call that ran out of time: resolve it with `out(FAILED)`, after counting it. */
+type Expire = (w: Waiting) => void;
+
+/** run's `then` when none is given. */
+function same<T>(x: T): T {
+  return x;
+}
 
 /**
  * The time bound of a store's calls, with one timer for all of them instead of one per
@@ -505,9 +521,10 @@ type Expire = (op: RedisOp, resolve: (failed: typeof FAILED) => void) => void;
  * every L2 hit). Calls share one timeout, so their deadlines come in the order the calls
  * start: they wait in a queue, oldest first, and a single timer is armed for the oldest
  * call still waiting. A call that settles is marked done (and dropped once it reaches the
- * head); when the timer fires, every call past its deadline is expired and the timer is
- * armed again for the next one, so a call fails at its deadline, give or take the timer's
- * lateness, and an idle store holds no timer.
+ * head); when the timer fires, every call past its deadline and still unanswered once the
+ * replies already received are read is expired, and the timer is armed again for the next
+ * one: a call fails at its deadline, give or take the timer's lateness and one turn of the
+ * event loop, and an idle store holds no timer.
  */
 class Deadlines {
   private queue: Waiting[] = [];
@@ -520,8 +537,8 @@ class Deadlines {
   ) {}
 
   /** Starts the clock on a call; it is expired if it has not settled within the timeout. */
-  add(op: RedisOp, resolve: (failed: typeof FAILED) => void): Waiting {
-    const w: Waiting = { at: performance.now() + this.timeout, op, resolve, done: false };
+  add<V>(op: RedisOp, resolve: (value: V) => void, out: (failed: typeof FAILED) => V): Waiting {
+    const w: Waiting = { at: performance.now() + this.timeout, op, resolve, out, done: false };
     this.queue.push(w);
     if (this.timer === undefined) this.arm(this.timeout);
     return w;
@@ -555,7 +572,17 @@ class Deadlines {
     this.timer.unref();
   }
 
+  /**
+   * The timer's callback. The calls are looked at after this turn's I/O (setImmediate): after a
+   * stall of the event loop (a long GC, a busy machine), timers run before the replies that
+   * arrived meanwhile are read, and a call answered in time must not be failed for that.
+   */
   private readonly fire = (): void => {
+    // Not unref()ed: an unref()ed immediate would let the loop block in its poll for I/O first.
+    setImmediate(this.expireDue);
+  };
+
+  private readonly expireDue = (): void => {
     this.timer = undefined;
     const now = performance.now();
     const q = this.queue;
@@ -565,7 +592,7 @@ class Deadlines {
         if (w.at > now) break;
         w.done = true;
         try {
-          this.expire(w.op, w.resolve);
+          this.expire(w);
         } catch {
           // expire only resolves a promise and reports; nothing of it may stop the others.
         }
