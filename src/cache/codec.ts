@@ -130,7 +130,8 @@ export function encode(value: StoredValue, key?: string, cipher?: EntryCipher): 
     return frame(KIND_INDEX, Buffer.from(JSON.stringify(meta), 'utf8'), undefined);
   }
   // size is derived and local (what the memory tier is charged), so it is recomputed on
-  // decode rather than trusted; hits and preparedFor belong to this instance's copy.
+  // decode rather than trusted; hits, preparedFor and prepared belong to this instance's copy
+  // (prepared travels as its lists text, written below).
   const meta = entryMeta(value, key);
   if (cipher === undefined) return frame(KIND_ENTRY, meta, value.body);
   const head = frame(KIND_ENTRY, meta, undefined);
@@ -503,7 +504,7 @@ function readEntry(buf: Buffer, metaEnd: number, key: string | undefined): Cache
   if (lastModified !== undefined) entry.lastModified = lastModified;
   if (coding !== undefined) entry.coding = coding;
   entry.size = entrySize(entry);
-  if (lists !== '') markPrepared(rawHeaders, headers, coding, bodyLength, lists);
+  if (lists !== '') markPrepared(entry, lists);
   return entry;
 }
 

@@ -58,7 +58,6 @@ export function createEntry(input: EntryInput): CacheEntry {
   const lastModified = single(headers['last-modified']);
   const hidden = input.route.responseHeaders ?? [];
   const rawHeaders = prepareRawHeaders(shown, input.body.length, input.settings.targeted, hidden);
-  markPrepared(rawHeaders, headers, input.coding, input.body.length, listsText(hidden, input.settings.targeted));
   const entry: CacheEntry = {
     v: 1,
     status: input.status,
@@ -89,6 +88,7 @@ export function createEntry(input: EntryInput): CacheEntry {
   };
   entry.size = entrySize(entry);
   entry.preparedFor = hidden;
+  markPrepared(entry, listsText(hidden, input.settings.targeted));
   return entry;
 }
 
@@ -106,7 +106,7 @@ export function prepareFor(entry: CacheEntry, hidden: readonly string[], consume
   const lists = listsText(hidden, consumed);
   if (preparedLists(entry) !== lists) {
     entry.rawHeaders = prepareRawHeaders(shownHeaders(entry.headers, entry.coding), entry.body.length, consumed, hidden);
-    markPrepared(entry.rawHeaders, entry.headers, entry.coding, entry.body.length, lists);
+    markPrepared(entry, lists);
   }
   entry.preparedFor = hidden;
 }
@@ -117,23 +117,6 @@ export function prepareFor(entry: CacheEntry, hidden: readonly string[], consume
  * an L2 hit rebuilds its header list rather than trust the writer's.
  */
 const PREPARED_BY = 1;
-
-/**
- * What a header list was prepared from, for the lists prepareFor may keep: the entry's header
- * map (by identity) and coding, the body length, and listsText of the responseHeaders and
- * targeted lists. A list is in here only when it is exactly
- * `prepareRawHeaders(shownHeaders(headers, coding), length, consumed, hidden)`; any other
- * list (a recoded copy's, one built elsewhere) is not, and is rebuilt when it matters.
- */
-interface Prepared {
-  headers: HeaderMap;
-  coding: CacheEntry['coding'];
-  length: number;
-  lists: string;
-}
-
-/** Header lists → what they were prepared from (see Prepared). Weak: a list's record goes with it. */
-const PREPARED = new WeakMap<readonly string[], Prepared>();
 
 /** The last text listsText made per responseHeaders list (lists are compiled once per config). */
 const LISTS_TEXT = new WeakMap<readonly string[], { consumed: readonly string[]; text: string }>();
@@ -152,21 +135,24 @@ export function listsText(hidden: readonly string[], consumed: readonly string[]
 }
 
 /**
- * Records that `raw` is prepareRawHeaders(shownHeaders(headers, coding), length, …) for the
- * lists `lists` (listsText). The codec calls it for a list it decoded along with the writer's
- * lists: that list passed decode's checks, and the writer built it so.
+ * Records, on `entry`, that its `rawHeaders` is
+ * prepareRawHeaders(shownHeaders(entry.headers, entry.coding), entry.body.length, …) for the
+ * lists `lists` (listsText). A record, not a flag: a copy of the entry given other fields
+ * (a recoded copy, a 304's view) carries it along, and it then no longer matches
+ * (preparedLists). The codec calls it for a list it decoded along with the writer's lists:
+ * that list passed decode's checks, and the writer built it so.
  */
-export function markPrepared(raw: readonly string[], headers: HeaderMap, coding: CacheEntry['coding'], length: number, lists: string): void {
-  PREPARED.set(raw, { headers, coding, length, lists });
+export function markPrepared(entry: CacheEntry, lists: string): void {
+  entry.prepared = { raw: entry.rawHeaders, headers: entry.headers, coding: entry.coding, length: entry.body.length, lists };
 }
 
 /**
  * listsText of the lists the entry's `rawHeaders` was prepared for from its own fields (as
- * they are now: same header map, coding and body length), or '' when that is not known.
+ * they are now: same list, header map, coding and body length), or '' when that is not known.
  */
 export function preparedLists(entry: CacheEntry): string {
-  const p = PREPARED.get(entry.rawHeaders);
-  if (p === undefined || p.headers !== entry.headers || p.coding !== entry.coding || p.length !== entry.body.length) return '';
+  const p = entry.prepared;
+  if (p === undefined || p.raw !== entry.rawHeaders || p.headers !== entry.headers || p.coding !== entry.coding || p.length !== entry.body.length) return '';
   return p.lists;
 }
 
@@ -191,7 +177,7 @@ export function withCoding(entry: CacheEntry, coding: NonNullable<CacheEntry['co
   const etag = single(shown['etag']);
   const hidden = entry.preparedFor ?? [];
   const out: CacheEntry = { ...entry, body, coding, rawHeaders: prepareRawHeaders(shown, body.length, consumed, hidden) };
-  markPrepared(out.rawHeaders, out.headers, coding, body.length, listsText(hidden, consumed));
+  markPrepared(out, listsText(hidden, consumed));
   if (etag === undefined) delete out.etag;
   else out.etag = etag;
   out.size = entrySize(out);
