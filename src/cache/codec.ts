@@ -473,7 +473,7 @@ function readEntry(buf: Buffer, metaEnd: number, key: string | undefined): Cache
   for (let i = 0; i < vary; i++) varyNames.push(tokens.token());
   for (let i = 1; i < raw.length; i += 2) raw[i] = values.next();
   if (!text.done || !tokens.done || !values.done) return undefined;
-  const rawHeaders = framedFor(raw, bodyLength, mixedCase);
+  const rawHeaders = framedFor(raw, bodyLength, mixedCase, true);
   if (rawHeaders === undefined) return undefined;
   const entry: CacheEntry = {
     v: 1,
@@ -604,9 +604,11 @@ function checkMeta(m: Record<string, unknown>): boolean {
  * when the stored list carries a Content-Length that is not the body's, or any other framing
  * or hop-by-hop field, in any case: such a value is tampered with or corrupt. `mixedCase`
  * false promises that no name has an upper-case letter (they are then compared as they are).
+ * `owned`: the caller owns `rawHeaders`, which is returned as it is when it needs no change.
  */
-function framedFor(rawHeaders: string[], bodyLength: number, mixedCase = true): string[] | undefined {
+function framedFor(rawHeaders: string[], bodyLength: number, mixedCase = true, owned = false): string[] | undefined {
   const length = String(bodyLength);
+  if (owned && inPlace(rawHeaders, length, mixedCase)) return rawHeaders;
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -620,6 +622,21 @@ function framedFor(rawHeaders: string[], bodyLength: number, mixedCase = true): 
   if (out.length >= 2 && out[out.length - 2] === 'via') out.splice(out.length - 2, 0, 'content-length', length);
   else out.push('content-length', length);
   return out;
+}
+
+/**
+ * Whether `raw` is already what framedFor would make of it: larder's own layout, one
+ * Content-Length of `length` right before a final Via, and no other framing or hop-by-hop
+ * field. framedFor then returns the list it was given (when the caller owns it) instead of a copy.
+ */
+function inPlace(raw: readonly string[], length: string, mixedCase: boolean): boolean {
+  const n = raw.length;
+  if (n < 4 || raw[n - 4] !== 'content-length' || raw[n - 3] !== length || raw[n - 2] !== 'via') return false;
+  for (let i = 0; i < n - 4; i += 2) {
+    const name = raw[i]!;
+    if (NEVER_FROM_STORAGE.has(mixedCase ? name.toLowerCase() : name)) return false;
+  }
+  return true;
 }
 
 /** Whether a stored header map names a framing or hop-by-hop field (larder never stores one). */
