@@ -119,17 +119,36 @@ export class TieredStore {
    * false (a look that must change nothing, such as /explain). Never rejects.
    */
   lookupShared(primary: string, headers: RequestInfo['headers'], backfill = true): Promise<Lookup> {
+    return new Promise((resolve, reject) => this.lookupSharedThen(primary, headers, resolve, reject, backfill));
+  }
+
+  /**
+   * lookupShared for the request path: the result goes to `done` as the read settles, not
+   * through a promise of its own (every L2 hit's path, and each layer of promises costs an
+   * allocation and a turn of the microtask queue). `failed` gets what `done` (or the lookup)
+   * throws; `done` runs at most once, and not before this returns.
+   */
+  lookupSharedThen(primary: string, headers: RequestInfo['headers'], done: (found: Lookup) => void, failed: (err: unknown) => void, backfill = true): void {
     const store = this.shared?.store;
-    if (store === undefined) return Promise.resolve({ entry: undefined, tier: undefined, key: primary });
-    // One `then` on the read of the primary key: this is every L2 hit's path, and each layer
-    // of promises costs an allocation and a turn of the microtask queue.
-    return store.get(primary).then((value): Lookup | Promise<Lookup> => {
-      if (value === undefined) return { entry: undefined, tier: undefined, key: primary };
-      if (!isVaryIndex(value)) return this.sharedFound(primary, value, primary, undefined, backfill);
-      return selectVariant(primary, headers, (k) => store.get(k), value).then((found) =>
-        found.entry === undefined ? found : this.sharedFound(primary, found.entry, found.key, found.index, backfill),
+    if (store === undefined) {
+      queueMicrotask(() => settle(done, failed, { entry: undefined, tier: undefined, key: primary }));
+      return;
+    }
+    store.get(primary).then((value) => {
+      if (value === undefined || !isVaryIndex(value)) {
+        let found: Lookup;
+        try {
+          found = value === undefined ? { entry: undefined, tier: undefined, key: primary } : this.sharedFound(primary, value, primary, undefined, backfill);
+        } catch (err) {
+          return failed(err);
+        }
+        return settle(done, failed, found);
+      }
+      selectVariant(primary, headers, (k) => store.get(k), value).then(
+        (found) => settle(done, failed, found.entry === undefined ? found : this.sharedFound(primary, found.entry, found.key, found.index, backfill)),
+        failed,
       );
-    });
+    }, failed);
   }
 
   /**
@@ -357,6 +376,15 @@ export class TieredStore {
     if (value === undefined || !isVaryIndex(value)) return 0;
     for (const id of value.variants) this.memory.delete(variantKey(primary, id));
     return value.variants.length;
+  }
+}
+
+/** Hands `found` to `done`, and what `done` throws to `failed`. */
+function settle(done: (found: Lookup) => void, failed: (err: unknown) => void, found: Lookup): void {
+  try {
+    done(found);
+  } catch (err) {
+    failed(err);
   }
 }
 
