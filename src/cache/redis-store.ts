@@ -600,7 +600,8 @@ class Deadlines {
       this.head++;
     }
     this.drop();
-    if (this.head < q.length) this.arm(q[this.head]!.at - now);
+    // A call made while expiring (by a breaker or state listener) may have armed it already.
+    if (this.head < q.length && this.timer === undefined) this.arm(q[this.head]!.at - now);
   };
 }
 
