@@ -113,11 +113,30 @@ export interface CacheEntry {
   /** The responseHeaders list `rawHeaders` was prepared for (cache/entry.ts prepareFor); never stored. */
   preparedFor?: readonly string[];
   /**
+   * What `rawHeaders` was prepared from, when known (cache/entry.ts Prepared): it holds only
+   * while this entry's rawHeaders, headers, coding and body length are those it names. Set by
+   * the entry's maker or the codec; travels in the shared tier as its `lists` text only.
+   */
+  prepared?: Prepared;
+  /**
    * Set when larder compressed the origin's identity body itself: `body` is in this coding,
    * `headers` stay the origin's (for revalidation), and `rawHeaders` and `etag` describe the
    * encoded representation (Content-Encoding, Vary: Accept-Encoding, a weak ETag).
    */
   coding?: 'br' | 'zstd' | 'gzip';
+}
+
+/**
+ * What an entry's `rawHeaders` list is: exactly
+ * prepareRawHeaders(shownHeaders(headers, coding), length, consumed, hidden) (cache/entry.ts)
+ * for the lists whose listsText is `lists`.
+ */
+export interface Prepared {
+  raw: readonly string[];
+  headers: HeaderMap;
+  coding: CacheEntry['coding'];
+  length: number;
+  lists: string;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { CacheEntry, HeaderMap, StoredValue, VaryIndex } from '../types.js';
-import { entrySize } from './entry.js';
+import { entrySize, markPrepared, preparedLists } from './entry.js';
 import { HOP_BY_HOP } from '../rfc9111/hop-by-hop.js';
 import type { EntryCipher } from './crypto.js';
 import { TOKEN } from '../rfc9111/fields.js';
@@ -15,8 +15,8 @@ import { RUNTIME_CODINGS } from './compress.js';
  *  10  n  metadata: an entry's binary record (below), or an index's JSON
  * 10+n    the raw body bytes (entries only)
  *
- * An entry's metadata (format 4; formats 1 to 3 held JSON and are refused, as a miss) is
- * every field but the body (and the entry's size). Numbers are big-endian; strings are kept
+ * An entry's metadata (format 5; formats 1 to 3 held JSON, format 4 had no prepared-for
+ * lists, and all are refused, as a miss) is every field but the body (and the entry's size). Numbers are big-endian; strings are kept
  * apart from the structure, end to end in three UTF-8 sections, each string's length given in
  * UTF-16 units (its length as a JS string), so a section is decoded once and cut in JS:
  *
@@ -35,7 +35,7 @@ import { RUNTIME_CODINGS } from './compress.js';
  *        (a field whose value is a list, however long, stays a list)
  *   u32 × …  the length of every string, section by section, in the order below
  *   text section:   [k, the store key the value was written under, with flag 32], route,
- *                   the V Vary values, the T tags
+ *                   prepared-for lists, the V Vary values, the T tags
  *   tokens section: the F header map names, the R rawHeaders names, the V Vary names
  *   values section: statusMessage, [etag], [lastModified], the header map values (field by
  *                   field), the R rawHeaders values
@@ -48,6 +48,10 @@ import { RUNTIME_CODINGS } from './compress.js';
  * writes) are both stored: the second is not derivable from the first without the writer's
  * route settings (targeted and hidden fields), nor the first from the second (Via is
  * rewritten, consumed fields are dropped, a compressed body's fields describe the coding).
+ * The prepared-for lists (entry.ts listsText: the writer's responseHeaders and targeted lists
+ * and its PREPARED_BY) say which settings `rawHeaders` was made for, or are empty when the
+ * writer did not know: a reader whose own lists give the same text writes `rawHeaders` as it
+ * is, any other rebuilds it from `headers` (entry.ts prepareFor).
  *
  * A vary index's metadata stays JSON ({ v, kind, varyNames, variants, k }): the Lua scripts
  * that update an index atomically with its variants read and write it with cjson. Entries may
@@ -75,7 +79,7 @@ import { RUNTIME_CODINGS } from './compress.js';
  * authenticated data covers those six bytes, the key id and the store key.
  */
 const MAGIC = Buffer.from('LRDR', 'latin1');
-export const FORMAT_VERSION = 4;
+export const FORMAT_VERSION = 5;
 const KIND_ENTRY = 1;
 const KIND_INDEX = 2;
 /** An entry frame sealed with AES-256-GCM (see crypto.ts): only with `cache.redis.encryption`. */
@@ -126,7 +130,8 @@ export function encode(value: StoredValue, key?: string, cipher?: EntryCipher): 
     return frame(KIND_INDEX, Buffer.from(JSON.stringify(meta), 'utf8'), undefined);
   }
   // size is derived and local (what the memory tier is charged), so it is recomputed on
-  // decode rather than trusted; hits and preparedFor belong to this instance's copy.
+  // decode rather than trusted; hits, preparedFor and prepared belong to this instance's copy
+  // (prepared travels as its lists text, written below).
   const meta = entryMeta(value, key);
   if (cipher === undefined) return frame(KIND_ENTRY, meta, value.body);
   const head = frame(KIND_ENTRY, meta, undefined);
@@ -167,7 +172,7 @@ function entryMeta(e: CacheEntry, key: string | undefined): Buffer {
   }
   const names = Object.keys(e.headers);
   const shapes: number[] = [];
-  const text: string[] = key === undefined ? [e.route] : [key, e.route];
+  const text: string[] = key === undefined ? [e.route, preparedLists(e)] : [key, e.route, preparedLists(e)];
   text.push(...e.varyValues, ...e.tags);
   const tokens: string[] = [...names];
   const values: string[] = [e.statusMessage];
@@ -419,7 +424,7 @@ function readEntry(buf: Buffer, metaEnd: number, key: string | undefined): Cache
     fieldValues += n === ONE_VALUE ? 1 : n;
   }
   const hasKey = (flags & F_KEY) !== 0;
-  const textCount = (hasKey ? 2 : 1) + vary + tagCount;
+  const textCount = (hasKey ? 3 : 2) + vary + tagCount;
   const tokenCount = fields + pairs + vary;
   const valueCount = 1 + ((flags & F_ETAG) === 0 ? 0 : 1) + ((flags & F_LAST_MODIFIED) === 0 ? 0 : 1) + fieldValues + pairs;
   // The three lists of lengths, then the three sections: together exactly the rest of the metadata.
@@ -446,6 +451,7 @@ function readEntry(buf: Buffer, metaEnd: number, key: string | undefined): Cache
   const mixedCase = UPPER.test(tokenText);
   const values = new Section(valueText, new Reader(buf, valueLengthsAt, sectionsAt));
   const route = text.next();
+  const lists = text.next();
   const varyValues = text.list(vary);
   const tags = text.list(tagCount);
   const statusMessage = values.next();
@@ -467,7 +473,7 @@ function readEntry(buf: Buffer, metaEnd: number, key: string | undefined): Cache
   for (let i = 0; i < vary; i++) varyNames.push(tokens.token());
   for (let i = 1; i < raw.length; i += 2) raw[i] = values.next();
   if (!text.done || !tokens.done || !values.done) return undefined;
-  const rawHeaders = framedFor(raw, bodyLength, mixedCase);
+  const rawHeaders = framedFor(raw, bodyLength, mixedCase, true);
   if (rawHeaders === undefined) return undefined;
   const entry: CacheEntry = {
     v: 1,
@@ -498,6 +504,7 @@ function readEntry(buf: Buffer, metaEnd: number, key: string | undefined): Cache
   if (lastModified !== undefined) entry.lastModified = lastModified;
   if (coding !== undefined) entry.coding = coding;
   entry.size = entrySize(entry);
+  if (lists !== '') markPrepared(entry, lists);
   return entry;
 }
 
@@ -597,9 +604,11 @@ function checkMeta(m: Record<string, unknown>): boolean {
  * when the stored list carries a Content-Length that is not the body's, or any other framing
  * or hop-by-hop field, in any case: such a value is tampered with or corrupt. `mixedCase`
  * false promises that no name has an upper-case letter (they are then compared as they are).
+ * `owned`: the caller owns `rawHeaders`, which is returned as it is when it needs no change.
  */
-function framedFor(rawHeaders: string[], bodyLength: number, mixedCase = true): string[] | undefined {
+function framedFor(rawHeaders: string[], bodyLength: number, mixedCase = true, owned = false): string[] | undefined {
   const length = String(bodyLength);
+  if (owned && inPlace(rawHeaders, length, mixedCase)) return rawHeaders;
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -613,6 +622,21 @@ function framedFor(rawHeaders: string[], bodyLength: number, mixedCase = true): 
   if (out.length >= 2 && out[out.length - 2] === 'via') out.splice(out.length - 2, 0, 'content-length', length);
   else out.push('content-length', length);
   return out;
+}
+
+/**
+ * Whether `raw` is already what framedFor would make of it: larder's own layout, one
+ * Content-Length of `length` right before a final Via, and no other framing or hop-by-hop
+ * field. framedFor then returns the list it was given (when the caller owns it) instead of a copy.
+ */
+function inPlace(raw: readonly string[], length: string, mixedCase: boolean): boolean {
+  const n = raw.length;
+  if (n < 4 || raw[n - 4] !== 'content-length' || raw[n - 3] !== length || raw[n - 2] !== 'via') return false;
+  for (let i = 0; i < n - 4; i += 2) {
+    const name = raw[i]!;
+    if (NEVER_FROM_STORAGE.has(mixedCase ? name.toLowerCase() : name)) return false;
+  }
+  return true;
 }
 
 /** Whether a stored header map names a framing or hop-by-hop field (larder never stores one). */

@@ -88,6 +88,7 @@ export function createEntry(input: EntryInput): CacheEntry {
   };
   entry.size = entrySize(entry);
   entry.preparedFor = hidden;
+  markPrepared(entry, listsText(hidden, input.settings.targeted));
   return entry;
 }
 
@@ -95,12 +96,64 @@ export function createEntry(input: EntryInput): CacheEntry {
  * Makes `rawHeaders` follow a route's responseHeaders list (and the targeted fields) when it
  * was prepared for another list: an entry read from the shared tier (written by any
  * instance, under any config) or stored before a reload. Compiled lists are compared by
- * identity, so a hit pays one comparison. `size` is left as charged.
+ * identity, so a memory hit pays one comparison. An entry whose `rawHeaders` is known to have
+ * been prepared from its own fields for the same lists (see markPrepared: the writer's lists
+ * travel with an entry in the shared tier) keeps it: an L2 hit then rebuilds nothing when the
+ * writer's config and the reader's agree. `size` is left as charged.
  */
 export function prepareFor(entry: CacheEntry, hidden: readonly string[], consumed: readonly string[]): void {
   if (entry.preparedFor === hidden) return;
-  entry.rawHeaders = prepareRawHeaders(shownHeaders(entry.headers, entry.coding), entry.body.length, consumed, hidden);
+  const lists = listsText(hidden, consumed);
+  if (preparedLists(entry) !== lists) {
+    entry.rawHeaders = prepareRawHeaders(shownHeaders(entry.headers, entry.coding), entry.body.length, consumed, hidden);
+    markPrepared(entry, lists);
+  }
   entry.preparedFor = hidden;
+}
+
+/**
+ * Bump when what prepareRawHeaders (or shownHeaders, or the Via member) makes of the same
+ * fields and lists changes: lists stamped by another version then differ from this one's, and
+ * an L2 hit rebuilds its header list rather than trust the writer's.
+ */
+const PREPARED_BY = 1;
+
+/** The last text listsText made per responseHeaders list (lists are compiled once per config). */
+const LISTS_TEXT = new WeakMap<readonly string[], { consumed: readonly string[]; text: string }>();
+
+/**
+ * The responseHeaders and targeted lists a header list is prepared for, as one string (with
+ * PREPARED_BY): stored with an entry in the shared tier, so that a reader can tell whether the
+ * writer prepared its list for the same lists. Memoised per list, so a hit compares strings.
+ */
+export function listsText(hidden: readonly string[], consumed: readonly string[]): string {
+  const memo = LISTS_TEXT.get(hidden);
+  if (memo !== undefined && memo.consumed === consumed) return memo.text;
+  const text = JSON.stringify([PREPARED_BY, hidden, consumed]);
+  LISTS_TEXT.set(hidden, { consumed, text });
+  return text;
+}
+
+/**
+ * Records, on `entry`, that its `rawHeaders` is
+ * prepareRawHeaders(shownHeaders(entry.headers, entry.coding), entry.body.length, …) for the
+ * lists `lists` (listsText). A record, not a flag: a copy of the entry given other fields
+ * (a recoded copy, a 304's view) carries it along, and it then no longer matches
+ * (preparedLists). The codec calls it for a list it decoded along with the writer's lists:
+ * that list passed decode's checks, and the writer built it so.
+ */
+export function markPrepared(entry: CacheEntry, lists: string): void {
+  entry.prepared = { raw: entry.rawHeaders, headers: entry.headers, coding: entry.coding, length: entry.body.length, lists };
+}
+
+/**
+ * listsText of the lists the entry's `rawHeaders` was prepared for from its own fields (as
+ * they are now: same list, header map, coding and body length), or '' when that is not known.
+ */
+export function preparedLists(entry: CacheEntry): string {
+  const p = entry.prepared;
+  if (p === undefined || p.raw !== entry.rawHeaders || p.headers !== entry.headers || p.coding !== entry.coding || p.length !== entry.body.length) return '';
+  return p.lists;
 }
 
 /**
@@ -122,7 +175,9 @@ export function shownHeaders(headers: HeaderMap, coding: CacheEntry['coding']): 
 export function withCoding(entry: CacheEntry, coding: NonNullable<CacheEntry['coding']>, body: Buffer, consumed: readonly string[]): CacheEntry {
   const shown = shownHeaders(entry.headers, coding);
   const etag = single(shown['etag']);
-  const out: CacheEntry = { ...entry, body, coding, rawHeaders: prepareRawHeaders(shown, body.length, consumed, entry.preparedFor ?? []) };
+  const hidden = entry.preparedFor ?? [];
+  const out: CacheEntry = { ...entry, body, coding, rawHeaders: prepareRawHeaders(shown, body.length, consumed, hidden) };
+  markPrepared(out, listsText(hidden, consumed));
   if (etag === undefined) delete out.etag;
   else out.etag = etag;
   out.size = entrySize(out);

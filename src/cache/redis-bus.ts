@@ -1,5 +1,5 @@
 import { Cluster, Redis } from 'ioredis';
-import { bounded, reconnectDelay, type RedisClient, type RedisOp } from './redis-store.js';
+import { bounded, commandTimeoutOf, reconnectDelay, type RedisClient, type RedisOp } from './redis-store.js';
 
 export type MessageHandler = (message: string, channel: string) => void;
 
@@ -41,9 +41,9 @@ export class RedisBus {
 
   constructor(opts: RedisBusOptions) {
     this.client = opts.client;
-    const t = opts.client instanceof Cluster ? opts.client.options.redisOptions?.commandTimeout : opts.client.options.commandTimeout;
-    // Longest a publish or subscribe may take: the client's commandTimeout, else 1 s.
-    this.timeout = typeof t === 'number' && t > 0 ? t : 1000;
+    // Longest a publish or subscribe may take: the client's command timeout (the value it was
+    // made with by createRedisClient, which sets no ioredis commandTimeout on one server), else 1 s.
+    this.timeout = commandTimeoutOf(opts.client) ?? 1000;
     this.onError = opts.onError;
     this.connect();
   }

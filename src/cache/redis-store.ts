@@ -31,9 +31,10 @@ export interface RedisStoreOptions {
   clock: Clock;
   breaker: Breaker;
   /**
-   * Longest any operation may take, in ms. Defaults to the client's commandTimeout; the
-   * store enforces it itself as well, because a Cluster may spend longer than one command
-   * timeout on redirections and retries.
+   * Longest any operation may take, in ms. Defaults to the client's command timeout
+   * (commandTimeoutOf). The store enforces it itself, on every call: a client made by
+   * createRedisClient for one server sets no timer of its own per command, and a Cluster may
+   * spend longer than one command timeout on redirections and retries.
    */
   timeout?: number;
   onError?: (op: RedisOp, err: unknown) => void;
@@ -146,8 +147,8 @@ export class RedisStore implements CacheStore {
   private readonly client: RedisClient;
   private readonly breaker: Breaker;
   private readonly timeout: number;
-  /** The client enforces a command timeout no longer than `timeout` on each command. */
-  private readonly clientBounded: boolean;
+  /** Fails every call still waiting once `timeout` has passed since it started (see Deadlines). */
+  private readonly deadlines: Deadlines;
   private readonly onError: ((op: RedisOp, err: unknown) => void) | undefined;
   private readonly cipher: EntryCipher | undefined;
   private readonly stateListeners = new Set<(state: RedisState, previous: RedisState) => void>();
@@ -159,11 +160,10 @@ export class RedisStore implements CacheStore {
     this.client = opts.client;
     this.prefix = opts.prefix;
     this.breaker = opts.breaker;
-    const own = clientCommandTimeout(opts.client);
-    this.timeout = opts.timeout ?? own ?? DEFAULT_TIMEOUT;
-    // A single-server client times each command out itself; a Cluster client may retry a
-    // command across a failover, so only the store's own timer bounds the whole call.
-    this.clientBounded = !(opts.client instanceof Cluster) && own !== undefined && own <= this.timeout;
+    this.timeout = opts.timeout ?? commandTimeoutOf(opts.client) ?? DEFAULT_TIMEOUT;
+    this.deadlines = new Deadlines(this.timeout, (w) =>
+      (w.resolve as (value: unknown) => void)(w.out(this.failed(w.op, new Error(`Redis ${w.op} took longer than ${this.timeout} ms`)))),
+    );
     this.onError = opts.onError;
     this.cipher = opts.cipher;
     this.lastState = this.state();
@@ -178,14 +178,17 @@ export class RedisStore implements CacheStore {
   /** The value under `key`, or undefined (a miss, a fault, or a value that does not decode). Never rejects. */
   get(key: string): Promise<StoredValue | undefined> {
     const rkey = redisKey(this.prefix, key);
-    // A chain rather than async functions: this runs on every L2 hit, and each async layer
-    // costs a promise and a turn of the microtask queue.
-    return this.run('get', () => this.client.getBuffer(rkey)).then((buf) => {
-      if (buf === FAILED || buf === null) return undefined;
-      const value = decode(buf, key, this.cipher);
-      if (value === undefined) this.report('decode', new Error(`undecodable value under ${rkey} (${buf.length} bytes), or one written for another key`));
-      return value;
-    });
+    // The reply is decoded as the call settles (run's `then`), not in a promise of its own:
+    // this runs on every L2 hit, and each layer costs a promise and a turn of the microtask queue.
+    return this.run('get', () => this.client.getBuffer(rkey), (buf) => this.decoded(buf, key, rkey));
+  }
+
+  /** A GET's reply as a value (see get); FAILED and null are a miss. */
+  private decoded(buf: Buffer | null | typeof FAILED, key: string, rkey: string): StoredValue | undefined {
+    if (buf === FAILED || buf === null) return undefined;
+    const value = decode(buf, key, this.cipher);
+    if (value === undefined) this.report('decode', new Error(`undecodable value under ${rkey} (${buf.length} bytes), or one written for another key`));
+    return value;
   }
 
   async set(key: string, value: StoredValue, ttl: number): Promise<void> {
@@ -366,7 +369,7 @@ export class RedisStore implements CacheStore {
       const px = Math.max(1, Math.ceil(ttl));
       await this.client.pexpire(key, px, 'NX');
       return this.client.pexpire(key, px, 'GT');
-    }, true);
+    });
     return r !== FAILED;
   }
 
@@ -396,29 +399,40 @@ export class RedisStore implements CacheStore {
   /**
    * Runs one Redis call under the breaker and the time bound. WRONGTYPE is Redis
    * answering about foreign data under our key, not Redis failing, so it is reported as
-   * 'decode' and counts as a success. A `compound` call sends several commands and is always
-   * bounded as a whole; a single command is bounded by the client when it can (clientBounded).
+   * 'decode' and counts as a success. Every call, one command or several, is bounded as a
+   * whole by `timeout` through the store's deadlines: a call past it settles to FAILED (a
+   * failure for the breaker), and its late answer is dropped.
    */
-  private run<T>(op: RedisOp, call: () => Promise<T>, compound = false): Promise<T | typeof FAILED> {
+  private run<T>(op: RedisOp, call: () => Promise<T>): Promise<T | typeof FAILED>;
+  /** As run, the call's result or FAILED passed through `then` as the call settles. */
+  private run<T, R>(op: RedisOp, call: () => Promise<T>, then: (result: T | typeof FAILED) => R): Promise<R>;
+  private run<T, R>(op: RedisOp, call: () => Promise<T>, then?: (result: T | typeof FAILED) => R): Promise<T | typeof FAILED | R> {
+    const out = (then ?? same) as (result: T | typeof FAILED) => T | typeof FAILED | R;
     // allow() matters only once the breaker has opened; closed, it lets every call through.
     if (this.breaker.state !== 'closed' && !this.breaker.allow()) {
       this.refreshState();
-      return Promise.resolve(FAILED);
+      return Promise.resolve(out(FAILED));
     }
     let pending: Promise<T>;
     try {
-      pending = this.clientBounded && !compound ? call() : bounded(call(), this.timeout, op);
+      pending = call();
     } catch (err) {
-      return Promise.resolve(this.failed(op, err));
+      return Promise.resolve(out(this.failed(op, err)));
     }
-    return pending.then(
-      (value) => {
-        this.breaker.success();
-        this.refreshState();
-        return value;
-      },
-      (err: unknown) => this.failed(op, err),
-    );
+    return new Promise<T | typeof FAILED | R>((resolve) => {
+      const waiting = this.deadlines.add(op, resolve, out);
+      pending.then(
+        (value) => {
+          if (!this.deadlines.settle(waiting)) return;
+          this.breaker.success();
+          this.refreshState();
+          resolve(out(value));
+        },
+        (err: unknown) => {
+          if (this.deadlines.settle(waiting)) resolve(out(this.failed(op, err)));
+        },
+      );
+    });
   }
 
   /** Counts and reports a call that failed (see run); resolves the call to FAILED. */
@@ -480,8 +494,130 @@ export function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> 
   });
 }
 
-function clientCommandTimeout(client: RedisClient): number | undefined {
-  const t = client instanceof Cluster ? client.options.redisOptions?.commandTimeout : client.options.commandTimeout;
+/**
+ * A call waiting for Redis: `at` is its deadline (performance.now() ms), `resolve` settles the
+ * call's promise (with FAILED when it expires); `done` once it settled or expired.
+ */
+interface Waiting {
+  at: number;
+  op: RedisOp;
+  /** The call's promise: resolved with `out(FAILED)` when the call expires. */
+  resolve: (value: never) => void;
+  out: (failed: typeof FAILED) => unknown;
+  done: boolean;
+}
+
+/** What a Deadlines does with a call that ran out of time: resolve it with `out(FAILED)`, after counting it. */
+type Expire = (w: Waiting) => void;
+
+/** run's `then` when none is given. */
+function same<T>(x: T): T {
+  return x;
+}
+
+/**
+ * The time bound of a store's calls, with one timer for all of them instead of one per
+ * command (ioredis's commandTimeout arms and clears a timer for every command, a few µs of
+ * every L2 hit). Calls share one timeout, so their deadlines come in the order the calls
+ * start: they wait in a queue, oldest first, and a single timer is armed for the oldest
+ * call still waiting. A call that settles is marked done (and dropped once it reaches the
+ * head); when the timer fires, every call past its deadline and still unanswered once the
+ * replies already received are read is expired, and the timer is armed again for the next
+ * one: a call fails at its deadline, give or take the timer's lateness and one turn of the
+ * event loop, and an idle store holds no timer.
+ */
+class Deadlines {
+  private queue: Waiting[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly timeout: number,
+    private readonly expire: Expire,
+  ) {}
+
+  /** Starts the clock on a call; it is expired if it has not settled within the timeout. */
+  add<V>(op: RedisOp, resolve: (value: V) => void, out: (failed: typeof FAILED) => V): Waiting {
+    const w: Waiting = { at: performance.now() + this.timeout, op, resolve, out, done: false };
+    this.queue.push(w);
+    if (this.timer === undefined) this.arm(this.timeout);
+    return w;
+  }
+
+  /** Marks a call settled. False when it had expired already: its result is then dropped. */
+  settle(w: Waiting): boolean {
+    if (w.done) return false;
+    w.done = true;
+    this.drop();
+    return true;
+  }
+
+  /** Drops the settled calls at the head of the queue, and compacts it now and then. */
+  private drop(): void {
+    const q = this.queue;
+    let h = this.head;
+    while (h < q.length && q[h]!.done) h++;
+    if (h === q.length) {
+      q.length = 0;
+      h = 0;
+    } else if (h >= 1024 && h * 2 >= q.length) {
+      q.splice(0, h);
+      h = 0;
+    }
+    this.head = h;
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(ms)));
+    this.timer.unref();
+  }
+
+  /**
+   * The timer's callback. The calls are looked at after this turn's I/O (setImmediate): after a
+   * stall of the event loop (a long GC, a busy machine), timers run before the replies that
+   * arrived meanwhile are read, and a call answered in time must not be failed for that.
+   */
+  private readonly fire = (): void => {
+    // Not unref()ed: an unref()ed immediate would let the loop block in its poll for I/O first.
+    setImmediate(this.expireDue);
+  };
+
+  private readonly expireDue = (): void => {
+    this.timer = undefined;
+    const now = performance.now();
+    const q = this.queue;
+    while (this.head < q.length) {
+      const w = q[this.head]!;
+      if (!w.done) {
+        if (w.at > now) break;
+        w.done = true;
+        try {
+          this.expire(w);
+        } catch {
+          // expire only resolves a promise and reports; nothing of it may stop the others.
+        }
+      }
+      this.head++;
+    }
+    this.drop();
+    // A call made while expiring (by a breaker or state listener) may have armed it already.
+    if (this.head < q.length && this.timer === undefined) this.arm(q[this.head]!.at - now);
+  };
+}
+
+/**
+ * Command timeouts of the clients createRedisClient made: a single-server client is made
+ * without ioredis's own commandTimeout (the store bounds its calls itself, see Deadlines),
+ * so the value is kept here for whoever bounds calls on the client (RedisStore, RedisBus).
+ */
+const commandTimeouts = new WeakMap<RedisClient, number>();
+
+/**
+ * How long a command on `client` may take (ms): the commandTimeout it was made with by
+ * createRedisClient, else its ioredis commandTimeout option, else undefined.
+ */
+export function commandTimeoutOf(client: RedisClient): number | undefined {
+  const t = commandTimeouts.get(client) ?? (client instanceof Cluster ? client.options.redisOptions?.commandTimeout : client.options.commandTimeout);
   return typeof t === 'number' && t > 0 ? t : undefined;
 }
 
@@ -506,12 +642,13 @@ export function reconnectDelay(attempt: number): number {
 /**
  * A client configured to fail fast: no offline queue (a command while disconnected fails
  * at once instead of waiting for the reconnect), no retries of commands whose connection
- * dropped (their callers have given up), a command timeout, and reconnection forever.
+ * dropped (their callers have given up), a command timeout, and reconnection forever. The
+ * command timeout is ioredis's own on a Cluster's nodes; a single-server client leaves it to
+ * its callers (commandTimeoutOf gives the value: RedisStore and RedisBus bound every call).
  */
 export function createRedisClient(opts: RedisClientOptions): RedisClient {
   const connectTimeout = opts.connectTimeout ?? Math.max(1000, opts.commandTimeout);
   const common = {
-    commandTimeout: opts.commandTimeout,
     connectTimeout,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
@@ -544,6 +681,7 @@ export function createRedisClient(opts: RedisClientOptions): RedisClient {
         retryDelayOnClusterDown: 100,
         redisOptions: {
           ...common,
+          commandTimeout: opts.commandTimeout,
           ...(auth.username === undefined ? {} : { username: auth.username }),
           ...(auth.password === undefined ? {} : { password: auth.password }),
         },
@@ -552,6 +690,8 @@ export function createRedisClient(opts: RedisClientOptions): RedisClient {
     client.on('node error', onError);
   } else {
     client = new Redis(opts.url ?? 'redis://127.0.0.1:6379', {
+      // No commandTimeout: ioredis would arm a timer per command; RedisStore and RedisBus bound
+      // their calls themselves, with the value kept in commandTimeouts.
       ...common,
       // Commands issued in the same tick go out in one write: under load most of the cost of
       // a Redis read is the socket write, not Redis. (Not for Cluster, where it batches per
@@ -561,6 +701,7 @@ export function createRedisClient(opts: RedisClientOptions): RedisClient {
       retryStrategy: reconnectDelay,
     });
   }
+  commandTimeouts.set(client, opts.commandTimeout);
   // ioredis emits 'error' for every failed connection attempt; an EventEmitter with no
   // 'error' listener would throw and take the process down.
   client.on('error', onError);

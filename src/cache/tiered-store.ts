@@ -119,27 +119,55 @@ export class TieredStore {
    * false (a look that must change nothing, such as /explain). Never rejects.
    */
   lookupShared(primary: string, headers: RequestInfo['headers'], backfill = true): Promise<Lookup> {
-    const store = this.shared?.store;
-    if (store === undefined) return Promise.resolve({ entry: undefined, tier: undefined, key: primary });
-    // Promise chains rather than async functions: this is every L2 hit's path.
-    return select(primary, headers, (k) => store.get(k)).then((found) => this.sharedFound(primary, found, backfill));
+    return new Promise((resolve, reject) => this.lookupSharedThen(primary, headers, resolve, reject, backfill));
   }
 
-  /** What a shared-tier read found, after the purge rules, backfilled into memory (see lookupShared). */
-  private sharedFound(primary: string, found: Selected, backfill: boolean): Lookup {
-    if (found.entry === undefined) return found;
+  /**
+   * lookupShared for the request path: the result goes to `done` as the read settles, not
+   * through a promise of its own (every L2 hit's path, and each layer of promises costs an
+   * allocation and a turn of the microtask queue). `failed` gets what `done` (or the lookup)
+   * throws; `done` runs at most once, and not before this returns.
+   */
+  lookupSharedThen(primary: string, headers: RequestInfo['headers'], done: (found: Lookup) => void, failed: (err: unknown) => void, backfill = true): void {
+    const store = this.shared?.store;
+    if (store === undefined) {
+      queueMicrotask(() => settle(done, failed, { entry: undefined, tier: undefined, key: primary }));
+      return;
+    }
+    store.get(primary).then((value) => {
+      if (value === undefined || !isVaryIndex(value)) {
+        let found: Lookup;
+        try {
+          found = value === undefined ? { entry: undefined, tier: undefined, key: primary } : this.sharedFound(primary, value, primary, undefined, backfill);
+        } catch (err) {
+          return failed(err);
+        }
+        return settle(done, failed, found);
+      }
+      selectVariant(primary, headers, (k) => store.get(k), value).then(
+        (found) => settle(done, failed, found.entry === undefined ? found : this.sharedFound(primary, found.entry, found.key, found.index, backfill)),
+        failed,
+      );
+    }, failed);
+  }
+
+  /**
+   * An entry the shared tier holds under `key` (found through `index`, when the primary key
+   * holds one), after the purge rules, backfilled into memory (see lookupShared).
+   */
+  private sharedFound(primary: string, entry: CacheEntry, key: string, index: VaryIndex | undefined, backfill: boolean): Lookup {
     if (this.rules.active) {
-      const verdict = this.rules.check(found.entry, primary);
-      if (verdict === 'hard') return { entry: undefined, tier: undefined, key: found.key };
-      if (verdict === 'soft') return { entry: markedStale(found.entry, this.rules.softAt(found.entry, primary)), tier: 'redis', key: found.key };
+      const verdict = this.rules.check(entry, primary);
+      if (verdict === 'hard') return { entry: undefined, tier: undefined, key };
+      if (verdict === 'soft') return { entry: markedStale(entry, this.rules.softAt(entry, primary)), tier: 'redis', key };
     }
     // Backfill memory, with the body copied out of the Redis reply's read buffer; an entry
     // memory cannot hold is served without the copy. Memory's index follows Redis's.
-    if (backfill && this.memory.accepts(found.entry.size)) {
-      this.storeLocal(primary, { ...found.entry, body: ownBody(found.entry.body) });
-      if (found.index !== undefined) this.alignLocal(primary, found.index.varyNames, found.index.variants);
+    if (backfill && this.memory.accepts(entry.size)) {
+      this.storeLocal(primary, { ...entry, body: ownBody(entry.body) });
+      if (index !== undefined) this.alignLocal(primary, index.varyNames, index.variants);
     }
-    return { entry: found.entry, tier: 'redis', key: found.key };
+    return { entry, tier: 'redis', key };
   }
 
   /**
@@ -351,17 +379,17 @@ export class TieredStore {
   }
 }
 
-/** What `select` found: the entry (if any), the key it lives under, and the index that led to it. */
-type Selected = Omit<Lookup, 'tier'> & { tier: undefined; index?: VaryIndex };
-
-/** Reads primary, then the selected variant if primary holds an index; works on any tier. */
-function select(primary: string, headers: RequestInfo['headers'], get: Get): Promise<Selected> {
-  return Promise.resolve(get(primary)).then((value): Selected | Promise<Selected> => {
-    if (value === undefined) return { entry: undefined, tier: undefined, key: primary };
-    if (!isVaryIndex(value)) return { entry: value, tier: undefined, key: primary };
-    return selectVariant(primary, headers, get, value);
-  });
+/** Hands `found` to `done`, and what `done` throws to `failed`. */
+function settle(done: (found: Lookup) => void, failed: (err: unknown) => void, found: Lookup): void {
+  try {
+    done(found);
+  } catch (err) {
+    failed(err);
+  }
 }
+
+/** What `selectVariant` found: the entry (if any), the key it lives under, and the index that led to it. */
+type Selected = Omit<Lookup, 'tier'> & { tier: undefined; index?: VaryIndex };
 
 /** The variant of `index` this request selects, if the index lists it and it was stored for this request's values. */
 async function selectVariant(primary: string, headers: RequestInfo['headers'], get: Get, index: VaryIndex): Promise<Selected> {

@@ -179,7 +179,9 @@ export class Handler {
   private lookup(ctx: Ctx): void {
     const found = this.d.store.lookup(ctx.key.primary, ctx.req.headers);
     if (found.entry !== undefined || this.d.store.shared === undefined) return this.decide(ctx, found);
-    this.d.store.lookupShared(ctx.key.primary, ctx.req.headers).then(
+    this.d.store.lookupSharedThen(
+      ctx.key.primary,
+      ctx.req.headers,
       (remote) => {
         ctx.now = this.d.clock.now();
         this.decide(ctx, remote);

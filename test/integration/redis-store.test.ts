@@ -5,7 +5,7 @@ import { encode } from '../../src/cache/codec.js';
 import { variantKey } from '../../src/cache/key.js';
 import { RedisBus } from '../../src/cache/redis-bus.js';
 import { indexKey, invalidateChannel, redisKey } from '../../src/cache/redis-keys.js';
-import { createRedisClient, RedisStore, type RedisOp, type RedisState } from '../../src/cache/redis-store.js';
+import { commandTimeoutOf, createRedisClient, RedisStore, type RedisOp, type RedisState } from '../../src/cache/redis-store.js';
 import { ManualClock } from '../../src/clock.js';
 import { sleep, startRedis, waitFor, type RedisServer } from '../helpers/redis.js';
 import { sampleEntry, sampleIndex } from '../unit/cache/entries.js';
@@ -196,6 +196,50 @@ describe('RedisStore when Redis fails', () => {
     await waitFor(async () => (await f.store.get('example.com/hang')) !== undefined, 3000, 'recovery after SIGCONT');
     expect(f.store.state()).toBe('up');
     f.errors.length = 0;
+  });
+
+  it('calls started at different times on a hung server each fail at their own deadline, with no ioredis timer per command', async () => {
+    // createRedisClient leaves the per-command timer to the store (one timer for all its calls).
+    expect(f.client.options.commandTimeout).toBeUndefined();
+    expect(commandTimeoutOf(f.client)).toBe(COMMAND_TIMEOUT);
+    await f.store.set('example.com/stagger', sampleEntry(), 60_000);
+    server.pause();
+    try {
+      const t0 = performance.now();
+      const ends: number[] = [];
+      const calls: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 3; i++) {
+        calls.push(f.store.get('example.com/stagger').then((v) => ends.push(performance.now() - t0) && v));
+        await sleep(COMMAND_TIMEOUT / 3);
+      }
+      const got = await Promise.all(calls);
+      expect(got).toEqual([undefined, undefined, undefined]);
+      // Each call ends at its own start + the timeout, not all with the first one.
+      expect(ends[0]).toBeGreaterThanOrEqual(COMMAND_TIMEOUT - 5);
+      expect(ends[2]! - ends[0]!).toBeGreaterThanOrEqual((2 * COMMAND_TIMEOUT) / 3 - 30);
+      expect(ends[2]).toBeLessThan(COMMAND_TIMEOUT * (5 / 3) + MARGIN);
+    } finally {
+      server.resume();
+    }
+    expect(f.errors.map((e) => e[0])).toEqual(['get', 'get', 'get']);
+    // The late replies are dropped; the store answers again once the server does.
+    await waitFor(async () => (await f.store.get('example.com/stagger')) !== undefined, 3000, 'recovery after SIGCONT');
+    f.errors.length = 0;
+  });
+
+  it("the bus bounds a publish by the client's command timeout (not ioredis's, which the client no longer sets)", async () => {
+    const errors: RedisOp[] = [];
+    const bus = new RedisBus({ client: f.client, onError: (op) => errors.push(op) });
+    server.pause();
+    try {
+      const [sent, ms] = await timed(() => bus.publish('t:stagger', 'x'));
+      expect(sent).toBe(false);
+      expect(ms).toBeLessThan(COMMAND_TIMEOUT + MARGIN);
+    } finally {
+      server.resume();
+      await bus.close();
+    }
+    expect(errors).toContain('publish');
   });
 
   it('a killed server: fast misses, the breaker opens, and the same store recovers after restart', async () => {

@@ -9,7 +9,7 @@ import { ALL_BYTES, entryArb, indexArb, sampleEntry, sampleIndex } from './entri
 
 /**
  * A frame around JSON metadata: an index as larder writes it, or an entry as formats 1 to 3
- * wrote it (format 4 entries carry binary metadata; see `at` for its offsets).
+ * wrote it (format 4 and 5 entries carry binary metadata; see `at` for its offsets).
  */
 function frame(kind: number, meta: unknown, body: Buffer = Buffer.alloc(0), version = FORMAT_VERSION): Buffer {
   const json = Buffer.from(JSON.stringify(meta), 'utf8');
@@ -21,7 +21,7 @@ function frame(kind: number, meta: unknown, body: Buffer = Buffer.alloc(0), vers
   return Buffer.concat([head, json, body]);
 }
 
-/** Offsets in a format-4 entry frame (10-byte header, then the fixed part of the metadata). */
+/** Offsets in a format-5 entry frame (10-byte header, then the fixed part of the metadata). */
 const at = { flags: 10, lifetimeSource: 11, coding: 12, status: 13, bodyLength: 15, times: 19, counts: 83 } as const;
 
 function patched(buf: Buffer, edit: (b: Buffer) => void): Buffer {
@@ -203,9 +203,9 @@ describe('codec rejects what is not a valid value', () => {
     expect(decode(Buffer.concat([encode(sampleIndex()), Buffer.from('x')]))).toBeUndefined();
   });
 
-  it('a value of a previous format (1 and 2; 3, whose entries carried JSON metadata) is a miss', () => {
+  it('a value of a previous format (1 and 2; 3, whose entries carried JSON metadata; 4, without prepared-for lists) is a miss', () => {
     const e = sampleEntry();
-    for (const version of [1, 2, 3]) {
+    for (const version of [1, 2, 3, 4]) {
       expect(decode(patched(good, (b) => (b[4] = version)))).toBeUndefined();
       // As that larder wrote it: JSON metadata with the key, the body after it.
       const old = frame(1, { ...entryMeta(e), k: 'shop.test/a' }, e.body, version);
@@ -213,7 +213,7 @@ describe('codec rejects what is not a valid value', () => {
       expect(decode(old)).toBeUndefined();
       expect(decode(patched(encode(sampleIndex(), 'k'), (b) => (b[4] = version)), 'k')).toBeUndefined();
     }
-    // ... and so is format-4 framing around format-3 (JSON) entry metadata.
+    // ... and so is current framing around format-3 (JSON) entry metadata.
     expect(decode(frame(1, { ...entryMeta(e), k: 'k' }, e.body), 'k')).toBeUndefined();
   });
 

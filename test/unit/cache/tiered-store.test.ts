@@ -236,3 +236,27 @@ describe('TieredStore (memory only)', () => {
     });
   });
 });
+
+describe('TieredStore.lookupSharedThen', () => {
+  it('without a shared tier: a miss, handed over after the call returns; what done throws goes to failed', async () => {
+    const { store } = setup();
+    const seen: string[] = [];
+    const failures: unknown[] = [];
+    store.lookupSharedThen(
+      'example.com/x',
+      {},
+      (found) => {
+        seen.push(`done ${String(found.entry)} ${found.key}`);
+        throw new Error('boom');
+      },
+      (err) => failures.push(err),
+    );
+    seen.push('returned');
+    await new Promise((r) => setTimeout(r, 0));
+    expect(seen).toEqual(['returned', 'done undefined example.com/x']);
+    expect(failures).toHaveLength(1);
+    expect((failures[0] as Error).message).toBe('boom');
+    // The promise form resolves to the same.
+    expect(await store.lookupShared('example.com/x', {})).toEqual({ entry: undefined, tier: undefined, key: 'example.com/x' });
+  });
+});

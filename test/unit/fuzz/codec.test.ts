@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decode, encode, isValidStoredValue } from '../../../src/cache/codec.js';
+import { decode, encode, FORMAT_VERSION, isValidStoredValue } from '../../../src/cache/codec.js';
 import type { CacheEntry } from '../../../src/types.js';
 import { entryArb, sampleEntry } from '../cache/entries.js';
 
@@ -31,7 +31,7 @@ describe('fuzz: codec.decode', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (bytes, magic) => {
         const b = Buffer.from(bytes);
-        checkDecoded(magic ? Buffer.concat([Buffer.from('LRDR\x04\x01', 'latin1'), b]) : b);
+        checkDecoded(magic ? Buffer.concat([Buffer.from([0x4c, 0x52, 0x44, 0x52, FORMAT_VERSION, 1]), b]) : b);
       }),
       RUNS,
     );
