@@ -119,7 +119,7 @@ function ratioCell(runsA, runsB, key = 'rps') {
   const n = Math.min(runsA.length, runsB.length);
   const rs = [];
   for (let i = 0; i < n; i++) rs.push(runsA[i][key] / runsB[i][key]);
-  if (!rs.length) return '–';
+  if (!rs.length || rs.some((r) => !Number.isFinite(r))) return '–';
   const lo = Math.min(...rs);
   const hi = Math.max(...rs);
   return rs.length === 1 ? f2(rs[0]) : `${f2(median(rs))} (${f2(lo)}–${f2(hi)})`;
